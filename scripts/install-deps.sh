@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Install what ekvm needs to build and test, from Debian's archive. Idempotent: only missing
-# packages are installed. Arguments are kernel releases whose headers to install.
+# Install what ekvm needs from Debian's archive. Idempotent: only missing packages are installed.
+#   install-deps.sh [-f LIST]... [KVER]...
+# LIST is a file of package names, one a line (# comments); KVER installs that kernel's headers.
+# Without -f, scripts/deps/build.txt is used.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-[ "${1:-}" = "-h" ] && usage "$0 [KVER...]"
-
-pkgs=(
-	# kernel module build
-	build-essential bc bison flex libelf-dev libssl-dev kmod xz-utils
-	# base import and the series
-	dpkg-dev patch quilt git perl ca-certificates
-	# checks
-	shellcheck
-)
-for kver in "$@"; do
-	pkgs+=("linux-headers-$kver")
+lists=() pkgs=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-f) [ $# -ge 2 ] || usage "$0 [-f LIST]... [KVER]..."; lists+=("$2"); shift 2 ;;
+	-*) usage "$0 [-f LIST]... [KVER]..." ;;
+	*) pkgs+=("linux-headers-$1"); shift ;;
+	esac
+done
+[ ${#lists[@]} -gt 0 ] || lists=("$EKVM_TOP/scripts/deps/build.txt")
+for l in "${lists[@]}"; do
+	[ -f "$l" ] || die "no package list $l"
+	mapfile -t -O ${#pkgs[@]} pkgs < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$l")
 done
 
 missing=()
@@ -28,7 +30,7 @@ done
 [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}): run as root or install them"
 info "installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# A fresh machine has no package lists yet; refresh them once per hour at most.
+# A fresh machine has no package lists yet; refresh them once an hour at most.
 stamp=/var/lib/apt/periodic/ekvm-update-stamp
 if [ -z "$(find "$stamp" -mmin -60 2>/dev/null)" ]; then
 	apt-get update -qq
