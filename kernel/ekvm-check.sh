@@ -15,7 +15,8 @@ fail() {
 target() {
 	local base=$1 kdir=$2 kver ver src h sum path
 	[ -f "$kdir/Makefile" ] || fail "no kernel build folder at $kdir (install that kernel's headers package)"
-	kver=$(cat "$kdir/include/config/kernel.release" 2>/dev/null || echo "${kdir}")
+	kver=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$kdir/include/generated/utsrelease.h" 2>/dev/null)
+	kver=${kver:-$kdir}
 	h="$kdir/include/generated/uapi/linux/version.h"
 	[ -f "$h" ] || fail "$kdir has no version.h: not a prepared kernel build folder"
 	ver=$(awk '/LINUX_VERSION_MAJOR/{a=$3} /LINUX_VERSION_PATCHLEVEL/{b=$3}

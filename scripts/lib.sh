@@ -59,13 +59,12 @@ kvm_files() {
 
 # Checks that a source tree holds exactly the KVM files of a manifest, with the same contents.
 verify_manifest() {
-	local tree=$1 manifest=$2 extra
+	local tree=$1 manifest=$2 extra bad
 	[ -f "$manifest" ] || die "no manifest $manifest: this base is not supported (scripts/make-manifest.sh makes one)"
-	extra=$(diff <(kvm_files "$tree") <(awk '{print $2}' "$manifest") | sed -n 's/^[<>] //p' | head -3)
-	[ -z "$extra" ] || die "$tree does not match $(basename "$manifest"): file set differs at: $(echo "$extra" | tr '\n' ' ')"
-	(cd "$tree" && sha256sum --quiet --strict -c "$manifest" 2>&1 | grep -m3 FAILED) &&
-		die "$tree does not match $(basename "$manifest") (files above differ)"
-	return 0
+	extra=$(diff <(kvm_files "$tree") <(awk '{print $2}' "$manifest") | sed -n 's/^[<>] //p' || true)
+	[ -z "$extra" ] || die "$tree does not match $(basename "$manifest"): file set differs at: $(echo "$extra" | head -3 | tr '\n' ' ')"
+	bad=$( (cd "$tree" && sha256sum --quiet --strict -c "$manifest" 2>&1) | grep FAILED || true)
+	[ -z "$bad" ] || die "$tree does not match $(basename "$manifest"): $(echo "$bad" | head -3 | tr '\n' ' ')"
 }
 
 # Applies one patch to a tree with no fuzz; on failure names the patch, the file and the hunk.
