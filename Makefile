@@ -1,7 +1,8 @@
 # ekvm: an enterprise build of KVM, kept as a patch series over Linux LTS.
 #
 #   make              install build dependencies, import the base, apply the series, build the
-#                     KVM modules for the base's Debian kernel (build/modules/<kver>/)
+#                     KVM modules for the base's Debian kernel (build/modules/<kver>/) and the
+#                     ekvm tool (build/userspace/ekvm)
 #   make check        everything that proves it (the command CI runs)
 #   make bench        benchmarks; figures are recorded in docs/bench.md
 #
@@ -32,7 +33,7 @@ TREE := $(B)/kvm/$(KVER)
 MODULES := $(B)/modules/$(KVER)
 export EKVM_RELEASE
 
-all: modules
+all: modules userspace
 
 deps:
 	@scripts/install-deps.sh $(KVER)
@@ -52,16 +53,20 @@ modules: import $(TREE)/.prepared
 	@cp $(TREE)/arch/x86/kvm/*.ko $(MODULES)/
 	@echo "ekvm: modules for $(KVER) in $(MODULES)"
 
+userspace:
+	$(MAKE) -C userspace EKVM_VERSION=$(VERSION).$(EKVM_RELEASE)
+
 check-patches: import
 	@scripts/check-patches.sh $(VERSION) $(KVER)
 
-test: modules
+test: modules userspace
 	@tests/run.sh
 
 check: check-patches test
 
-bench: import
+bench: import userspace
 	@scripts/bench-build.sh $(VERSION) $(KVER)
+	$(MAKE) -s -C userspace bench EKVM_VERSION=$(VERSION).$(EKVM_RELEASE)
 
 clean:
 	rm -rf $(B)/kvm $(B)/modules $(B)/check $(B)/kabi $(B)/tests
@@ -69,4 +74,4 @@ clean:
 distclean:
 	rm -rf $(B)
 
-.PHONY: all deps import modules check-patches test check bench clean distclean
+.PHONY: all deps import modules userspace check-patches test check bench clean distclean

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The dispatch table, the help generated from it, precondition checks and the argument
+ * error helpers. To add a subcommand: write cmd-<name>.c, declare cmd_<name>() in ekvm.h,
+ * add a row here, a section to ekvm.1 and a word to ekvm.bash-completion.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ekvm.h"
+#include "include/ekvm-abi.h"
+#include "kvm.h"
+#include "sysfs.h"
+
+static const struct ekvm_cmd commands[] = {
+	{ "status", cmd_status, NEED_SYSFS,
+	  "Show the tool, the loaded KVM and the kvm.ko of every installed kernel", "[--json]",
+	  "  --json          machine-readable output\n" },
+	{ "validate", cmd_validate, NEED_SYSFS, "Check that this host can run KVM and ekvm guests",
+	  "[-q] [--json]",
+	  "  -q, --quiet     print only the checks that do not pass\n"
+	  "  --json          machine-readable output\n" },
+	{ "smoke", cmd_smoke, NEED_KVM, "Run a minimal guest through real, protected and long mode",
+	  "[--bench] [-n COUNT] [--json]",
+	  "  --bench         loop I/O exits and report exits per second\n"
+	  "  -n, --count N   I/O exits in the --bench loop (default 200000)\n"
+	  "  --json          machine-readable output\n" },
+	{ "stat", cmd_stat, 0, "Live KVM statistics from debugfs, like kvm_stat",
+	  "[-1 | -l] [-d SEC] [-n COUNT] [-f REGEX] [-p PID] [--mount-debugfs] [--json]",
+	  "  (default)       refreshing view sorted by rate; q quits\n"
+	  "  -1, --once      print totals and rates once\n"
+	  "  -l, --log       print one line of rates every interval, like vmstat\n"
+	  "  -d, --delay SEC interval between samples (default 1; 0 with -1: totals only)\n"
+	  "  -n, --count N   stop after N refreshes (view and log modes)\n"
+	  "  -f, --fields RE show only statistics whose name matches the regular expression\n"
+	  "  -p, --pid PID   statistics of the VMs of process PID only\n"
+	  "  --mount-debugfs mount debugfs when it is not mounted\n"
+	  "  --json          machine-readable output (with -l: one object a line)\n" },
+};
+
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct ekvm_cmd *find_command(const char *name)
+{
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void print_version(FILE *f)
+{
+	fprintf(f, "ekvm %s (ekvm ABI %d)\n", EKVM_VERSION, EKVM_ABI_LEVEL);
+}
+
+static void print_help(FILE *f)
+{
+	fprintf(f, "usage: ekvm <command> [<options>]\n       ekvm help [<command>]\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'ekvm help <command>' or 'ekvm <command> --help' for its options.\n"
+		   "Exit codes: 0 ok, 1 a check failed, 2 usage or environment error.\n");
+	print_version(f);
+}
+
+static void print_cmd_help(FILE *f, const struct ekvm_cmd *c)
+{
+	fprintf(f, "usage: ekvm %s %s\n\n%s.\n\nOptions:\n%s  -h, --help      this help\n", c->name,
+		c->usage, c->summary, c->options);
+}
+
+static int unknown_command(const char *name)
+{
+	fprintf(stderr, "ekvm: '%s' is not an ekvm command (see 'ekvm help')\n", name);
+	return EKVM_EXIT_USAGE;
+}
+
+static int do_help(int argc, char **argv)
+{
+	const struct ekvm_cmd *c;
+
+	if (argc < 1) {
+		print_help(stdout);
+		return EKVM_EXIT_OK;
+	}
+	c = find_command(argv[0]);
+	if (!c)
+		return unknown_command(argv[0]);
+	print_cmd_help(stdout, c);
+	return EKVM_EXIT_OK;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
+/* The one place preconditions are checked. */
+static int check_preconditions(struct ekvm_ctx *ctx)
+{
+	if (ctx->cmd->flags & NEED_SYSFS) {
+		char path[4096];
+		DIR *d = NULL;
+
+		if (root_path(path, sizeof(path), ROOT_SYS, "module") == 0)
+			d = opendir(path);
+		if (!d)
+			return env_error(ctx, path, errno,
+					 "is sysfs mounted? EKVM_SYSFS_ROOT moves it");
+		closedir(d);
+	}
+	if (ctx->cmd->flags & NEED_KVM) {
+		int fd = kvm_open();
+
+		if (fd < 0)
+			return env_error(ctx, kvm_dev_path(), -fd, kvm_open_hint(-fd));
+		ctx->kvm_fd = fd;
+	}
+	return 0;
+}
+
+int ekvm_main(int argc, char **argv)
+{
+	struct ekvm_ctx ctx = { .kvm_fd = -1 };
+	int ret;
+
+	if (argc < 2) {
+		print_help(stderr);
+		return EKVM_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return do_help(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		print_version(stdout);
+		return EKVM_EXIT_OK;
+	}
+	ctx.cmd = find_command(argv[1]);
+	if (!ctx.cmd)
+		return unknown_command(argv[1]);
+	if (wants_help(argc - 1, argv + 1)) {
+		print_cmd_help(stdout, ctx.cmd);
+		return EKVM_EXIT_OK;
+	}
+	ret = check_preconditions(&ctx);
+	if (ret)
+		return ret;
+	opterr = 0;
+	optind = 0;
+	ret = ctx.cmd->fn(argc - 1, argv + 1, &ctx);
+	if (ctx.kvm_fd >= 0)
+		close(ctx.kvm_fd);
+	if (fflush(stdout) && ret == EKVM_EXIT_OK)
+		ret = EKVM_EXIT_USAGE;
+	return ret;
+}
+
+static int say(const struct ekvm_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int say(const struct ekvm_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ekvm %s: ", ctx->cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'ekvm help %s')\n", ctx->cmd->name);
+	return EKVM_EXIT_USAGE;
+}
+
+int arg_error(const struct ekvm_ctx *ctx, char **argv, int opt)
+{
+	const char *tok = optind > 0 ? argv[optind - 1] : "?";
+	char shortopt[3] = { '-', (char)optopt, 0 };
+	int len = (int)strcspn(tok, "=");
+
+	/* a long option as typed (without "=value"), else the short option's letter */
+	if (strncmp(tok, "--", 2) && optopt > ' ' && optopt < 127) {
+		tok = shortopt;
+		len = 2;
+	}
+	if (opt == ':')
+		return say(ctx, "option '%.*s' needs a value", len, tok);
+	return say(ctx, "unknown option '%.*s'", len, tok);
+}
+
+int arg_invalid(const struct ekvm_ctx *ctx, const char *opt, const char *value,
+		const char *expected)
+{
+	return say(ctx, "invalid value '%s' for option '%s': expected %s", value, opt, expected);
+}
+
+int arg_extra(const struct ekvm_ctx *ctx, const char *arg)
+{
+	return say(ctx, "unexpected argument '%s'", arg);
+}
+
+int arg_conflict(const struct ekvm_ctx *ctx, const char *opt1, const char *opt2)
+{
+	return say(ctx, "options '%s' and '%s' cannot be used together", opt1, opt2);
+}
+
+int env_error(const struct ekvm_ctx *ctx, const char *what, int err, const char *hint)
+{
+	fprintf(stderr, "ekvm %s: %s: %s%s%s%s\n", ctx->cmd->name, what, strerror(err),
+		hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
+	return EKVM_EXIT_USAGE;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The ekvm tool: one binary, one dispatch table of subcommands (cmd.c).
+ *
+ * A subcommand is a function `int cmd_<name>(int argc, char **argv, struct ekvm_ctx *ctx)`
+ * in cmd-<name>.c. It parses its own options, prints, and returns an exit code. Everything
+ * it needs from the system comes from the helper modules (kvm.c, sysfs.c, ident.c, out.c,
+ * ...), which never print and return -errno. Preconditions shared by several commands are
+ * flags in the table and are checked once, in cmd.c, before the command runs.
+ */
+#ifndef EKVM_H
+#define EKVM_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#ifndef EKVM_VERSION
+#define EKVM_VERSION "0.1.0-dev"
+#endif
+
+/* Exit codes of every subcommand. */
+enum {
+	EKVM_EXIT_OK = 0, /* done; every check passed */
+	EKVM_EXIT_FAIL = 1, /* a check failed */
+	EKVM_EXIT_USAGE = 2, /* bad arguments, or the environment cannot answer */
+};
+
+/* Preconditions, checked by cmd.c before a command runs. */
+enum {
+	NEED_KVM = 1 << 0, /* opens /dev/kvm (EKVM_DEV_KVM) into ctx->kvm_fd */
+	NEED_SYSFS = 1 << 1, /* sysfs (EKVM_SYSFS_ROOT) must be readable */
+};
+
+struct ekvm_cmd;
+
+struct ekvm_ctx {
+	const struct ekvm_cmd *cmd;
+	int kvm_fd; /* with NEED_KVM, else -1 */
+};
+
+struct ekvm_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct ekvm_ctx *ctx);
+	unsigned int flags;
+	const char *summary;
+	const char *usage; /* "ekvm <name> " is printed before it */
+	const char *options; /* one option a line, already indented */
+};
+
+int ekvm_main(int argc, char **argv);
+
+/*
+ * Argument errors, with fixed wording: they print one line naming the command and the
+ * problem, then a hint to read the help, and return EKVM_EXIT_USAGE.
+ */
+/* After getopt_long returned '?' or ':' (short options start with ':'; cmd.c sets opterr = 0). */
+int arg_error(const struct ekvm_ctx *ctx, char **argv, int opt);
+int arg_invalid(const struct ekvm_ctx *ctx, const char *opt, const char *value,
+		const char *expected);
+int arg_extra(const struct ekvm_ctx *ctx, const char *arg);
+int arg_conflict(const struct ekvm_ctx *ctx, const char *opt1, const char *opt2);
+/* An environment error: "ekvm <cmd>: <what>: <strerror>[ (<hint>)]"; returns EKVM_EXIT_USAGE. */
+int env_error(const struct ekvm_ctx *ctx, const char *what, int err, const char *hint);
+
+int cmd_status(int argc, char **argv, struct ekvm_ctx *ctx);
+int cmd_validate(int argc, char **argv, struct ekvm_ctx *ctx);
+int cmd_smoke(int argc, char **argv, struct ekvm_ctx *ctx);
+int cmd_stat(int argc, char **argv, struct ekvm_ctx *ctx);
+
+#endif /* EKVM_H */

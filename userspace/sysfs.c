@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Host files under overridable roots: no printing, -errno on error. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "parse.h"
+#include "sysfs.h"
+
+static const struct {
+	const char *env;
+	const char *dflt;
+} roots[NR_ROOTS] = {
+	[ROOT_SYS] = { "EKVM_SYSFS_ROOT", "/sys" },
+	[ROOT_PROC] = { "EKVM_PROC_ROOT", "/proc" },
+	[ROOT_DEBUGFS] = { "EKVM_DEBUGFS_ROOT", "/sys/kernel/debug" },
+	[ROOT_DEV] = { "EKVM_DEV_ROOT", "/dev" },
+	[ROOT_MODULES] = { "EKVM_MODULES_ROOT", "/lib/modules" },
+	[ROOT_DKMS] = { "EKVM_DKMS_ROOT", "/var/lib/dkms" },
+};
+
+const char *root_dir(enum ekvm_root root)
+{
+	const char *p = getenv(roots[root].env);
+
+	return p && *p ? p : roots[root].dflt;
+}
+
+int root_path(char *buf, size_t size, enum ekvm_root root, const char *rel)
+{
+	int n = snprintf(buf, size, "%s/%s", root_dir(root), rel);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	close(fd);
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	buf[n] = 0;
+	return (int)n;
+}
+
+int read_root_file(enum ekvm_root root, const char *rel, char *buf, size_t size)
+{
+	char path[4096];
+	int r = root_path(path, sizeof(path), root, rel);
+
+	return r ? r : read_file(path, buf, size);
+}
+
+int read_root_u64(enum ekvm_root root, const char *rel, uint64_t *val)
+{
+	char buf[64];
+	unsigned long long v;
+	int r = read_root_file(root, rel, buf, sizeof(buf));
+
+	if (r < 0)
+		return r;
+	r = parse_u64(buf, UINT64_MAX, &v);
+	if (r)
+		return r;
+	*val = v;
+	return 0;
+}
+
+int root_exists(enum ekvm_root root, const char *rel)
+{
+	char path[4096];
+	int r = root_path(path, sizeof(path), root, rel);
+
+	if (r)
+		return r;
+	return access(path, F_OK) ? -errno : 0;
+}
+
+long read_whole_file(const char *path, unsigned char **data, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned char *buf;
+	size_t len = 0;
+	ssize_t n = 0;
+
+	if (fd < 0)
+		return -errno;
+	buf = malloc(max);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (len < max && (n = read(fd, buf + len, max - len)) > 0)
+		len += (size_t)n;
+	if (n < 0) {
+		int err = errno;
+
+		free(buf);
+		close(fd);
+		return -err;
+	}
+	close(fd);
+	*data = buf;
+	return (long)len;
+}

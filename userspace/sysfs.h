@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Files of the host: sysfs, procfs, debugfs, /dev and /lib/modules, each under a root that
+ * tests can move with an environment variable. Every function returns -errno on error.
+ */
+#ifndef EKVM_SYSFS_H
+#define EKVM_SYSFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ekvm_root {
+	ROOT_SYS, /* $EKVM_SYSFS_ROOT or /sys */
+	ROOT_PROC, /* $EKVM_PROC_ROOT or /proc */
+	ROOT_DEBUGFS, /* $EKVM_DEBUGFS_ROOT or /sys/kernel/debug */
+	ROOT_DEV, /* $EKVM_DEV_ROOT or /dev */
+	ROOT_MODULES, /* $EKVM_MODULES_ROOT or /lib/modules */
+	ROOT_DKMS, /* $EKVM_DKMS_ROOT or /var/lib/dkms */
+	NR_ROOTS,
+};
+
+const char *root_dir(enum ekvm_root root);
+
+/* buf = <root>/<rel>; -ENAMETOOLONG when it does not fit. */
+int root_path(char *buf, size_t size, enum ekvm_root root, const char *rel);
+
+/* Reads a small file; strips one trailing newline. Returns the length. */
+int read_file(const char *path, char *buf, size_t size);
+int read_root_file(enum ekvm_root root, const char *rel, char *buf, size_t size);
+
+/* A file holding one unsigned decimal number. */
+int read_root_u64(enum ekvm_root root, const char *rel, uint64_t *val);
+
+/* 0 when <root>/<rel> exists, else -errno. */
+int root_exists(enum ekvm_root root, const char *rel);
+
+/* Reads a whole (binary) file into a malloc'ed buffer. Returns the length. */
+long read_whole_file(const char *path, unsigned char **data, size_t max);
+
+#endif

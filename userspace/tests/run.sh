@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# make check: the ekvm tool's tests. TAP-like lines, then "N passed, N failed".
+# Runs the ASan/UBSan build ($O/ekvm-asan) unless said otherwise; needs root and /dev/kvm
+# for the tests that run guests, mount debugfs or change user.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+O=${O:?O must name the build folder}
+EKVM=$O/ekvm-asan
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1
+ABI=$(sed -n 's/^#define EKVM_ABI_LEVEL[[:space:]]*\([0-9]*\).*/\1/p' include/ekvm-abi.h)
+T=$(mktemp -d /tmp/ekvm-check.XXXXXX)
+chmod 755 "$T"
+trap 'rm -rf "$T"; [ -n "${HOLD_PID:-}" ] && kill "$HOLD_PID" 2>/dev/null' EXIT
+n=0 passed=0 failed=0
+
+ok() { # ok CONDITION-STATUS DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		passed=$((passed + 1)); echo "ok $n - $2"
+	else
+		failed=$((failed + 1)); echo "not ok $n - $2"
+	fi
+}
+
+# run [ENV=V]... -- ARGS: runs ekvm, leaving $out, $err and $rc.
+run() {
+	local envs=()
+	while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+	shift
+	out=$(env "${envs[@]}" "$EKVM" "$@" 2>"$T/err"); rc=$?
+	err=$(cat "$T/err")
+}
+
+# usage_error DESCRIPTION [ENV=V]... -- ARGS: exit 2, one line on stderr, nothing on stdout.
+usage_error() {
+	local what=$1; shift
+	run "$@"
+	[ "$rc" -eq 2 ] && [ -z "$out" ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
+		[[ $err == ekvm* ]]
+	ok $? "$what: exit 2 and one line ($err)"
+}
+
+unit_tests() {
+	local line
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*) ok 0 "${line#ok * - }" ;;
+		"not ok "*) ok 1 "${line#not ok * - }" ;;
+		esac
+	done < <("$O/tests/unit" 2>&1)
+	"$O/tests/unit" >/dev/null 2>&1
+	ok $? "unit tests exit 0 under ASan/UBSan"
+}
+
+dispatch_tests() {
+	run --
+	[ "$rc" -eq 2 ] && [[ $err == *"usage: ekvm"* ]]
+	ok $? "no command: usage, exit 2"
+	run -- help
+	local missing=0 c
+	for c in status validate smoke stat; do [[ $out == *"  $c "* ]] || missing=1; done
+	[ "$rc" -eq 0 ] && [ $missing -eq 0 ]
+	ok $? "help lists every command"
+	for c in status validate smoke stat; do
+		local h1 h2
+		h1=$("$EKVM" help $c); h2=$("$EKVM" $c --help)
+		[ -n "$h1" ] && [ "$h1" = "$h2" ] && [[ $h1 == "usage: ekvm $c"* ]]
+		ok $? "help $c = $c --help"
+	done
+	run -- --version
+	[ "$out" = "ekvm ${EKVM_VERSION:-0.1.0-dev} (ekvm ABI $ABI)" ]
+	ok $? "--version: $out"
+	usage_error "unknown command" -- frobnicate
+	usage_error "status unknown option" -- status --bogus
+	usage_error "status extra argument" -- status extra
+	usage_error "validate unknown short option" -- validate -x
+	usage_error "smoke -n 0" -- smoke --bench -n 0
+	usage_error "smoke -n abc" -- smoke -n abc
+	usage_error "smoke -n without value" -- smoke -n
+	usage_error "stat -d x" -- stat -d x
+	usage_error "stat -d finer than 1 ms" -- stat -1 -d 0.0001
+	usage_error "stat -1 with -l" -- stat -1 -l
+	usage_error "stat bad regex" -- stat -1 -f '('
+	usage_error "stat -p 0" -- stat -p 0
+	usage_error "stat --delay without value" -- stat --delay
+}
+
+smoke_tests() {
+	run -- smoke
+	[ "$rc" -eq 0 ] && [[ $out == *"smoke: PASS in "* ]]
+	ok $? "smoke on /dev/kvm: PASS"
+	run -- smoke --json
+	echo "$out" | jq -e '.result == "PASS" and ([.steps[].result] | unique) == ["PASS"]
+		and (.steps | length) == 5 and .time_ms > 0' >/dev/null
+	ok $? "smoke --json: 5 steps passed, time_ms"
+	run -- smoke --bench -n 5000 --json
+	echo "$out" | jq -e '.bench.exits == 5000 and .bench.exits_per_s > 0' >/dev/null
+	ok $? "smoke --bench -n 5000: 5000 exits counted"
+	if [ -x "$O/ekvm-static" ]; then
+		file "$O/ekvm-static" 2>/dev/null | grep -q 'statically linked' ||
+			! ldd "$O/ekvm-static" >/dev/null 2>&1
+		ok $? "ekvm-static is statically linked"
+		"$O/ekvm-static" smoke >/dev/null
+		ok $? "static binary: smoke PASS"
+	fi
+	usage_error "smoke without /dev/kvm" EKVM_DEV_KVM="$T/nokvm" -- smoke
+	[[ $err == *"modprobe"* ]]; ok $? "missing /dev/kvm: hint to load the module"
+	usage_error "smoke on a file that is not KVM" EKVM_DEV_KVM=/dev/null -- smoke
+}
+
+# The status of this machine, checked against facts read independently.
+status_tests() {
+	run -- status --json
+	local flavour=stock kvers
+	[ -d /sys/module/kvm/ekvm ] && flavour=ekvm
+	[ -e /sys/module/kvm ] || [ -e /dev/kvm ] || flavour=none
+	echo "$out" | jq -e --arg f "$flavour" --arg v "${EKVM_VERSION:-0.1.0-dev}" \
+		--argjson abi "$ABI" \
+		'.loaded.flavour == $f and .tool.version == $v and .tool.abi == $abi' >/dev/null
+	ok $? "status: tool version, ABI and loaded flavour ($flavour)"
+	kvers=$( (ls /lib/modules; uname -r) | sort -u | tr '\n' ' ')
+	[ "$(echo "$out" | jq -r '[.kernels[].kernel] | sort | join(" ")') " = "$kvers" ]
+	ok $? "status: one entry per installed kernel and the running one ($kvers)"
+	if [ "$flavour" = stock ]; then
+		echo "$out" | jq -e '.abi_match == false and (.warning | test("not ekvm"))' >/dev/null
+		ok $? "status on stock KVM: not ekvm, with what to do"
+	fi
+	run -- status
+	[ "$rc" -eq 0 ] && [[ $out == *"loaded KVM:  $flavour"* ]]
+	ok $? "status text: $flavour"
+	usage_error "status with no sysfs" EKVM_SYSFS_ROOT="$T/nosys" -- status
+}
+
+# A fake sysfs of a loaded ekvm, with the same and with another ABI level.
+fake_ekvm_sysfs() {
+	local root=$T/sys-$1
+	mkdir -p "$root/module/kvm/ekvm" "$root/module/kvm_intel"
+	echo 6.1.192.7 >"$root/module/kvm/ekvm/version"
+	echo 6.1.192 >"$root/module/kvm/ekvm/base"
+	echo 7 >"$root/module/kvm/ekvm/release"
+	echo "$1" >"$root/module/kvm/ekvm/abi"
+	printf '0001-a.patch\n0002-b.patch\n' >"$root/module/kvm/ekvm/series"
+	echo live >"$root/module/kvm/initstate"
+	echo "$root"
+}
+
+fake_status_tests() {
+	local root
+	root=$(fake_ekvm_sysfs "$ABI")
+	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status --json
+	echo "$out" | jq -e '.loaded.flavour == "ekvm" and .loaded.version == "6.1.192.7" and
+		.loaded.series == ["0001-a.patch", "0002-b.patch"] and .abi_match and
+		.warning == null and .loaded.builtin == false' >/dev/null
+	ok $? "status on a fake ekvm sysfs: version, series, ABI match"
+	root=$(fake_ekvm_sysfs $((ABI + 1)))
+	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status
+	[ "$rc" -eq 0 ] && [[ $out == *"warning: the loaded ekvm has ABI $((ABI + 1))"* ]]
+	ok $? "status: ABI mismatch is a warning with what to do"
+}
+
+# sign_module KO: signs KO with a throw-away key, as DKMS would; sets $signer ("" if it cannot)
+sign_module() {
+	local sf
+	signer=
+	sf=$(find /usr/lib/linux-kbuild-* -name sign-file 2>/dev/null | head -1)
+	[ -n "$sf" ] && command -v openssl >/dev/null || return 0
+	openssl req -new -x509 -nodes -days 1 -subj "/CN=ekvm test key $$" -newkey rsa:2048 \
+		-keyout "$T/mok.key" -outform DER -out "$T/mok.der" 2>/dev/null &&
+		"$sf" sha256 "$T/mok.key" "$T/mok.der" "$1" && signer="ekvm test key $$"
+}
+
+# modprobe's choice in a module tree: ekvm in updates/ shadows the distro's kvm.ko.
+modules_tests() {
+	local ko kver=6.1.0-56-amd64 mods=$T/root/lib/modules version
+	ko=$(find ../build/modules -name kvm.ko 2>/dev/null | sort | head -1)
+	if [ -z "$ko" ] || ! command -v depmod >/dev/null; then
+		echo "ok $((n + 1)) - # SKIP no ekvm kvm.ko in build/modules"; n=$((n + 1)); passed=$((passed + 1))
+		return
+	fi
+	version=$(modinfo -F version "$ko")
+	mkdir -p "$mods/$kver/updates/dkms" "$mods/$kver/kernel/arch/x86/kvm" "$mods/9.9.9-distro/kernel/arch/x86/kvm"
+	cp "$ko" "$mods/$kver/updates/dkms/kvm.ko"
+	sign_module "$mods/$kver/updates/dkms/kvm.ko"
+	cp "$ko" "$mods/$kver/kernel/arch/x86/kvm/kvm.ko"
+	cp "$ko" "$mods/9.9.9-distro/kernel/arch/x86/kvm/kvm.ko"
+	depmod -b "$T/root" "$kver" 2>/dev/null && depmod -b "$T/root" 9.9.9-distro 2>/dev/null
+	run EKVM_MODULES_ROOT="$mods" -- status --json
+	echo "$out" | jq -e --arg k "$kver" --arg v "$version" '.kernels[] | select(.kernel == $k) |
+		.origin == "updates" and .version == $v and .ekvm and (.path | test("updates/dkms/kvm.ko$"))' >/dev/null
+	ok $? "status: updates/dkms/kvm.ko ($version) shadows the distro's for $kver"
+	if [ -n "$signer" ]; then
+		echo "$out" | jq -e --arg k "$kver" --arg s "$signer" \
+			--arg key "$(modinfo -F sig_key "$mods/$kver/updates/dkms/kvm.ko")" \
+			'.kernels[] | select(.kernel == $k) | .signed and .signer == $s and .sig_key == $key' >/dev/null
+		ok $? "status: signed by '$signer', as modinfo says"
+	fi
+	echo "$out" | jq -e '.kernels[] | select(.kernel == "9.9.9-distro") | .signed == false' >/dev/null
+	ok $? "status: an unsigned module is not signed"
+	echo "$out" | jq -e '.kernels[] | select(.kernel == "9.9.9-distro") | .origin == "distro"' >/dev/null
+	ok $? "status: a kernel with only the distro's kvm.ko"
+}
+
+validate_tests() {
+	local fails want=0
+	run -- validate --json
+	fails=$(echo "$out" | jq '[.checks[] | select(.result == "FAIL")] | length')
+	[ "$fails" -gt 0 ] && want=1
+	[ "$fails" = "$(echo "$out" | jq .failed)" ] && [ "$rc" -eq $want ]
+	ok $? "validate: exit $rc with $fails FAIL"
+	echo "$out" | jq -e '.checks[] | select(.check == "kvm_usable") | .result == "PASS"' >/dev/null
+	ok $? "validate: the smoke guest decides that KVM is usable"
+	local bad
+	bad=$(echo "$out" | jq '[.checks[] | select(.result == "WARN" or .result == "FAIL")] | length')
+	run -- validate -q
+	[ "$(printf '%s' "$out" | grep -c .)" -eq "$bad" ] && ! echo "$out" | grep -q ': PASS'
+	ok $? "validate -q prints the $bad checks that do not pass"
+	run EKVM_DEV_KVM="$T/nokvm" -- validate --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '[.checks[] | select(.result == "FAIL") | .check] |
+		index("dev_kvm_exists") != null and index("kvm_usable") != null' >/dev/null
+	ok $? "validate without /dev/kvm: FAIL, exit 1"
+}
+
+# Secure Boot on with the DKMS key enrolled, and with another key only.
+siglist() { # siglist CERTFILE: an EFI_SIGNATURE_LIST with one X.509 entry
+	local len sig list
+	len=$(stat -c %s "$1"); sig=$((16 + len)); list=$((28 + sig))
+	# shellcheck disable=SC2059 # le32 writes octal escapes for printf to expand
+	le32() { printf '\\%03o' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24)); }
+	head -c 16 /dev/zero
+	# shellcheck disable=SC2059
+	printf "$(le32 $list)$(le32 0)$(le32 $sig)"; head -c 16 /dev/zero; cat "$1"
+}
+
+secure_boot_tests() {
+	local sys=$T/sys-efi dkms=$T/dkms var
+	mkdir -p "$sys/module/kvm" "$sys/firmware/efi/efivars" "$sys/firmware/efi/mok-variables" "$dkms"
+	printf '\x06\x00\x00\x00\x01' >"$sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+	head -c 700 /dev/urandom >"$dkms/mok.pub"
+	head -c 650 /dev/urandom >"$T/other.der"
+	var=$sys/firmware/efi/mok-variables/MokListRT
+	{ siglist "$T/other.der"; siglist "$dkms/mok.pub"; } >"$var"
+	run EKVM_SYSFS_ROOT="$sys" EKVM_DKMS_ROOT="$dkms" -- validate --json
+	echo "$out" | jq -e '[.checks[] | select(.check == "secure_boot" or .check == "dkms_key_enrolled")
+		| .result] == ["PASS", "PASS"]' >/dev/null
+	ok $? "validate: Secure Boot on, DKMS key found in the MOK list"
+	siglist "$T/other.der" >"$var"
+	run EKVM_SYSFS_ROOT="$sys" EKVM_DKMS_ROOT="$dkms" -- validate --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.checks[] | select(.check == "dkms_key_enrolled") |
+		.result == "FAIL" and (.note | test("mokutil --import"))' >/dev/null
+	ok $? "validate: DKMS key not enrolled is a FAIL with the fix"
+	run EKVM_SYSFS_ROOT="$(fake_ekvm_sysfs "$ABI")" -- validate --json
+	echo "$out" | jq -e '[.checks[] | select(.check == "secure_boot" or .check == "dkms_key_enrolled")
+		| .result] == ["N/A", "N/A"]' >/dev/null
+	ok $? "validate without EFI: Secure Boot checks are N/A"
+}
+
+# A debugfs look-alike: totals, one unreadable-looking value and two VMs of one process.
+fake_debugfs_tests() {
+	local d=$T/dbg/kvm
+	mkdir -p "$d/100-4" "$d/100-9" "$d/200-5"
+	echo 12 >"$d/exits"; echo 7 >"$d/io_exits"; echo "1 2" >"$d/halt_wait_hist"
+	echo 5 >"$d/100-4/exits"; echo 3 >"$d/100-4/io_exits"
+	echo 4 >"$d/100-9/exits"; echo 2 >"$d/100-9/io_exits"
+	echo 3 >"$d/200-5/exits"; echo 2 >"$d/200-5/io_exits"
+	run EKVM_DEBUGFS_ROOT="$T/dbg" -- stat -1 -d 0 --json
+	echo "$out" | jq -e '.vms == 3 and ([.stats[] | select(.name == "exits") | .total] == [12])
+		and ([.stats[] | select(.name == "halt_wait_hist") | .total] == [null])
+		and ([.per_vm[] | select(.pid == 100) | .fd] | sort) == [4, 9]' >/dev/null
+	ok $? "stat on a fake debugfs: totals, malformed value is null, VMs"
+	run EKVM_DEBUGFS_ROOT="$T/dbg" -- stat -1 -d 0 -p 100 --json -f '^exits$'
+	echo "$out" | jq -e '.vms == 2 and .stats == [{"name": "exits", "total": 9, "rate": null}]' >/dev/null
+	ok $? "stat -p: sums of that process's VMs, -f filter"
+	run EKVM_DEBUGFS_ROOT="$T/dbg" -- stat -l -d 0.01 -n 3
+	[ "$rc" -eq 0 ] && [ "$(echo "$out" | wc -l)" -eq 4 ]
+	ok $? "stat -l -n 3: header and 3 lines"
+	run EKVM_DEBUGFS_ROOT="$T/dbg" -- stat -d 0.01 -n 2
+	[ "$rc" -eq 0 ] && [ "$(echo "$out" | grep -c '^NAME')" -eq 2 ]
+	ok $? "stat view -n 2: two refreshes"
+	mkdir -p "$T/empty"
+	usage_error "stat without a kvm folder" EKVM_DEBUGFS_ROOT="$T/empty" -- stat -1
+}
+
+# The real debugfs, mounted by ekvm in a private mount namespace, with VMs held open.
+debugfs_tests() {
+	local pid fds
+	coproc HOLD { "$O/tests/vmhold" 2; }
+	read -r -u "${HOLD[0]}" line; pid=${line#ready }
+	fds=$(for f in "/proc/$pid/fd/"*; do [ "$(readlink "$f")" = "anon_inode:kvm-vm" ] && basename "$f"; done | sort -n | tr '\n' ' ')
+	out=$(unshare -m sh -c "umount /sys/kernel/debug 2>/dev/null; umount /sys/kernel/debug 2>/dev/null
+		'$EKVM' stat -1 -d 0 --json 2>&1; echo rc=\$?
+		'$EKVM' stat --mount-debugfs -1 -d 0.2 --json")
+	[[ $out == *"debugfs is not mounted"*"--mount-debugfs"*"rc=2"* ]]
+	ok $? "stat without debugfs: says how to mount it, exit 2"
+	out=$(echo "$out" | tail -1)
+	echo "$out" | jq -e --argjson pid "$pid" --arg fds "$fds" \
+		'.vms >= 2 and ([.per_vm[] | select(.pid == $pid) | .fd] | sort | map(tostring) | join(" ")) + " " == $fds
+		 and ([.per_vm[] | select(.pid == $pid) | .comm] | unique) == ["vmhold"]
+		 and .interval_s > 0' >/dev/null
+	ok $? "stat --mount-debugfs: the test's 2 VMs (pid $pid, fds $fds)"
+	echo "$out" | jq -e '([.stats[] | select(.total != null)] | length) + .unreadable.count == (.stats | length)' >/dev/null
+	ok $? "stat: every statistic is a value or counted as unreadable"
+	local wfd=${HOLD[1]}
+	exec {wfd}>&-
+	wait "$HOLD_PID" 2>/dev/null; HOLD_PID=
+}
+
+# As an unprivileged user: permission denied gives one line and exit 2.
+unprivileged_tests() {
+	local bin=$T/ekvm-nobody as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	cp "$EKVM" "$bin"; chmod 755 "$bin"
+	mkdir -p "$T/sys-locked/module"; chmod 000 "$T/sys-locked"
+	for args in "smoke" "stat -1" "status" ; do
+		# debugfs is mounted in a private mount namespace: root-only, whatever the host has
+		# shellcheck disable=SC2086
+		out=$(cd / && EKVM_SYSFS_ROOT=$([ "$args" = status ] && echo "$T/sys-locked" || echo /sys) \
+			unshare -m sh -c 'mountpoint -q /sys/kernel/debug ||
+				mount -t debugfs none /sys/kernel/debug; exec "$@"' sh \
+			"${as[@]}" "$bin" $args 2>"$T/err"); rc=$?; err=$(cat "$T/err") # $args: words
+		[ "$rc" -eq 2 ] && [ -z "$out" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] &&
+			[[ $err == *"Permission denied"* ]]
+		ok $? "unprivileged $args: exit 2, one line ($err)"
+	done
+	[[ $(cd / && "${as[@]}" "$bin" smoke 2>&1) == *"'kvm' group"* ]]
+	ok $? "unprivileged smoke: the /dev/kvm hint"
+}
+
+install_tests() {
+	local d=$T/install
+	make -s NO_DEPS=1 O="$O" install DESTDIR="$d" PREFIX=/usr >/dev/null
+	[ -x "$d/usr/bin/ekvm" ] && [ -f "$d/usr/share/man/man1/ekvm.1" ] &&
+		[ -f "$d/usr/share/bash-completion/completions/ekvm" ]
+	ok $? "make install: binary, man page, completion"
+	bash -c ". '$d/usr/share/bash-completion/completions/ekvm'; COMP_WORDS=(ekvm st); COMP_CWORD=1;
+		_ekvm; echo \${COMPREPLY[*]}" | grep -qx 'status stat'
+	ok $? "bash completion completes subcommands"
+	man -l "$d/usr/share/man/man1/ekvm.1" 2>/dev/null | grep -q "ekvm stat" ||
+		grep -q '^\.SH' "$d/usr/share/man/man1/ekvm.1"
+	ok $? "man page has sections"
+	make -s format-check >/dev/null 2>&1
+	ok $? "sources are clang-formatted"
+}
+
+unit_tests
+dispatch_tests
+smoke_tests
+status_tests
+fake_status_tests
+modules_tests
+validate_tests
+secure_boot_tests
+fake_debugfs_tests
+debugfs_tests
+unprivileged_tests
+install_tests
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
