@@ -17,6 +17,12 @@ BASE ?= 6.1
 BASE_VERSION_6.1 := 6.1.192
 BASE_DEBVER_6.1 := 6.1.192-2
 BASE_KVER_6.1 := 6.1.0-56-amd64
+# The point releases the DKMS package carries a KVM tree for, <version>:<Debian source version>,
+# and the Debian kernel ABIs built from them (6.1.0-55 and -56 are both 6.1.192).
+DKMS_RELEASES_6.1 := 6.1.170:6.1.170-3 6.1.176:6.1.176-1 6.1.187:6.1.187-1 6.1.190:6.1.190-1 \
+		     6.1.192:6.1.192-2
+DKMS_KVERS_6.1 := 6.1.0-47-amd64 6.1.0-50-amd64 6.1.0-53-amd64 6.1.0-54-amd64 6.1.0-55-amd64 \
+		  6.1.0-56-amd64
 
 VERSION := $(BASE_VERSION_$(BASE))
 KVER ?= $(BASE_KVER_$(BASE))
@@ -26,6 +32,9 @@ SOURCE ?= --deb $(BASE_DEBVER_$(BASE))
 ifeq ($(VERSION),)
 $(error ekvm: unknown BASE $(BASE): known bases are 6.1)
 endif
+
+PKG_VERSION := $(VERSION).$(EKVM_RELEASE)
+DKMS_RELEASES := $(DKMS_RELEASES_$(BASE))
 
 B := build
 SRC := $(B)/src/linux-$(VERSION)
@@ -62,7 +71,21 @@ check-patches: import
 test: modules userspace
 	@tests/run.sh
 
-check: check-patches test
+# Packages: ekvm-dkms (KVM trees for DKMS_RELEASES, series applied) and ekvm-tools.
+pkg-deps:
+	@scripts/install-deps.sh -f packaging/deps.txt -f userspace/deps.txt
+
+deb: pkg-deps
+	@scripts/build-deb.sh $(B)/deb $(PKG_VERSION) $(DKMS_RELEASES)
+
+rpm: pkg-deps
+	@scripts/build-rpm.sh $(B)/rpm $(PKG_VERSION) $(DKMS_RELEASES)
+
+# Installs and removes packages and kernel headers on this machine (root).
+pkg-test: deb rpm
+	@tests/run.sh tests/pkg/*.sh
+
+check: check-patches test pkg-test
 
 bench: import userspace
 	@scripts/bench-build.sh $(VERSION) $(KVER)
@@ -74,4 +97,8 @@ clean:
 distclean:
 	rm -rf $(B)
 
-.PHONY: all deps import modules userspace check-patches test check bench clean distclean
+# For scripts: make -s print-VARIABLE
+print-%:
+	@echo '$($*)'
+
+.PHONY: all deps import modules userspace pkg-deps deb rpm pkg-test check-patches test check bench clean distclean

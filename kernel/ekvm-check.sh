@@ -1,9 +1,10 @@
-#!/usr/bin/env bash
+#!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
 # ekvm build checks, run by the tree's Makefile (and so by DKMS) around the kbuild call:
 #   ekvm-check.sh target BASE KDIR     the kernel in KDIR is Linux BASE with BASE's KVM headers
 #   ekvm-check.sh kabi REF NEW         NEW Module.symvers keeps every KVM export of REF, same CRC
+#   ekvm-check.sh version KDIR         prints the Linux point release of the kernel in KDIR
 # Each failure is one line on stderr and exit status 1.
 set -euo pipefail
 
@@ -12,15 +13,19 @@ fail() {
 	exit 1
 }
 
-target() {
-	local base=$1 kdir=$2 kver ver src h sum path
+version() {
+	local kdir=$1 h="$1/include/generated/uapi/linux/version.h"
 	[ -f "$kdir/Makefile" ] || fail "no kernel build folder at $kdir (install that kernel's headers package)"
+	[ -f "$h" ] || fail "$kdir has no version.h: not a prepared kernel build folder"
+	awk '/LINUX_VERSION_MAJOR/{a=$3} /LINUX_VERSION_PATCHLEVEL/{b=$3}
+		/LINUX_VERSION_SUBLEVEL/{c=$3} END{print a"."b"."c}' "$h"
+}
+
+target() {
+	local base=$1 kdir=$2 kver ver src sum path
+	ver=$(version "$kdir")
 	kver=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$kdir/include/generated/utsrelease.h" 2>/dev/null)
 	kver=${kver:-$kdir}
-	h="$kdir/include/generated/uapi/linux/version.h"
-	[ -f "$h" ] || fail "$kdir has no version.h: not a prepared kernel build folder"
-	ver=$(awk '/LINUX_VERSION_MAJOR/{a=$3} /LINUX_VERSION_PATCHLEVEL/{b=$3}
-		/LINUX_VERSION_SUBLEVEL/{c=$3} END{print a"."b"."c}' "$h")
 	[ "$ver" = "$base" ] || fail "KVM sources are Linux $base but kernel $kver is Linux $ver"
 
 	# Debian splits the headers: the arch folder's Makefile includes the common one.
@@ -53,7 +58,8 @@ kabi() {
 }
 
 case "${1:-}" in
+version) [ $# -eq 2 ] || fail "usage: $0 version KDIR"; version "$2" ;;
 target) [ $# -eq 3 ] || fail "usage: $0 target BASE KDIR"; target "$2" "$3" ;;
 kabi) [ $# -eq 3 ] || fail "usage: $0 kabi REF_SYMVERS NEW_SYMVERS"; kabi "$2" "$3" ;;
-*) fail "usage: $0 target BASE KDIR | kabi REF_SYMVERS NEW_SYMVERS" ;;
+*) fail "usage: $0 target BASE KDIR | kabi REF_SYMVERS NEW_SYMVERS | version KDIR" ;;
 esac

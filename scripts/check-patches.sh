@@ -89,7 +89,7 @@ done
 build_prefix "the unpatched base" || exit 1
 applied=()
 for p in "${patches[@]}"; do
-	apply_patch "$work" "$dir/$p"
+	apply_patch "$work" "$(patch_file "$version" "$p")"
 	applied+=("$p")
 	write_identity "$work" "$version" "$release" "${applied[@]}"
 	build_prefix "$p" || exit 1

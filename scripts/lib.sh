@@ -37,6 +37,14 @@ src_dir() {
 	echo "$EKVM_BUILD/src/linux-$1"
 }
 
+# The file of a series patch for one point release: a fix-up of the same name in
+# patches/<series>/<version>/ replaces it there (docs/patches.md).
+patch_file() {
+	local dir
+	dir=$(patches_dir "$1")
+	if [ -f "$dir/$1/$2" ]; then echo "$dir/$1/$2"; else echo "$dir/$2"; fi
+}
+
 # The patch names of a series, in order, without comments or blank lines.
 series_patches() {
 	local dir
@@ -81,7 +89,7 @@ apply_patch() {
 
 # A variable of the top Makefile (versions live there and only there).
 makefile_var() {
-	sed -n "s/^$1[[:space:]]*:=[[:space:]]*//p" "$EKVM_TOP/Makefile"
+	make -s --no-print-directory -C "$EKVM_TOP" "print-$1"
 }
 
 # Writes include/linux/ekvm_version.h of a tree: the identity the modules report (docs/identity.md).

@@ -18,7 +18,7 @@ mapfile -t patches < <(series_patches "$version")
 [ "$count" = all ] && count=${#patches[@]}
 applied=()
 for p in "${patches[@]:0:$count}"; do
-	apply_patch "$dest" "$(patches_dir "$version")/$p"
+	apply_patch "$dest" "$(patch_file "$version" "$p")"
 	applied+=("$p")
 done
 

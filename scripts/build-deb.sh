@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Build the Debian packages ekvm-dkms and ekvm-tools into OUT from a staged source tree:
+# packaging/deb/debian, dkms.conf, the DKMS source (scripts/dkms-source.sh) and userspace/.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+[ $# -ge 3 ] || usage "$0 OUT PACKAGE_VERSION RELEASE..."
+out=$(realpath -m "$1") pkgver=$2
+shift 2
+stage="$out/ekvm-$pkgver"
+rm -rf "$stage" && mkdir -p "$stage"
+cp -a "$EKVM_TOP/packaging/deb/debian" "$stage/debian"
+cp "$EKVM_TOP/dkms.conf" "$stage/debian/ekvm-dkms.dkms"
+"$EKVM_TOP/scripts/dkms-source.sh" "$stage/dkms" "$pkgver" "$@"
+cp -a "$EKVM_TOP/userspace" "$stage/userspace"
+cp -a "$EKVM_TOP/packaging/dkms" "$stage/kernel-hook"
+cat >"$stage/debian/changelog" <<EOT
+ekvm ($pkgver) unstable; urgency=medium
+
+  * ekvm $pkgver: the ekvm series of patches/$(series_of "${1%%:*}")/ with KVM for Linux
+    $(for r in "$@"; do printf '%s ' "${r%%:*}"; done)
+
+ -- ekvm maintainers <maintainers@ekvm.invalid>  $(git -C "$EKVM_TOP" log -1 --format=%cD 2>/dev/null || date -R)
+EOT
+rm -f "$out"/ekvm-dkms_"$pkgver"_*.deb "$out"/ekvm-tools_"$pkgver"_*.deb
+(cd "$stage" && dpkg-buildpackage -us -uc -b >"$out/ekvm-$pkgver.build.log" 2>&1) ||
+	{ tail -20 "$out/ekvm-$pkgver.build.log" >&2; die "dpkg-buildpackage failed (log: $out/ekvm-$pkgver.build.log)"; }
+lintian --fail-on error,warning "$out"/ekvm-dkms_"$pkgver"_all.deb "$out"/ekvm-tools_"$pkgver"_amd64.deb 2>&1 |
+	grep -v "^running with root privileges" || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || die "lintian found problems"
+info "built $(cd "$out" && echo ekvm-*_"$pkgver"_*.deb)"

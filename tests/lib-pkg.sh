@@ -1,0 +1,129 @@
+# shellcheck shell=bash
+# Helpers for the package lifecycle tests (tests/pkg/): they install and remove packages and
+# kernel headers on this machine, as root, and put back what they changed.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[ "$(id -u)" -eq 0 ] || skip "the package tests install packages: run them as root"
+export DEBIAN_FRONTEND=noninteractive
+
+# shellcheck disable=SC2034 # used by the tests that source this file
+PKGVER="$EKVM_VERSION_BASE.$(makefile_var EKVM_RELEASE)"
+
+apt_q() {
+	apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends "$@"
+}
+
+# The names of the installed packages, sorted.
+installed_packages() {
+	dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 == "ii" { print $2 }' | LC_ALL=C sort
+}
+
+# The Linux point release of an installed kernel's headers, and ekvm's module version for it.
+point_release() {
+	"$EKVM_TOP/kernel/ekvm-check.sh" version "/lib/modules/$1/build"
+}
+
+# The files modprobe would load for kvm_amd on kernel KVER, one a line.
+resolution() {
+	modprobe -S "$1" --show-depends kvm_amd | awk '$1 == "insmod" { print $2 }'
+}
+
+# assert_ekvm_modules KVER RELEASE: kernel KVER resolves kvm_amd to ekvm's signed modules of
+# version <point release>.RELEASE in updates/dkms.
+assert_ekvm_modules() {
+	local kver=$1 want m f res
+	want="$(point_release "$kver").$2"
+	for m in kvm kvm-intel kvm-amd; do
+		f="/lib/modules/$kver/updates/dkms/$m.ko"
+		[ -f "$f" ] || fail "$kver: no $f"
+		assert_eq "$kver $m version" "$want" "$(/sbin/modinfo -F version "$f")"
+		assert_eq "$kver $m signer" "DKMS module signing key" "$(/sbin/modinfo -F signer "$f")"
+	done
+	res=$(resolution "$kver")
+	echo "$res" | grep -qx "/lib/modules/$kver/updates/dkms/kvm.ko" || fail "$kver: kvm resolves to: $res"
+	echo "$res" | grep -qx "/lib/modules/$kver/updates/dkms/kvm-amd.ko" || fail "$kver: kvm_amd resolves to: $res"
+	echo "$kver: ekvm $want, signed, resolved by modprobe"
+}
+
+# No ekvm module is left for KVER (only the kernel's own, if it has any).
+assert_no_ekvm_modules() {
+	local kver=$1
+	[ -z "$(find "/lib/modules/$kver/updates" -name 'kvm*.ko*' 2>/dev/null)" ] ||
+		fail "$kver: ekvm modules left: $(find "/lib/modules/$kver/updates" -name 'kvm*')"
+	if resolution "$kver" 2>/dev/null | grep -q updates/; then
+		fail "$kver: kvm_amd still resolves to updates/"
+	fi
+}
+
+# The stock KVM modules of Debian's KVER image, put where the image package puts them (without
+# installing the image), so that the tests can see resolution go from stock to ekvm and back and
+# check that the distro's files are never touched. stock_modules_remove takes them away again.
+STOCK_MODULES=(kernel/arch/x86/kvm/kvm.ko kernel/arch/x86/kvm/kvm-amd.ko
+	kernel/arch/x86/kvm/kvm-intel.ko kernel/virt/lib/irqbypass.ko kernel/drivers/crypto/ccp/ccp.ko)
+stock_modules_add() {
+	local kver=$1 root f
+	root=$(deb_extract "linux-image-$kver-unsigned")
+	for f in "${STOCK_MODULES[@]}"; do
+		install -D -m 0644 "$root/lib/modules/$kver/$f" "/lib/modules/$kver/$f"
+	done
+	# (its warnings: no modules.order or modules.builtin, which come with the whole image)
+	depmod "$kver" 2>/dev/null
+}
+stock_modules_remove() {
+	local kver=$1 f
+	for f in "${STOCK_MODULES[@]}"; do
+		rm -f "/lib/modules/$kver/$f"
+	done
+	find "/lib/modules/$kver/kernel" -type d -empty -delete 2>/dev/null || true
+	depmod "$kver" 2>/dev/null
+}
+stock_checksums() {
+	(cd "/lib/modules/$1" && sha256sum "${STOCK_MODULES[@]}")
+}
+
+# Headers of the newest Debian 6.12 kernel, repackaged without their dependency on the kernel
+# image (Debian 12's linux-headers-6.12.* depend on it; images are never installed here). The
+# package keeps its own postinst, which runs /etc/kernel/header_postinst.d like any headers
+# package. Prints the path of the .deb.
+headers_612_deb() {
+	local pkg dir
+	pkg=$(apt-cache search --names-only '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' |
+		awk '{print $1}' | sort -V | tail -1)
+	[ -n "$pkg" ] || skip "no 6.12 headers in the apt lists"
+	dir="$EKVM_BUILD/dl/$pkg-noimage"
+	if [ ! -f "$dir/$pkg.deb" ]; then
+		rm -rf "$dir" && mkdir -p "$dir"
+		(cd "$dir" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null)
+		dpkg-deb -R "$dir"/"${pkg}"_*.deb "$dir/pkg"
+		sed -i -E '/^Depends:/s/, linux-image-[^,]*//' "$dir/pkg/DEBIAN/control"
+		dpkg-deb -b "$dir/pkg" "$dir/$pkg.deb" >/dev/null
+	fi
+	echo "$dir/$pkg.deb"
+}
+
+# lifecycle_begin BASE OTHER REMOVE...: the state a lifecycle test starts from: no ekvm package
+# (REMOVE... is the command that removes them), headers for kernels BASE and OTHER and no other
+# 6.1 headers, the stock modules of BASE in place. On exit the test puts the machine back: ekvm
+# removed, what the test installed purged, the 6.1 headers set aside reinstalled.
+lifecycle_begin() {
+	local base=$1 other=$2
+	shift 2
+	LC_REMOVE=("$@") LC_BASE=$base
+	mapfile -t LC_ASIDE < <(installed_packages | grep -E '^linux-headers-6\.1\.0-[0-9]+-amd64$' |
+		grep -vx -e "linux-headers-$base" -e "linux-headers-$other")
+	LC_BEFORE=$(installed_packages)
+	trap lifecycle_end EXIT
+	"${LC_REMOVE[@]}" >/dev/null 2>&1 || true
+	[ ${#LC_ASIDE[@]} -eq 0 ] || apt_q purge "${LC_ASIDE[@]}" >/dev/null 2>&1
+	"$EKVM_TOP/scripts/install-deps.sh" "$base" "$other"
+	stock_modules_add "$base"
+}
+lifecycle_end() {
+	local new
+	set +e
+	"${LC_REMOVE[@]}" >/dev/null 2>&1
+	mapfile -t new < <(comm -13 <(echo "$LC_BEFORE") <(installed_packages))
+	[ ${#new[@]} -eq 0 ] || apt_q purge "${new[@]}" >/dev/null 2>&1
+	[ ${#LC_ASIDE[@]} -eq 0 ] || apt_q install "${LC_ASIDE[@]}" >/dev/null 2>&1
+	stock_modules_remove "$LC_BASE"
+}
