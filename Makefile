@@ -68,6 +68,11 @@ userspace:
 check-patches: import
 	@scripts/check-patches.sh $(VERSION) $(KVER)
 
+# The series on every point release the DKMS package carries (their kernels' headers installed).
+check-releases: deps
+	@scripts/install-deps.sh $(DKMS_KVERS_$(BASE))
+	@scripts/check-releases.sh "$(DKMS_RELEASES)" $(DKMS_KVERS_$(BASE))
+
 test: modules userspace
 	@tests/run.sh
 
@@ -85,7 +90,7 @@ rpm: pkg-deps
 pkg-test: deb rpm
 	@tests/run.sh tests/pkg/*.sh
 
-check: check-patches test pkg-test
+check: check-patches check-releases test pkg-test
 
 bench: import userspace
 	@scripts/bench-build.sh $(VERSION) $(KVER)
@@ -101,4 +106,4 @@ distclean:
 print-%:
 	@echo '$($*)'
 
-.PHONY: all deps import modules userspace pkg-deps deb rpm pkg-test check-patches test check bench clean distclean
+.PHONY: all deps import modules userspace pkg-deps deb rpm pkg-test check-patches check-releases test check bench clean distclean

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Check every point release the DKMS package carries: the series applies to it (with its
+# fix-ups), the patched KVM builds against the headers of a Debian kernel of that release with
+# warnings as errors, and keeps the release's kABI baseline (kernel/kabi/<version>.symvers).
+#   check-releases.sh "RELEASE..." KVER...
+# RELEASE is <version>:<Debian source version>; each KVER's headers must be installed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+[ $# -ge 2 ] || usage "$0 \"RELEASE...\" KVER..."
+read -r -a releases <<<"$1"
+shift
+declare -A kver_of
+for k in "$@"; do
+	v=$("$EKVM_TOP/kernel/ekvm-check.sh" version "/lib/modules/$k/build")
+	kver_of[$v]=${kver_of[$v]:-$k}
+done
+for r in "${releases[@]}"; do
+	version=${r%%:*} debver=${r#*:}
+	kver=${kver_of[$version]:-}
+	[ -n "$kver" ] || die "check-releases: $version: no kernel of that release among $*"
+	"$EKVM_TOP/scripts/import-base.sh" "$version" --deb "$debver"
+	tree="$EKVM_BUILD/releases/linux-$version"
+	"$EKVM_TOP/scripts/prepare-tree.sh" "$version" "$tree" 2>/dev/null
+	kbuild_tree "$tree" "$kver" "$tree/build.log" ||
+		die "check-releases: $version: the series does not build for $kver (log: $tree/build.log)"
+	"$EKVM_TOP/kernel/ekvm-check.sh" kabi "$EKVM_TOP/kernel/kabi/$version.symvers" \
+		"$tree/arch/x86/kvm/Module.symvers" || die "check-releases: $version: kabi (message above)"
+	info "check-releases: $version: applies, builds for $kver, kABI kept"
+done
