@@ -76,6 +76,14 @@ check-releases: deps
 test: modules userspace
 	@tests/run.sh
 
+# The VM harness (tests/vm, docs/vm-test.md): the base's Debian kernel under QEMU TCG, the same
+# tests with its stock KVM modules and with ekvm's, npt=1 and npt=0; ekvm's smoke guest included.
+userspace-static: userspace
+	$(MAKE) -s -C userspace static NO_DEPS=1 EKVM_VERSION=$(PKG_VERSION)
+
+vm-test: modules userspace-static
+	@tests/vm/run.sh -k $(KVER) -e $(MODULES) -x $(B)/userspace/ekvm-static
+
 # Packages: ekvm-dkms (KVM trees for DKMS_RELEASES, series applied) and ekvm-tools.
 pkg-deps:
 	@scripts/install-deps.sh -f packaging/deps.txt -f userspace/deps.txt
@@ -87,14 +95,16 @@ rpm: pkg-deps
 	@scripts/build-rpm.sh $(B)/rpm $(PKG_VERSION) $(DKMS_RELEASES)
 
 # Installs and removes packages and kernel headers on this machine (root).
-pkg-test: deb rpm
+pkg-test: deb rpm userspace-static
 	@tests/run.sh tests/pkg/*.sh
 
-check: check-patches check-releases test pkg-test
+check: check-patches check-releases test pkg-test vm-test
 
-bench: import userspace
+bench: import userspace deb
 	@scripts/bench-build.sh $(VERSION) $(KVER)
 	$(MAKE) -s -C userspace bench EKVM_VERSION=$(VERSION).$(EKVM_RELEASE)
+	@scripts/bench-dkms.sh $(B)/deb $(firstword $(DKMS_KVERS_$(BASE)))
+	@tests/vm/bench.sh
 
 clean:
 	rm -rf $(B)/kvm $(B)/modules $(B)/check $(B)/kabi $(B)/tests
@@ -106,4 +116,4 @@ distclean:
 print-%:
 	@echo '$($*)'
 
-.PHONY: all deps import modules userspace pkg-deps deb rpm pkg-test check-patches check-releases test check bench clean distclean
+.PHONY: all deps import modules userspace userspace-static vm-test pkg-deps deb rpm pkg-test check-patches check-releases test check bench clean distclean

@@ -7,18 +7,28 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ $# -eq 2 ] || usage "$0 DEB_FOLDER KVER"
-debs=$1 kver=$2 pkgver="$(makefile_var BASE_VERSION_6.1).$(makefile_var EKVM_RELEASE)"
+debs=$(realpath "$1") kver=$2 pkgver="$(makefile_var BASE_VERSION_6.1).$(makefile_var EKVM_RELEASE)"
 [ "$(id -u)" -eq 0 ] || die "the DKMS benchmark installs packages: run it as root"
 export DEBIAN_FRONTEND=noninteractive
-apt_q() { apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends "$@" >/dev/null 2>&1; }
+log=$(mktemp)
+apt_q() { apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends "$@" >"$log" 2>&1 || { tail -5 "$log" >&2; return 1; }; }
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'
+}
+# Removes those of the packages named that are installed.
+purge() {
+	local p have=()
+	for p in "$@"; do installed "$p" && have+=("$p"); done
+	[ ${#have[@]} -eq 0 ] || apt_q purge "${have[@]}"
+}
 had=no
-dpkg-query -W -f='${Status}' "linux-headers-$kver" 2>/dev/null | grep -q 'ok installed' && had=yes
+installed "linux-headers-$kver" && had=yes
 restore() {
-	apt_q purge ekvm-tools ekvm-dkms "linux-headers-$kver" "linux-headers-${kver%-amd64}-common"
+	purge ekvm-tools ekvm-dkms "linux-headers-$kver" "linux-headers-${kver%-amd64}-common"
 	[ "$had" = no ] || apt_q install "linux-headers-$kver"
 }
 trap restore EXIT
-apt_q purge ekvm-tools ekvm-dkms "linux-headers-$kver" "linux-headers-${kver%-amd64}-common" || true
+purge ekvm-tools ekvm-dkms "linux-headers-$kver" "linux-headers-${kver%-amd64}-common"
 apt_q install "$debs/ekvm-dkms_${pkgver}_all.deb" || die "cannot install ekvm-dkms"
 apt-get -y -q --download-only install "linux-headers-$kver" >/dev/null 2>&1
 start=$(date +%s.%N)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The .deb lifecycle of ekvm-dkms and ekvm-tools on this machine, as an operator meets it:
 #  1. install with two supported kernels' headers present: ekvm modules built, signed and
-#     installed for both, modprobe resolves to them, `ekvm status` agrees;
+#     installed for both, modprobe resolves to them, `ekvm status` agrees, and the installed
+#     modules boot in the VM harness (identity test, smoke guest, module reload);
 #  2. install the headers of another supported ABI: its ekvm modules appear by themselves;
 #  3. install the headers of an unsupported kernel (6.12): apt succeeds, one skip line;
 #  4. upgrade to the next release: every kernel rebuilt, nothing of the old release left;
@@ -33,6 +34,12 @@ d = json.load(open(sys.argv[1]))
 k = [k for k in d["kernels"] if k["kernel"] == sys.argv[2]][0]
 print(k["origin"], k["ekvm"], k["version"], k["signer"], d["tool"]["version"])' "$TEST_TMP/status.json" "$base")
 assert_eq "ekvm status for $base" "updates True $EKVM_VERSION_BASE.$(makefile_var EKVM_RELEASE) DKMS module signing key $PKGVER" "$status"
+smoke="$EKVM_BUILD/userspace/ekvm-static"
+[ -x "$smoke" ] || fail "no $smoke: make -C userspace static"
+"$EKVM_TOP/tests/vm/run.sh" -k "$base" -e "/lib/modules/$base/updates/dkms" -s ekvm,extra,reload \
+	-n 1 -x "$smoke" -o "$TEST_TMP/vm" >"$TEST_TMP/vm.log" 2>&1 ||
+	{ tail -30 "$TEST_TMP/vm.log"; fail "the installed modules failed the VM harness"; }
+grep -E '^[0-9]+ passed' "$TEST_TMP/vm.log"
 
 echo "# 2. headers of another supported kernel"
 apt_q install "linux-headers-$later" >"$TEST_TMP/later.log" 2>&1 ||

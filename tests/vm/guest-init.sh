@@ -1,0 +1,218 @@
+#!/bin/sh
+# /init of the harness's initramfs (busybox sh, PID 1 in the guest). Not run on the host.
+#
+# The kernel command line says what to do:
+#   ekvm.job=tests   ekvm.mods=stock|ekvm ekvm.npt=0|1   load that module set, run /tests/list
+#                    [ekvm.from=N]                       from its Nth test on (after a hang)
+#   ekvm.job=reload                                      the module reload scenario
+#   ekvm.job=bench   ekvm.rounds=N ekvm.secs=S           exits/s, stock and ekvm interleaved
+# Results go to the second serial port (/dev/ttyS1) as lines starting with "@@" that
+# tests/vm/report.sh reads; the console (ttyS0) only has the kernel's messages.
+#   @@BEGIN <job> <mods> <npt>      @@LOAD <set> ok|fail <text>    @@PARAM npt <Y|N>
+#   @@IDENT <set> cap=<n> version=<v|->                            @@T <name> <status> <rc> <ms>
+#   @@S <name> (started)            @@O <name> <output line>       @@K <name> <kernel log line>
+#   @@UNLOAD ok|fail <text>         @@B <round> <set> <kvmloop's result>                  @@END
+# shellcheck shell=sh disable=SC2013,SC2016,SC1091
+# (SC2013: /proc/cmdline and /mods/order are read as words on purpose.)
+
+/bin/busybox mkdir -p /proc /sys /dev /tmp /run /usr/bin /usr/sbin /sbin
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sysfs /sys
+/bin/busybox mount -t devtmpfs devtmpfs /dev
+/bin/busybox --install -s
+mkdir -p /dev/shm /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+mount -t devpts devpts /dev/pts
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/tests/extra
+
+param() {
+	for w in $(cat /proc/cmdline); do
+		case "$w" in "ekvm.$1="*) echo "${w#*=}"; return ;; esac
+	done
+	echo "$2"
+}
+JOB=$(param job tests)
+MODS=$(param mods stock)
+NPT=$(param npt 1)
+FROM=$(param from 1)
+
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+exec 3>/dev/ttyS1
+out() { echo "$*" >&3; }
+
+finish() {
+	klog "${1:-end}"
+	out "@@END"
+	sync
+	poweroff -f
+	echo o >/proc/sysrq-trigger
+	sleep 60
+}
+
+# The kernel's new messages since the last call, tagged with what ran meanwhile.
+klog() {
+	dmesg -c 2>/dev/null | sed "s|^|@@K $1 |" >&3
+}
+
+# Loads a module set: /mods/order names the modules (dependencies first); a set's own file
+# replaces the stock one, the others (irqbypass, ccp) come from the stock image.
+load_set() {
+	set=$1 npt=$2
+	for m in $(cat /mods/order); do
+		# a shared dependency (irqbypass, ccp) stays loaded from one set to the next
+		[ -d "/sys/module/$(echo "$m" | tr - _)" ] && continue
+		f=/mods/$set/$m.ko
+		[ -f "$f" ] || f=/mods/stock/$m.ko
+		args=
+		[ "$m" = kvm-amd ] && args="npt=$npt"
+		# shellcheck disable=SC2086 # no argument is an empty word
+		if ! msg=$(insmod "$f" $args 2>&1); then
+			out "@@LOAD $set fail insmod $m.ko $args: $msg"
+			return 1
+		fi
+	done
+	if [ ! -c /dev/kvm ]; then
+		out "@@LOAD $set fail no /dev/kvm after loading"
+		return 1
+	fi
+	out "@@LOAD $set ok $(tr '\n' ' ' </mods/order)"
+	out "@@PARAM npt $(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null || echo -)"
+	ident "$set"
+}
+
+# What the loaded KVM says it is: the capability and the sysfs version.
+ident() {
+	cap=$(kvmloop cap 2>/dev/null || echo error)
+	v=-
+	[ -r /sys/module/kvm/ekvm/version ] && v=$(cat /sys/module/kvm/ekvm/version)
+	out "@@IDENT $1 cap=$cap version=$v"
+}
+
+unload_set() {
+	rmmod kvm_amd && rmmod kvm
+}
+
+# runs one test: name timeout program args...
+run_one() {
+	name=$1 t=$2
+	shift 2
+	out "@@S $name"
+	rm -rf /tmp/run && mkdir -p /tmp/run
+	(cd /tmp/run && runtest -t "$t" -o /tmp/result -- "$@" >/tmp/out 2>&1 </dev/null)
+	[ -s /tmp/result ] || echo "error -1 0" >/tmp/result
+	# at most the last 300 lines of a test's output
+	# (awk ends the last line even when the test's output did not)
+	tail -n 300 /tmp/out | awk -v n="$name" '{ print "@@O " n " " $0 }' >&3
+	read -r status rc ms </tmp/result
+	out "@@T $name $status $rc $ms"
+	klog "$name"
+}
+
+job_tests() {
+	klog boot
+	if ! load_set "$MODS" "$NPT"; then
+		klog load
+		finish
+	fi
+	klog load
+	if [ "$MODS" = ekvm ] && [ -f /etc/ekvm-expect ]; then
+		set -a
+		. /etc/ekvm-expect
+		set +a
+	fi
+	# /tests/list: name timeout program [args...]
+	i=0
+	while read -r name t prog args; do
+		case "$name" in "#"* | "") continue ;; esac
+		i=$((i + 1))
+		[ "$i" -ge "$FROM" ] || continue
+		# shellcheck disable=SC2086
+		run_one "$name" "$t" "$prog" $args
+	done </tests/list
+	# the module must still unload cleanly after the tests
+	if msg=$(unload_set 2>&1); then
+		out "@@UNLOAD ok"
+	else
+		out "@@UNLOAD fail $msg"
+	fi
+}
+
+# The host upgrade without reboot: stock KVM with a VM open cannot go away; once the VM is
+# closed it unloads, and ekvm loads and runs a guest. Each step is a test of its own.
+step() {
+	name=reload/$1
+	shift
+	t0=$(uptime_ms)
+	# in this shell, not a subshell: hold_vm leaves the VM's pid for release_vm
+	if "$@" >/tmp/step.out 2>&1; then st="pass 0"; else st="fail 1"; fi
+	tail -n 20 /tmp/step.out | awk -v n="$name" '{ print "@@O " n " " $0 }' >&3
+	out "@@T $name $st $(($(uptime_ms) - t0))"
+	klog "$name"
+}
+uptime_ms() { read -r up _ </proc/uptime; echo $((${up%.*} * 1000 + (1${up#*.} - 100) * 10)); }
+must_fail() { if "$@"; then echo "unexpectedly succeeded: $*"; return 1; fi; return 0; }
+hold_vm() {
+	rm -f /tmp/ready
+	kvmloop hold /tmp/ready </dev/null >/tmp/hold.out 2>&1 &
+	HOLD=$!
+	i=0
+	while [ ! -f /tmp/ready ]; do
+		kill -0 "$HOLD" 2>/dev/null || { cat /tmp/hold.out; return 1; }
+		i=$((i + 1))
+		[ $i -lt 600 ] || { echo "the VM did not start in 60 s"; return 1; }
+		sleep 0.1
+	done
+	echo "VM running in pid $HOLD"
+}
+release_vm() { kill "$HOLD" && wait "$HOLD"; cat /tmp/hold.out; }
+is_stock() { [ "$(kvmloop cap)" = 0 ] && [ ! -e /sys/module/kvm/ekvm ] && echo "stock KVM loaded"; }
+is_ekvm() {
+	v=$(cat /sys/module/kvm/ekvm/version) && c=$(kvmloop cap) && [ "$c" -ge 1 ] &&
+		echo "ekvm $v, KVM_CAP_EKVM $c" && { [ -z "${EKVM_EXPECT_VERSION:-}" ] || [ "$v" = "$EKVM_EXPECT_VERSION" ]; }
+}
+job_reload() {
+	klog boot
+	[ -f /etc/ekvm-expect ] && { set -a; . /etc/ekvm-expect; set +a; }
+	step load_stock load_set stock 1
+	step stock_is_stock is_stock
+	step stock_runs_guest kvmloop count 10000
+	step vm_open hold_vm
+	step rmmod_refused must_fail rmmod kvm_amd
+	step stock_still_loaded test -c /dev/kvm -a -d /sys/module/kvm_amd
+	step vm_close release_vm
+	step unload_stock unload_set
+	step load_ekvm load_set ekvm 1
+	step ekvm_is_ekvm is_ekvm
+	step ekvm_runs_guest kvmloop count 10000
+	step unload_ekvm unload_set
+}
+
+job_bench() {
+	klog boot
+	rounds=$(param rounds 3)
+	secs=$(param secs 5)
+	r=1
+	while [ "$r" -le "$rounds" ]; do
+		for set in stock ekvm; do
+			if load_set "$set" 1 >/dev/null; then
+				res=$(kvmloop bench "$secs" 2>&1)
+				out "@@B $r $set $res"
+				unload_set || out "@@B $r $set unload failed"
+			else
+				out "@@B $r $set load failed"
+			fi
+			klog "bench/$r/$set"
+		done
+		r=$((r + 1))
+	done
+}
+
+out "@@BEGIN $JOB $MODS $NPT"
+case "$JOB" in
+tests) job_tests ;;
+reload) job_reload ;;
+bench) job_bench ;;
+*) out "@@LOAD - fail unknown job $JOB" ;;
+esac
+finish end

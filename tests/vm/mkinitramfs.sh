@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Make the guest's initramfs: busybox, tests/vm/guest-init.sh as /init, the stock module set
+# of the kernel image and the ekvm one, the test programs and the list of tests to run.
+#   mkinitramfs.sh -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-x PROGRAM]... [-f REGEX]
+# Writes OUT.cpio and OUT.list (the tests in it: name, timeout, program, arguments).
+# SETS is a comma list of selftests, ekvm, extra (none: no tests, e.g. for the benchmark); -x adds a static program as test extra/<name>;
+# -f keeps only the tests whose name matches REGEX (grep -E). Tests whose expectation is "skip"
+# (tests/vm/expectations.txt) are left out; tests/vm/test-args.txt gives timeouts and arguments.
+# Needs fetch-kernel.sh KVER and build-tests.sh run before.
+set -euo pipefail
+. "$(dirname "$0")/../../scripts/lib.sh"
+
+USAGE="$0 -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-x PROGRAM]... [-f REGEX]"
+kver='' ekvm='' sets='' out='' filter='' extras=()
+while getopts k:e:s:o:x:f: opt; do
+	case $opt in
+	k) kver=$OPTARG ;;
+	e) ekvm=$OPTARG ;;
+	s) sets=$OPTARG ;;
+	o) out=$OPTARG ;;
+	x) extras+=("$OPTARG") ;;
+	f) filter=$OPTARG ;;
+	*) usage "$USAGE" ;;
+	esac
+done
+{ [ $OPTIND -gt $# ] && [ -n "$kver" ] && [ -n "$ekvm" ] && [ -n "$sets" ] && [ -n "$out" ]; } || usage "$USAGE"
+
+here=$EKVM_TOP/tests/vm
+vm=$EKVM_BUILD/vm
+image=$vm/kernel/$kver
+mods=$image/lib/modules/$kver
+default_timeout=120
+
+[ -f "$mods/modules.dep" ] || die "no kernel image for $kver: run tests/vm/fetch-kernel.sh $kver"
+[ -f "$vm/selftests.list" ] || die "tests not built: run tests/vm/build-tests.sh"
+for m in kvm.ko kvm-amd.ko; do
+	[ -f "$ekvm/$m" ] || die "no $m in $ekvm"
+done
+busybox=$(command -v busybox) || die "no busybox (apt-get install busybox-static)"
+file -L "$busybox" | grep -q 'statically linked' || die "$busybox is not static (busybox-static)"
+
+# staged next to the output, so that runs with their own output never share it
+root=${out%.cpio}.root
+rm -rf "$root"
+mkdir -p "$root"/{bin,etc,mods/stock,mods/ekvm,tests/selftests,tests/ekvm,tests/extra}
+cp "$busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+cp "$vm/bin/helpers/"* "$root/bin/"
+install -m 755 "$here/guest-init.sh" "$root/init"
+
+# The modules kvm-amd needs, dependencies first (modules.dep lists them last first).
+dep=$(grep '^kernel/arch/x86/kvm/kvm-amd.ko:' "$mods/modules.dep") || die "no kvm-amd in $mods/modules.dep"
+read -r -a files <<<"${dep#*:}"
+order=()
+for ((i = ${#files[@]} - 1; i >= 0; i--)); do order+=("${files[i]}"); done
+order+=(kernel/arch/x86/kvm/kvm-amd.ko)
+for f in "${order[@]}"; do
+	n=$(basename "$f" .ko)
+	cp "$mods/$f" "$root/mods/stock/$n.ko"
+	echo "$n" >>"$root/mods/order"
+	# ekvm's build replaces what it ships (kvm, kvm-amd); the rest is stock
+	if [ -f "$ekvm/$n.ko" ]; then
+		strip --strip-debug -o "$root/mods/ekvm/$n.ko" "$ekvm/$n.ko"
+	fi
+done
+
+# What the ekvm modules must report, from the module file and the patch series.
+version=$(modinfo -F version "$ekvm/kvm.ko")
+{
+	echo "EKVM_EXPECT_VERSION='$version'"
+	echo "EKVM_EXPECT_ABI='${EKVM_EXPECT_ABI:-1}'"
+	base=${version%.*}
+	if [ -f "$(patches_dir "$base")/series" ]; then
+		echo "EKVM_EXPECT_SERIES='$(series_patches "$base")'"
+	fi
+} >"$root/etc/ekvm-expect"
+
+# Timeouts and arguments: "name timeout [args...]" lines of test-args.txt.
+args_of() {
+	awk -v n="$1" -v d="$default_timeout" '
+		{ sub(/#.*/, "") } NF && $1 == n { $1 = ""; print substr($0, 2); found = 1; exit }
+		END { if (!found) print d }' "$here/test-args.txt"
+}
+# Tests with expectation "skip" are not run at all.
+skipped() {
+	awk -v n="$1" '{ sub(/#.*/, "") } NF && $1 == n && $2 == "skip" { f = 1 } END { exit !f }' \
+		"$here/expectations.txt"
+}
+list=$root/tests/list
+add() {
+	local name=$1 prog=$2
+	if [ -n "$filter" ] && ! grep -qE -- "$filter" <<<"$name"; then return; fi
+	if skipped "$name"; then return; fi
+	echo "$name $(args_of "$name" | sed "s|^\([0-9]*\)|\1 $prog|")" >>"$list"
+}
+: >"$list"
+IFS=, read -r -a want <<<"$sets"
+for s in "${want[@]}"; do
+	case $s in
+	ekvm)
+		for t in "$vm/bin/ekvm/"*; do
+			[ -x "$t" ] || continue
+			cp "$t" "$root/tests/ekvm/"
+			add "ekvm/$(basename "$t")" "/tests/ekvm/$(basename "$t")"
+		done ;;
+	selftests)
+		while read -r t; do
+			n=$(basename "$t")
+			strip --strip-debug -o "$root/tests/selftests/$n" "$vm/selftests/$t"
+			add "selftests/$n" "/tests/selftests/$n"
+		done <"$vm/selftests.list" ;;
+	extra)
+		for t in "${extras[@]}"; do
+			[ -x "$t" ] || die "extra test $t is not an executable file"
+			desc=$(file -L "$t")
+			if [[ $desc == *ELF* ]] && [[ $desc != *static* ]]; then
+				die "extra test $t is dynamically linked: the guest has no libraries"
+			fi
+			cp "$t" "$root/tests/extra/"
+			add "extra/$(basename "$t")" "/tests/extra/$(basename "$t")"
+		done ;;
+	none) ;;
+	*) die "unknown test set '$s' (selftests, ekvm, extra, none)" ;;
+	esac
+done
+
+(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$out.tmp"
+mv "$out.tmp" "$out"
+cp "$list" "${out%.cpio}.list"
+info "initramfs $out: $(wc -l <"$list") tests, $(du -m "$out" | cut -f1) MiB"
+rm -rf "$root"

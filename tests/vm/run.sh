@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The VM test harness (docs/vm-test.md): the same tests against the stock KVM modules of the
+# Debian kernel and against ekvm's, for kvm_amd npt=1 and npt=0, in guests booted under QEMU,
+# plus the module reload scenario; fails when ekvm regressed (tests/vm/report.sh says how).
+set -euo pipefail
+. "$(dirname "$0")/../../scripts/lib.sh"
+
+USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR] [-s SETS] [-n NPTS] [-f REGEX] [-x PROGRAM]... [-j 1|2] [-o OUTDIR]
+  -k KVER     the Debian kernel to boot (default: the top Makefile's BASE_KVER)
+  -e DIR      the ekvm modules (kvm.ko, kvm-amd.ko) to test (default: build/modules/KVER)
+  -s SETS     comma list of selftests, ekvm, extra, reload (default: selftests,ekvm,reload,
+              plus extra when there are extra programs)
+  -n NPTS     kvm_amd npt settings to test, comma list (default: 1,0)
+  -f REGEX    run only the tests whose name (e.g. selftests/cpuid_test) matches REGEX
+  -x PROGRAM  a static executable to run as test extra/<name> (repeatable; also
+              EKVM_VM_EXTRA_TESTS, a space-separated list): exit 0 pass, 4 skip, else fail
+  -j 1|2      guests at a time: 2 (default) runs the stock and the ekvm guest of an npt setting
+              side by side (one QEMU keeps about one host core busy), 1 one after the other
+  -o OUTDIR   where results go (default: build/vm/results/<date>, linked as results/latest)"
+
+kver='' ekvm='' sets='' npts=1,0 filter='' outdir='' extras=() jobs=2
+while getopts k:e:s:n:f:x:j:o:h opt; do
+	case $opt in
+	k) kver=$OPTARG ;;
+	e) ekvm=$OPTARG ;;
+	s) sets=$OPTARG ;;
+	n) npts=$OPTARG ;;
+	f) filter=$OPTARG ;;
+	x) extras+=("$OPTARG") ;;
+	j) jobs=$OPTARG ;;
+	o) outdir=$OPTARG ;;
+	*) usage "$USAGE" ;;
+	esac
+done
+[ $OPTIND -gt $# ] || usage "$USAGE"
+read -r -a env_extras <<<"${EKVM_VM_EXTRA_TESTS:-}"
+extras+=("${env_extras[@]}")
+base=$(sed -n 's/^BASE[[:space:]]*?=[[:space:]]*//p' "$EKVM_TOP/Makefile")
+kver=${kver:-$(makefile_var "BASE_KVER_$base")}
+[ -n "$kver" ] || die "no KVER (-k)"
+ekvm=$(realpath "${ekvm:-$EKVM_BUILD/modules/$kver}")
+if [ -z "$sets" ]; then
+	sets=selftests,ekvm,reload
+	[ ${#extras[@]} -eq 0 ] || sets+=,extra
+fi
+[[ $npts =~ ^[01](,[01])*$ ]] || usage "$USAGE"
+[[ $jobs =~ ^[12]$ ]] || usage "$USAGE"
+[[ ,$sets, =~ ^(,(selftests|ekvm|extra|reload))+,$ ]] || usage "$USAGE"
+for x in "${extras[@]}"; do
+	[ -x "$x" ] || die "extra test $x is not an executable"
+done
+{ [ -f "$ekvm/kvm.ko" ] && [ -f "$ekvm/kvm-amd.ko" ]; } || die "no ekvm modules in $ekvm (make)"
+version=$(modinfo -F version "$ekvm/kvm.ko")
+vermagic=$(modinfo -F vermagic "$ekvm/kvm.ko")
+[ "${vermagic%% *}" = "$kver" ] || die "$ekvm/kvm.ko is built for ${vermagic%% *}, not $kver"
+[ -n "$version" ] || die "$ekvm/kvm.ko has no version: not an ekvm build"
+base_version=${version%.*}
+
+outdir=${outdir:-$EKVM_BUILD/vm/results/$(date -u +%Y%m%d-%H%M%S)}
+mkdir -p "$outdir"
+outdir=$(realpath "$outdir")
+ln -sfn "$outdir" "$EKVM_BUILD/vm/results/latest" 2>/dev/null || true
+timings=$outdir/timings.txt
+: >"$timings"
+t_all=$SECONDS
+timed() {
+	local what=$1 t=$SECONDS rc=0
+	shift
+	"$@" || rc=$?
+	printf '%-28s %5ds\n' "$what" $((SECONDS - t)) | tee -a "$timings" >&2
+	return $rc
+}
+
+info "testing ekvm $version ($ekvm) against stock $kver; sets $sets; npt $npts; results in $outdir"
+here=$EKVM_TOP/tests/vm
+timed deps "$EKVM_TOP/scripts/install-deps.sh" -f "$here/deps.txt" "$kver"
+timed fetch-kernel "$here/fetch-kernel.sh" "$kver"
+timed build-tests "$here/build-tests.sh" "$base_version"
+test_sets=$(tr , '\n' <<<"$sets" | grep -v '^reload$' | paste -sd, -)
+initrd=$outdir/initramfs.cpio
+mk=("$here/mkinitramfs.sh" -k "$kver" -e "$ekvm" -s "${test_sets:-ekvm}" -o "$initrd")
+[ -z "$filter" ] || mk+=(-f "$filter")
+for x in "${extras[@]}"; do mk+=(-x "$x"); done
+timed initramfs "${mk[@]}"
+mv "$outdir/initramfs.list" "$outdir/tests.list"
+
+# A guest's time limit: the sum of its tests' timeouts, and some for booting and loading; it has
+# stalled (a hung guest kernel) when it wrote no result for the longest timeout and 60 s more.
+limit=$(awk '{ t += $2 } END { print t + 300 }' "$outdir/tests.list")
+stall=$(awk '$2 > m { m = $2 } END { print m + 60 }' "$outdir/tests.list")
+
+# Runs one guest job into $outdir/NAME; when the guest hangs or dies during a test, that test
+# is recorded as "hang" and a new guest goes on with the next test (at most 3 times).
+# shellcheck disable=SC2317 # called through timed
+run_guest() {
+	local name=$1 dir=$outdir/$1 from=1 seg=0 rc last idx
+	shift
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	while :; do
+		seg=$((seg + 1))
+		rc=0
+		"$here/boot.sh" -k "$kver" -i "$initrd" -o "$dir/boot$seg" -t "$limit" -s "$stall" -- \
+			"$@" ekvm.from="$from" || rc=$?
+		tr -d '\r' <"$dir/boot$seg/results.log" >>"$dir/results.log"
+		tr -d '\r' <"$dir/boot$seg/console.log" >>"$dir/console.log"
+		[ "$rc" -ne 0 ] || return 0
+		# the test that was running: started (@@S) and not finished (@@T)
+		last=$(awk '/^@@S / { t = $2 } /^@@T / { t = "" } END { print t }' "$dir/boot$seg/results.log")
+		idx=$(awk -v t="$last" '$1 == t { print NR; exit }' "$outdir/tests.list")
+		if [ -z "$last" ] || [ -z "$idx" ] || [ "$seg" -ge 4 ]; then
+			return 1
+		fi
+		info "$name: the guest hung or died in $last; going on after it in a new guest"
+		echo "@@T $last hang -1 0" >>"$dir/results.log"
+		echo "@@RESTART after $last" >>"$dir/results.log"
+		from=$((idx + 1))
+	done
+}
+
+boot_rc=0
+IFS=, read -r -a npt_list <<<"$npts"
+if [ -n "$test_sets" ]; then
+	for npt in "${npt_list[@]}"; do
+		pids=()
+		for mods in stock ekvm; do
+			timed "guest $mods npt=$npt" run_guest "$mods-npt$npt" \
+				ekvm.job=tests ekvm.mods="$mods" ekvm.npt="$npt" &
+			pids+=($!)
+			if [ "$jobs" -eq 1 ]; then wait "${pids[-1]}" || boot_rc=1; fi
+		done
+		if [ "$jobs" -eq 2 ]; then
+			for p in "${pids[@]}"; do wait "$p" || boot_rc=1; done
+		fi
+	done
+fi
+if [[ ,$sets, == *,reload,* ]]; then
+	timed "guest reload" "$here/boot.sh" -k "$kver" -i "$initrd" -o "$outdir/reload" -t 300 -- \
+		ekvm.job=reload || boot_rc=1
+	tr -d '\r' <"$outdir/reload/results.log" >"$outdir/reload/results.tmp"
+	mv "$outdir/reload/results.tmp" "$outdir/reload/results.log"
+fi
+
+rm -f "$initrd"
+rc=0
+[ -n "$test_sets" ] || npts=""
+timed report "$here/report.sh" -d "$outdir" -V "$version" -n "$npts" || rc=$?
+printf '%-28s %5ds\n' total $((SECONDS - t_all)) | tee -a "$timings" >&2
+[ $boot_rc -eq 0 ] || info "a guest did not finish (see above)"
+exit $rc
