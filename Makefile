@@ -78,6 +78,10 @@ test: modules userspace
 
 # The VM harness (tests/vm, docs/vm-test.md): the base's Debian kernel under QEMU TCG, the same
 # tests with its stock KVM modules and with ekvm's, npt=1 and npt=0; ekvm's smoke guest included.
+# The tool, its man page and bash completion: make install [PREFIX=/usr/local] [DESTDIR=]
+install: userspace
+	$(MAKE) -C userspace install EKVM_VERSION=$(PKG_VERSION) NO_DEPS=1
+
 userspace-static: userspace
 	$(MAKE) -s -C userspace static NO_DEPS=1 EKVM_VERSION=$(PKG_VERSION)
 
@@ -116,4 +120,4 @@ distclean:
 print-%:
 	@echo '$($*)'
 
-.PHONY: all deps import modules userspace userspace-static vm-test pkg-deps deb rpm pkg-test check-patches check-releases test check bench clean distclean
+.PHONY: all deps import modules userspace install userspace-static vm-test pkg-deps deb rpm pkg-test check-patches check-releases test check bench clean distclean
