@@ -22,8 +22,7 @@ while getopts k:e:r:t: opt; do
 done
 [ $OPTIND -gt $# ] || usage "$USAGE"
 { [[ $rounds =~ ^[1-9][0-9]*$ ]] && [[ $secs =~ ^[1-9][0-9]*$ ]]; } || usage "$USAGE"
-base=$(sed -n 's/^BASE[[:space:]]*?=[[:space:]]*//p' "$EKVM_TOP/Makefile")
-kver=${kver:-$(makefile_var "BASE_KVER_$base")}
+kver=${kver:-$(makefile_var KVER)}
 ekvm=$(realpath "${ekvm:-$EKVM_BUILD/modules/$kver}")
 [ -f "$ekvm/kvm.ko" ] || die "no ekvm modules in $ekvm (make)"
 version=$(modinfo -F version "$ekvm/kvm.ko")

@@ -35,8 +35,7 @@ done
 [ $OPTIND -gt $# ] || usage "$USAGE"
 read -r -a env_extras <<<"${EKVM_VM_EXTRA_TESTS:-}"
 extras+=("${env_extras[@]}")
-base=$(sed -n 's/^BASE[[:space:]]*?=[[:space:]]*//p' "$EKVM_TOP/Makefile")
-kver=${kver:-$(makefile_var "BASE_KVER_$base")}
+kver=${kver:-$(makefile_var KVER)}
 [ -n "$kver" ] || die "no KVER (-k)"
 ekvm=$(realpath "${ekvm:-$EKVM_BUILD/modules/$kver}")
 if [ -z "$sets" ]; then
