@@ -20,8 +20,9 @@ rpm -i --nodeps "$dkms_rpm" "$tools_rpm" >"$TEST_TMP/install.log" 2>&1 ||
 	{ tail -30 "$TEST_TMP/install.log"; fail "rpm -i failed"; }
 assert_ekvm_modules "$base" "$release"
 assert_ekvm_modules "$other" "$release"
-assert_eq "ekvm --version" "ekvm $PKGVER (ekvm ABI 1)" "$(ekvm --version)"
-rpm -q --provides ekvm-dkms | grep -qx 'ekvm-abi = 1' || fail "ekvm-dkms does not provide ekvm-abi = 1"
+abi=$(awk '$2 == "EKVM_ABI_LEVEL" { print $3 }' "$EKVM_TOP/userspace/include/ekvm-abi.h")
+assert_eq "ekvm --version" "ekvm $PKGVER (ekvm ABI $abi)" "$(ekvm --version)"
+rpm -q --provides ekvm-dkms | grep -qx "ekvm-abi = $abi" || fail "ekvm-dkms does not provide ekvm-abi = $abi"
 
 echo "# erase"
 rpm -e ekvm-tools ekvm-dkms >"$TEST_TMP/erase.log" 2>&1 || { tail -30 "$TEST_TMP/erase.log"; fail "rpm -e failed"; }

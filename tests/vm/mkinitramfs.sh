@@ -68,7 +68,11 @@ done
 version=$(modinfo -F version "$ekvm/kvm.ko")
 {
 	echo "EKVM_EXPECT_VERSION='$version'"
-	echo "EKVM_EXPECT_ABI='${EKVM_EXPECT_ABI:-1}'"
+	# the ABI level of the series, as the tool's copy of it says (tests/build/abi-header.sh
+	# checks that copy against the series' uapi header)
+	abi=$(awk '$1 == "#define" && $2 == "EKVM_ABI_LEVEL" { print $3 }' \
+		"$EKVM_TOP/userspace/include/ekvm-abi.h")
+	echo "EKVM_EXPECT_ABI='${EKVM_EXPECT_ABI:-$abi}'"
 	base=${version%.*}
 	if [ -f "$(patches_dir "$base")/series" ]; then
 		echo "EKVM_EXPECT_SERIES='$(series_patches "$base")'"
