@@ -12,6 +12,7 @@
 #   @@IDENT <set> cap=<n> version=<v|->                            @@T <name> <status> <rc> <ms>
 #   @@S <name> (started)            @@O <name> <output line>       @@K <name> <kernel log line>
 #   @@UNLOAD ok|fail <text>         @@B <round> <set> <kvmloop's result>                  @@END
+#   (bench: set "nohist" is ekvm with kvm.ekvm_exit_hist=0, measured right after "ekvm")
 # shellcheck shell=sh disable=SC2013,SC2016,SC1091
 # (SC2013: /proc/cmdline and /mods/order are read as words on purpose.)
 
@@ -198,6 +199,14 @@ job_bench() {
 			if load_set "$set" 1 >/dev/null; then
 				res=$(kvmloop bench "$secs" 2>&1)
 				out "@@B $r $set $res"
+				# ekvm's exit-latency histograms off, same load (set "nohist")
+				hist=/sys/module/kvm/parameters/ekvm_exit_hist
+				if [ -w "$hist" ]; then
+					echo 0 >"$hist"
+					res=$(kvmloop bench "$secs" 2>&1)
+					out "@@B $r nohist $res"
+					echo 1 >"$hist"
+				fi
 				unload_set || out "@@B $r $set unload failed"
 			else
 				out "@@B $r $set load failed"
