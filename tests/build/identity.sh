@@ -18,7 +18,7 @@ assert_eq "kvm-amd depends" "kvm,ccp" "$(/sbin/modinfo -F depends "$mods/kvm-amd
 
 h="$tree/include/linux/ekvm_version.h"
 assert_match "EKVM_VERSION" "^#define EKVM_VERSION \"$want\"$" "$(grep EKVM_VERSION "$h")"
-series=$(series_patches "$EKVM_VERSION_BASE" | paste -sd/ | sed 's|/|\\\\n|g')
+series=$(series_patches "$EKVM_VERSION_BASE" | paste -sd/ | sed 's|/|\\n|g')
 assert_eq "EKVM_SERIES" "#define EKVM_SERIES \"$series\"" "$(grep EKVM_SERIES "$h")"
 
 grep -A1 -q 'case KVM_CAP_EKVM:' "$tree/virt/kvm/kvm_main.c" || fail "no KVM_CAP_EKVM in kvm_main.c"
