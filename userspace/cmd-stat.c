@@ -374,6 +374,9 @@ int cmd_stat(int argc, char **argv, struct ekvm_ctx *ctx)
 	struct kstat k;
 	int c, r = 0;
 
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--hist"))
+			return cmd_stat_hist(argc, argv, ctx);
 	while (!r && (c = getopt_long(argc, argv, ":1ld:n:f:p:", opts, NULL)) != -1)
 		r = parse_opt(&o, c, argv, ctx);
 	if (!r && optind < argc)

@@ -8,6 +8,7 @@
 #include <sys/utsname.h>
 
 #include "ekvm.h"
+#include "ekvmfeat.h"
 #include "ident.h"
 #include "include/ekvm-abi.h"
 #include "kvm.h"
@@ -55,6 +56,57 @@ static void print_loaded(const struct kvm_ident *id)
 		out_str("cap_ekvm", NULL, NULL);
 	out_txt("%s\n", id->cap_ekvm == 0 ? " (not ekvm)" : "");
 	out_obj_end();
+}
+
+/* A feature value, or null when the loaded ekvm does not have it (-errno). */
+static void out_feat(const char *key, long long v, bool is_bool)
+{
+	if (v < 0)
+		out_str(key, NULL, NULL);
+	else if (is_bool)
+		out_bool(key, NULL, v);
+	else
+		out_int(key, NULL, v);
+}
+
+static const char *limit(char *buf, size_t size, long long v)
+{
+	snprintf(buf, size, v < 0 ? "-" : v ? "%lld" : "unlimited", v);
+	return buf;
+}
+
+/* ekvm ABI 2: drain, live counts, per-user limits, audit log, exit histograms; null on stock. */
+static void print_features(const struct kvm_ident *id)
+{
+	struct ekvm_feat f;
+	char vms[24], vcpus[24];
+
+	if (!id->ekvm) {
+		out_str("features", NULL, NULL);
+		return;
+	}
+	feat_read(&f);
+	out_obj_begin("features");
+	out_feat("drain", f.drain, true);
+	out_feat("vms", f.vms, false);
+	out_feat("vcpus", f.vcpus, false);
+	out_feat("max_vms_per_user", f.max_vms, false);
+	out_feat("max_vcpus_per_user", f.max_vcpus, false);
+	out_feat("audit_log", f.audit_log, true);
+	out_feat("exit_hist", f.exit_hist, true);
+	out_obj_end();
+	if (f.drain >= 0)
+		out_txt("  drain:     %s\n", f.drain ? "on: new VMs are refused" : "off");
+	if (f.vms >= 0 && f.vcpus >= 0)
+		out_txt("  live:      %lld VM%s, %lld vCPU%s\n", f.vms, f.vms == 1 ? "" : "s",
+			f.vcpus, f.vcpus == 1 ? "" : "s");
+	if (f.max_vms >= 0 || f.max_vcpus >= 0)
+		out_txt("  per user:  %s VMs, %s vCPUs\n", limit(vms, sizeof(vms), f.max_vms),
+			limit(vcpus, sizeof(vcpus), f.max_vcpus));
+	if (f.audit_log >= 0)
+		out_txt("  audit log: %s\n", f.audit_log ? "on" : "off");
+	if (f.exit_hist >= 0)
+		out_txt("  exit hist: %s\n", f.exit_hist ? "on" : "off");
 }
 
 /* The tool's ABI against the module's: a warning with what to do, or nothing. */
@@ -175,6 +227,7 @@ int cmd_status(int argc, char **argv, struct ekvm_ctx *ctx)
 	out_int("abi", ", built for ekvm ABI %lld\n", EKVM_ABI_LEVEL);
 	out_obj_end();
 	print_loaded(&id);
+	print_features(&id);
 	print_abi_match(&id);
 	print_kernels();
 	out_obj_end();

@@ -30,7 +30,8 @@ static const struct ekvm_cmd commands[] = {
 	  "  -n, --count N   I/O exits in the --bench loop (default 200000)\n"
 	  "  --json          machine-readable output\n" },
 	{ "stat", cmd_stat, 0, "Live KVM statistics from debugfs, like kvm_stat",
-	  "[-1 | -l] [-d SEC] [-n COUNT] [-f REGEX] [-p PID] [--mount-debugfs] [--json]",
+	  "[-1 | -l | --hist] [-d SEC] [-n COUNT] [-f REGEX] [-p PID] [--per-vm] [--mount-debugfs] "
+	  "[--json]",
 	  "  (default)       refreshing view sorted by rate; q quits\n"
 	  "  -1, --once      print totals and rates once\n"
 	  "  -l, --log       print one line of rates every interval, like vmstat\n"
@@ -39,7 +40,44 @@ static const struct ekvm_cmd commands[] = {
 	  "  -f, --fields RE show only statistics whose name matches the regular expression\n"
 	  "  -p, --pid PID   statistics of the VMs of process PID only\n"
 	  "  --mount-debugfs mount debugfs when it is not mounted\n"
-	  "  --json          machine-readable output (with -l: one object a line)\n" },
+	  "  --json          machine-readable output (with -l: one object a line)\n"
+	  "  --hist          ekvm exit-latency histograms, once (with -p, --per-vm, --json)\n"
+	  "  --per-vm        with --hist: each VM's histograms instead of their sum\n" },
+	{ "drain", cmd_drain, NEED_SYSFS,
+	  "Stop new VMs on this ekvm host for maintenance, and wait until it is empty",
+	  "[on | off | status] [--wait] [--timeout SEC] [--json]",
+	  "  on | off        switch the drain (root): KVM_CREATE_VM then fails with EBUSY\n"
+	  "  status          the drain and the live VMs and vCPUs (default)\n"
+	  "  --wait          (on, status) wait until the host has no VM\n"
+	  "  --timeout SEC   give up waiting after SEC seconds, exit 1 (implies --wait;\n"
+	  "                  default 0: no limit)\n"
+	  "  --json          machine-readable output\n" },
+	{ "reload", cmd_reload, NEED_SYSFS,
+	  "Reload KVM without a reboot when no VM is open, and check the new version",
+	  "[--expect VERSION] [--ko DIR] [--vendor kvm_amd|kvm_intel] [--json]",
+	  "  --expect VER    the version the reloaded KVM must report (exit 1 if not)\n"
+	  "  --ko DIR        load DIR/kvm.ko and DIR/kvm-amd.ko|kvm-intel.ko (insmod)\n"
+	  "                  instead of what modprobe finds\n"
+	  "  --vendor MOD    the vendor module when none is loaded now\n"
+	  "  --json          machine-readable output\n" },
+	{ "fleet", cmd_fleet, 0,
+	  "Roll a new KVM across a libvirt fleet, live-migrating VMs away and back",
+	  "plan|rollout|resume|status [-i INVENTORY] [-s STATE] [-l LOG] [-p N] [-t SEC] "
+	  "[--bandwidth MIB] [--batch-size N] [--no-return] [--rescan] [--json]",
+	  "  plan            preflight and the plan: batches, which VM goes where\n"
+	  "  rollout         upgrade every host, the canary first (docs/fleet.md)\n"
+	  "  resume          continue a halted rollout from its state file\n"
+	  "  status          the recorded state and where every VM runs now\n"
+	  "  -i, --inventory FILE  the fleet's hosts (plan, rollout)\n"
+	  "  -s, --state FILE      state for resume (default /var/lib/ekvm/fleet/state)\n"
+	  "  -l, --log FILE        the action log (default STATE.log)\n"
+	  "  -p, --parallel N      migrations at a time (default 2)\n"
+	  "  -t, --timeout SEC     abort a migration after SEC seconds (default 300)\n"
+	  "  --bandwidth MIB       cap each migration at MIB MiB/s\n"
+	  "  --batch-size N        hosts a batch after the canary (default 1)\n"
+	  "  --no-return           leave the VMs where the evacuation put them\n"
+	  "  --rescan              (resume) take the VMs running now as the recorded set\n"
+	  "  --json                machine-readable report; the log goes to stderr\n" },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -64,7 +102,8 @@ static void print_help(FILE *f)
 	for (size_t i = 0; i < NR_COMMANDS; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'ekvm help <command>' or 'ekvm <command> --help' for its options.\n"
-		   "Exit codes: 0 ok, 1 a check failed, 2 usage or environment error.\n");
+		   "Exit codes: 0 ok, 1 a check failed, 2 usage or environment error,\n"
+		   "3 the loaded KVM is not ekvm or lacks the feature.\n");
 	print_version(f);
 }
 

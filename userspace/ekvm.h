@@ -23,6 +23,7 @@ enum {
 	EKVM_EXIT_OK = 0, /* done; every check passed */
 	EKVM_EXIT_FAIL = 1, /* a check failed */
 	EKVM_EXIT_USAGE = 2, /* bad arguments, or the environment cannot answer */
+	EKVM_EXIT_NOT_EKVM = 3, /* the loaded KVM lacks the ekvm feature (stock, none, older ABI) */
 };
 
 /* Preconditions, checked by cmd.c before a command runs. */
@@ -66,5 +67,11 @@ int cmd_status(int argc, char **argv, struct ekvm_ctx *ctx);
 int cmd_validate(int argc, char **argv, struct ekvm_ctx *ctx);
 int cmd_smoke(int argc, char **argv, struct ekvm_ctx *ctx);
 int cmd_stat(int argc, char **argv, struct ekvm_ctx *ctx);
+/* ekvm stat --hist (cmd-stat-hist.c): cmd_stat() hands its arguments over. */
+int cmd_stat_hist(int argc, char **argv, struct ekvm_ctx *ctx);
+int cmd_drain(int argc, char **argv, struct ekvm_ctx *ctx);
+int cmd_reload(int argc, char **argv, struct ekvm_ctx *ctx);
+/* cmd-fleet.c with libvirt, cmd-fleet-none.c without (static build, FLEET=0) */
+int cmd_fleet(int argc, char **argv, struct ekvm_ctx *ctx);
 
 #endif /* EKVM_H */

@@ -340,8 +340,16 @@ install_tests() {
 	ok $? "sources are clang-formatted"
 }
 
+# the ekvm ABI 2 features: drain, status, stat --hist
+# shellcheck source=userspace/tests/features.sh
+. tests/features.sh
+# ekvm fleet and ekvm reload
+# shellcheck source=userspace/tests/fleet.sh
+. tests/fleet.sh
+
 unit_tests
 dispatch_tests
+drain_help_tests
 smoke_tests
 status_tests
 fake_status_tests
@@ -351,6 +359,18 @@ secure_boot_tests
 fake_debugfs_tests
 debugfs_tests
 unprivileged_tests
+drain_tests
+drain_not_ekvm_tests
+drain_wait_tests
+drain_unprivileged_tests
+feature_status_tests
+hist_tests
+hist_host_tests
+completion_feature_tests
+fleet_unit_tests
+fleet_help_tests
+fleet_testdriver_tests
+reload_tests
 install_tests
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "efi.h"
+#include "ekvmfeat.h"
+#include "hist.h"
 #include "kstat.h"
 #include "out.h"
 #include "parse.h"
@@ -146,6 +148,164 @@ static void test_efi(void)
 	ok(efi_siglist_has_cert(buf, n, cert, sizeof(cert)) == 0, "corrupt MOK list");
 }
 
+static const struct hist_series *find_series(const struct hist *h, const char *w, const char *c)
+{
+	for (int i = 0; i < h->n; i++)
+		if (!strcmp(h->s[i].where, w) && !strcmp(h->s[i].class, c))
+			return &h->s[i];
+	return NULL;
+}
+
+/* Parses text into a fresh hist; returns hist_parse()'s answer, the error line in *line. */
+static int parse_text(struct hist *h, const char *text, size_t len, int *line)
+{
+	struct hist_error e = { 0, NULL };
+	int r;
+
+	hist_init(h);
+	r = hist_parse(h, text, len, &e);
+	*line = e.line;
+	return r;
+}
+
+static void test_hist_parse(void)
+{
+	static const char file[] = "# ekvm exit latency: ns from VM-exit to the next VM-entry\n"
+				   "# <where> <class> <low_ns> <count>\n"
+				   "kernel io 1024 17\n"
+				   "user io 65536 3\n"
+				   "\n"
+				   "  kernel\tio 1024 1\r\n"
+				   "kernel hlt 0 2\n"
+				   "user warp 2147483648 5"; /* no final newline */
+	const struct hist_series *s;
+	struct hist h, sum;
+	int line, r;
+
+	r = parse_text(&h, file, strlen(file), &line);
+	ok(r == 0 && h.n == 4, "hist: 4 series from a file with comments, blanks, tabs, CRLF");
+	s = find_series(&h, "kernel", "io");
+	ok(s && s->b[10] == 18 && s->count == 18, "hist: kernel io 1024 summed over two lines");
+	s = find_series(&h, "kernel", "hlt");
+	ok(s && s->b[0] == 2, "hist: low_ns 0 is bucket 0");
+	s = find_series(&h, "user", "warp");
+	ok(s && s->b[31] == 5 && s->count == 5,
+	   "hist: unknown class kept, 2^31 is the last bucket");
+	hist_sort(&h);
+	ok(!strcmp(h.s[0].class, "io") && !strcmp(h.s[1].class, "hlt") &&
+		   !strcmp(h.s[2].where, "user") && !strcmp(h.s[3].class, "warp"),
+	   "hist: sorted kernel before user, io before hlt, unknown last");
+	hist_init(&sum);
+	ok(hist_add(&sum, &h) == 0 && hist_add(&sum, &h) == 0 && sum.n == 4 &&
+		   find_series(&sum, "kernel", "io")->b[10] == 36,
+	   "hist: adding a hist twice doubles it");
+	hist_free(&sum);
+	hist_free(&h);
+
+	ok(parse_text(&h, "# only\n# comments\n", 18, &line) == 0 && h.n == 0,
+	   "hist: a VM with no exits has no series");
+	hist_free(&h);
+	ok(parse_text(&h, "", 0, &line) == 0 && h.n == 0, "hist: an empty file");
+	hist_free(&h);
+}
+
+static void test_hist_errors(void)
+{
+	static const struct {
+		const char *text;
+		int line;
+		const char *what;
+	} bad[] = {
+		{ "kernel io 1000 1\n", 1, "low_ns not a power of two" },
+		{ "# c\nkernel io 1 1\n", 2, "low_ns 1" },
+		{ "kernel io 4294967296 1\n", 1, "low_ns 2^32" },
+		{ "kernel io 1024\n", 1, "three fields" },
+		{ "kernel io 1024 1 2\n", 1, "five fields" },
+		{ "kernel io 1024 -1\n", 1, "negative count" },
+		{ "kernel io 1024 99999999999999999999999\n", 1, "count overflow" },
+		{ "kernel io 0x400 1\n", 1, "hex low_ns" },
+		{ "a b 2 1\nkernel io 2 1\njunk\n", 3, "junk on line 3" },
+		{ "kernelkernelkernelkernelkernelkernel io 2 1\n", 1, "a word too long" },
+	};
+	struct hist h;
+	int line;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char what[96];
+		int r = parse_text(&h, bad[i].text, strlen(bad[i].text), &line);
+
+		snprintf(what, sizeof(what), "hist: malformed, %s: EINVAL at line %d", bad[i].what,
+			 bad[i].line);
+		ok(r == -EINVAL && line == bad[i].line, what);
+		hist_free(&h);
+	}
+	ok(parse_text(&h, "kernel io 2 1\0 x\n", sizeof("kernel io 2 1\0 x\n") - 1, &line) ==
+			   -EINVAL &&
+		   line == 1,
+	   "hist: a NUL byte inside a line");
+	hist_free(&h);
+	ok(parse_text(&h, "k i 2 18446744073709551615\nk i 2 1\n",
+		      strlen("k i 2 18446744073709551615\nk i 2 1\n"), &line) == -ERANGE,
+	   "hist: a sum that overflows is ERANGE");
+	hist_free(&h);
+}
+
+static void test_hist_quantile(void)
+{
+	struct hist_series s = { .count = 0 };
+
+	ok(isnan(hist_quantile(&s, 0.5)), "quantile of an empty series is NAN");
+	s.b[10] = 1; /* [1024, 2048) */
+	s.count = 1;
+	ok(hist_quantile(&s, 0.5) == 1536 && hist_quantile(&s, 0.99) == 1536,
+	   "quantile of one exit: the middle of its bucket");
+	s.b[10] = 90;
+	s.b[16] = 10; /* [65536, 131072) */
+	s.count = 100;
+	ok(hist_quantile(&s, 0.5) > 1024 && hist_quantile(&s, 0.5) < 2048,
+	   "median in the bucket holding exit 50");
+	ok(hist_quantile(&s, 0.99) > 65536 && hist_quantile(&s, 0.99) < 131072,
+	   "p99 in the bucket holding exit 99");
+	ok(hist_quantile(&s, 0.9) < hist_quantile(&s, 0.91), "p90 (last of the low bucket) < p91");
+	s.b[31] = 900;
+	s.count = 1000;
+	ok(hist_quantile(&s, 0.99) == 2147483648.0, "quantile in the open last bucket: its low");
+	ok(hist_low(0) == 0 && hist_high(0) == 2 && hist_low(1) == 2 &&
+		   hist_high(30) == 1ULL << 31 && hist_high(31) == 0,
+	   "bucket bounds");
+}
+
+static void test_hist_fmt(void)
+{
+	char a[32], b[32], c[32], d[32];
+
+	hist_fmt_bound(a, sizeof(a), 0);
+	hist_fmt_bound(b, sizeof(b), 512);
+	hist_fmt_bound(c, sizeof(c), 1024);
+	hist_fmt_bound(d, sizeof(d), 1ULL << 31);
+	ok(!strcmp(a, "0") && !strcmp(b, "512") && !strcmp(c, "1K") && !strcmp(d, "2G"),
+	   "bucket bounds as bpftrace prints them: 0, 512, 1K, 2G");
+	hist_fmt_bound(a, sizeof(a), 1ULL << 20);
+	ok(!strcmp(a, "1M"), "bucket bound 1M");
+	hist_fmt_ns(a, sizeof(a), 830);
+	hist_fmt_ns(b, sizeof(b), 98304);
+	hist_fmt_ns(c, sizeof(c), 2147483648.0);
+	hist_fmt_ns(d, sizeof(d), NAN);
+	ok(!strcmp(a, "~830 ns") && !strcmp(b, "~98.3 us") && !strcmp(c, ">=2147.5 ms") &&
+		   !strcmp(d, "-"),
+	   "latencies: ~830 ns, ~98.3 us, >=2147.5 ms in the open bucket, - for none");
+}
+
+static void test_feat_bool(void)
+{
+	ok(feat_parse_bool("Y") == 1 && feat_parse_bool("N\n") == 0 && feat_parse_bool("1") == 1 &&
+		   feat_parse_bool("0") == 0,
+	   "feature bool: Y, N, 1, 0");
+	ok(feat_parse_bool("yes") == -EINVAL && feat_parse_bool("") == -EINVAL &&
+		   feat_parse_bool("2") == -EINVAL && feat_parse_bool("Y\nN") == -EINVAL,
+	   "feature bool: anything else is EINVAL");
+}
+
 int main(void)
 {
 	test_parse_u64();
@@ -153,6 +313,11 @@ int main(void)
 	test_parse_misc();
 	test_out();
 	test_efi();
+	test_hist_parse();
+	test_hist_errors();
+	test_hist_quantile();
+	test_hist_fmt();
+	test_feat_bool();
 	printf("# unit: %d tests, %d failed\n", tests, failures);
 	return failures != 0;
 }

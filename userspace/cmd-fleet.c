@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ekvm fleet plan|rollout|resume|status: roll a new KVM across a libvirt fleet, one batch of
+ * hosts at a time, live-migrating their VMs away and back (docs/fleet.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ekvm.h"
+#include "fleet.h"
+#include "out.h"
+#include "parse.h"
+
+#define DEFAULT_STATE "/var/lib/ekvm/fleet/state"
+
+enum sub { SUB_PLAN, SUB_ROLLOUT, SUB_RESUME, SUB_STATUS };
+
+struct fleet_opts {
+	enum sub sub;
+	const char *inventory, *state, *log;
+	bool json, rescan;
+	unsigned long long parallel, timeout, bandwidth, batch_size;
+	bool no_return;
+};
+
+static int parse_opts(int argc, char **argv, struct ekvm_ctx *ctx, struct fleet_opts *o)
+{
+	static const struct option opts[] = {
+		{ "inventory", required_argument, NULL, 'i' },
+		{ "state", required_argument, NULL, 's' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "parallel", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "bandwidth", required_argument, NULL, 'b' },
+		{ "batch-size", required_argument, NULL, 'B' },
+		{ "no-return", no_argument, NULL, 'n' },
+		{ "rescan", no_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 },
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":i:s:l:p:t:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			o->inventory = optarg;
+			break;
+		case 's':
+			o->state = optarg;
+			break;
+		case 'l':
+			o->log = optarg;
+			break;
+		case 'p':
+			if (parse_u64(optarg, 64, &o->parallel) || !o->parallel)
+				return arg_invalid(ctx, "--parallel", optarg, "1 to 64");
+			break;
+		case 't':
+			if (parse_u64(optarg, 86400, &o->timeout) || !o->timeout)
+				return arg_invalid(ctx, "--timeout", optarg, "1 to 86400 seconds");
+			break;
+		case 'b':
+			if (parse_u64(optarg, 1000000, &o->bandwidth))
+				return arg_invalid(ctx, "--bandwidth", optarg,
+						   "MiB/s, 0 for no cap");
+			o->bandwidth++; /* 0 means "not given" */
+			break;
+		case 'B':
+			if (parse_u64(optarg, FLEET_MAX_HOSTS, &o->batch_size) || !o->batch_size)
+				return arg_invalid(ctx, "--batch-size", optarg, "1 to 256");
+			break;
+		case 'n':
+			o->no_return = true;
+			break;
+		case 'r':
+			o->rescan = true;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		default:
+			return arg_error(ctx, argv, c);
+		}
+	}
+	if (optind < argc)
+		return arg_extra(ctx, argv[optind]);
+	if ((o->sub == SUB_PLAN || o->sub == SUB_ROLLOUT) && !o->inventory) {
+		fprintf(stderr,
+			"ekvm fleet: %s needs the inventory: -i FILE (see 'ekvm help fleet')\n",
+			argv[0]);
+		return EKVM_EXIT_USAGE;
+	}
+	if ((o->sub == SUB_RESUME || o->sub == SUB_STATUS) && o->inventory)
+		return arg_conflict(ctx, argv[0], "--inventory");
+	if (o->rescan && o->sub != SUB_RESUME)
+		return arg_conflict(ctx, argv[0], "--rescan");
+	return 0;
+}
+
+static void apply_opts(struct fleet *f, const struct fleet_opts *o)
+{
+	f->json = o->json;
+	if (o->parallel)
+		f->parallel = (unsigned int)o->parallel;
+	if (o->timeout)
+		f->timeout_s = (unsigned int)o->timeout;
+	if (o->bandwidth)
+		f->bandwidth_mib = (unsigned int)(o->bandwidth - 1);
+	if (o->batch_size)
+		f->batch_size = (unsigned int)o->batch_size;
+	f->no_return = o->no_return;
+	snprintf(f->state_path, sizeof(f->state_path), "%s", o->state ? o->state : DEFAULT_STATE);
+	if (o->log)
+		snprintf(f->log_path, sizeof(f->log_path), "%s", o->log);
+	else if (!f->log_path[0])
+		snprintf(f->log_path, sizeof(f->log_path), "%.4090s.log", f->state_path);
+}
+
+static int do_plan(struct fleet *f)
+{
+	int *order = calloc((size_t)f->nr_hosts, sizeof(int));
+	int *batch_of = calloc((size_t)f->nr_hosts, sizeof(int)), nb = 0, failed;
+
+	if (!order || !batch_of) {
+		free(order);
+		free(batch_of);
+		return EKVM_EXIT_USAGE;
+	}
+	failed = fleet_preflight(f, order, batch_of, &nb);
+	fleet_print_plan(f, order, batch_of, nb);
+	free(order);
+	free(batch_of);
+	return failed ? EKVM_EXIT_FAIL : EKVM_EXIT_OK;
+}
+
+/* One rollout at a time per state file. */
+static int lock_state(struct ekvm_ctx *ctx, const struct fleet *f, int *fd)
+{
+	char path[4200], dir[4200];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", f->state_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		for (char *p = dir + 1; *p; p++) {
+			if (*p != '/')
+				continue;
+			*p = 0;
+			mkdir(dir, 0755);
+			*p = '/';
+		}
+		mkdir(dir, 0755);
+	}
+	snprintf(path, sizeof(path), "%s.lock", f->state_path);
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (*fd < 0)
+		return env_error(ctx, path, errno, "--state FILE puts the state elsewhere");
+	if (flock(*fd, LOCK_EX | LOCK_NB)) {
+		fprintf(stderr, "ekvm fleet: another ekvm fleet runs on %s\n", f->state_path);
+		close(*fd);
+		return EKVM_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int report(struct fleet *f, int rc)
+{
+	struct invariant inv;
+
+	fleet_invariant(f, &inv);
+	out_init(stdout, f->json);
+	fleet_print_report(f, &inv);
+	return rc;
+}
+
+static int do_rollout(struct ekvm_ctx *ctx, struct fleet *f, const struct fleet_opts *o)
+{
+	char err[FLEET_ERR] = "";
+	int lock = -1, r;
+	struct fleet old;
+
+	r = lock_state(ctx, f, &lock);
+	if (r)
+		return r;
+	if (o->sub == SUB_ROLLOUT) {
+		fleet_init(&old);
+		snprintf(old.state_path, sizeof(old.state_path), "%s", f->state_path);
+		if (access(f->state_path, F_OK) == 0 &&
+		    fleet_state_load(&old, f->state_path, err, sizeof(err)) == 0 &&
+		    strcmp(old.result, "done") && strcmp(old.result, "planned")) {
+			fprintf(stderr,
+				"ekvm fleet: %s records an unfinished rollout (%s): 'ekvm "
+				"fleet resume' continues it\n",
+				f->state_path, old.result);
+			fleet_free(&old);
+			close(lock);
+			return EKVM_EXIT_USAGE;
+		}
+		fleet_free(&old);
+		fleet_now_iso(f->started, sizeof(f->started));
+	} else {
+		for (int h = 0; h < f->nr_hosts; h++)
+			if (f->hosts[h].status == HOST_FAILED)
+				f->hosts[h].status = HOST_PENDING;
+		f->rescan = o->rescan;
+	}
+	r = fleet_rollout(f, o->sub == SUB_RESUME);
+	r = report(f, r ? EKVM_EXIT_FAIL : EKVM_EXIT_OK);
+	close(lock);
+	return r;
+}
+
+static int run(struct ekvm_ctx *ctx, const struct fleet_opts *o)
+{
+	char err[FLEET_ERR] = "";
+	struct fleet f;
+	int r;
+
+	fleet_init(&f);
+	if (o->sub == SUB_PLAN || o->sub == SUB_ROLLOUT) {
+		r = fleet_inventory_load(&f, o->inventory, err, sizeof(err));
+	} else {
+		r = fleet_state_load(&f, o->state ? o->state : DEFAULT_STATE, err, sizeof(err));
+	}
+	if (r) {
+		fprintf(stderr, "ekvm fleet: %s\n", err);
+		fleet_free(&f);
+		return EKVM_EXIT_USAGE;
+	}
+	apply_opts(&f, o);
+	if (fleet_virt_init()) {
+		fprintf(stderr, "ekvm fleet: libvirt does not initialize\n");
+		fleet_free(&f);
+		return EKVM_EXIT_USAGE;
+	}
+	out_init(stdout, o->json);
+	if (o->sub == SUB_PLAN)
+		r = do_plan(&f);
+	else if (o->sub == SUB_STATUS)
+		r = report(&f, EKVM_EXIT_OK);
+	else
+		r = do_rollout(ctx, &f, o);
+	for (int h = 0; h < f.nr_hosts; h++)
+		fleet_disconnect(&f, h);
+	fleet_free(&f);
+	return r;
+}
+
+int cmd_fleet(int argc, char **argv, struct ekvm_ctx *ctx)
+{
+	static const char *const subs[] = { "plan", "rollout", "resume", "status" };
+	struct fleet_opts o = { 0 };
+	int r;
+
+	if (argc < 2 || argv[1][0] == '-')
+		return arg_invalid(ctx, "subcommand", argc < 2 ? "" : argv[1],
+				   "plan, rollout, resume or status");
+	for (r = 0; r < 4 && strcmp(argv[1], subs[r]); r++)
+		;
+	if (r == 4)
+		return arg_invalid(ctx, "subcommand", argv[1], "plan, rollout, resume or status");
+	o.sub = (enum sub)r;
+	r = parse_opts(argc - 1, argv + 1, ctx, &o);
+	return r ? r : run(ctx, &o);
+}

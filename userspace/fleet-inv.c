@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The inventory (docs/fleet.md): one entry a line, `fleet KEY=VALUE...` settings and defaults
+ * first, then `host KEY=VALUE...`, one per host. Values with blanks are "quoted".
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleet.h"
+#include "parse.h"
+#include "sysfs.h"
+
+static const char *const step_names[NR_STEPS] = {
+	[STEP_NONE] = "none",	      [STEP_PREFLIGHT] = "preflight", [STEP_DRAIN] = "drain",
+	[STEP_EVACUATE] = "evacuate", [STEP_UPGRADE] = "upgrade",     [STEP_VERIFY] = "verify",
+	[STEP_RETURN] = "return",     [STEP_UNDRAIN] = "undrain",
+};
+static const char *const status_names[] = { "pending", "done", "failed" };
+
+const char *fleet_step_name(enum fleet_step s)
+{
+	return s < NR_STEPS ? step_names[s] : "?";
+}
+
+const char *host_status_name(enum host_status s)
+{
+	return s <= HOST_FAILED ? status_names[s] : "?";
+}
+
+int host_status_parse(const char *s, enum host_status *st)
+{
+	for (int i = 0; i <= HOST_FAILED; i++)
+		if (!strcmp(s, status_names[i])) {
+			*st = (enum host_status)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int fleet_step_parse(const char *s, enum fleet_step *st)
+{
+	for (int i = 0; i < NR_STEPS; i++)
+		if (!strcmp(s, step_names[i])) {
+			*st = (enum fleet_step)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int fleet_words(const char *line, char **words, int max, char *buf, size_t size)
+{
+	const char *p = line;
+	size_t o = 0;
+	int n = 0;
+
+	for (;;) {
+		bool quoted = false, any = false;
+
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (!*p || *p == '#')
+			return n;
+		if (n == max)
+			return -E2BIG;
+		words[n++] = buf + o;
+		while (*p && (quoted || (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n'))) {
+			char c = *p++;
+
+			if (c == '"') {
+				quoted = !quoted;
+				any = true;
+				continue;
+			}
+			if (quoted && c == '\\' && (*p == '"' || *p == '\\'))
+				c = *p++;
+			if (o + 1 >= size)
+				return -E2BIG;
+			buf[o++] = c;
+			any = true;
+		}
+		if (quoted)
+			return -EINVAL;
+		(void)any;
+		buf[o++] = 0;
+	}
+}
+
+void fleet_quote(char *out, size_t size, const char *value)
+{
+	bool plain = *value != 0;
+	size_t o = 0;
+
+	for (const char *p = value; *p; p++)
+		if (strchr(" \t\"\\#", *p))
+			plain = false;
+	if (plain) {
+		snprintf(out, size, "%s", value);
+		return;
+	}
+	if (size < 3) {
+		*out = 0;
+		return;
+	}
+	out[o++] = '"';
+	for (const char *p = value; *p && o + 3 < size; p++) {
+		if (*p == '"' || *p == '\\')
+			out[o++] = '\\';
+		out[o++] = *p == '\n' ? ' ' : *p;
+	}
+	out[o++] = '"';
+	out[o] = 0;
+}
+
+void fleet_init(struct fleet *f)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->ekvm, sizeof(f->ekvm), "ekvm");
+	f->parallel = 2;
+	f->timeout_s = 300;
+	f->cmd_timeout_s = 1800;
+	f->batch_size = 1;
+	f->reserve_mib = 256;
+	f->fail_host = -1;
+	f->moving = "evacuate";
+	snprintf(f->result, sizeof(f->result), "planned");
+}
+
+void fleet_free(struct fleet *f)
+{
+	free(f->hosts);
+	free(f->vms);
+	f->hosts = NULL;
+	f->vms = NULL;
+	f->nr_hosts = f->nr_vms = 0;
+}
+
+int fleet_host_find(const struct fleet *f, const char *name)
+{
+	for (int i = 0; i < f->nr_hosts; i++)
+		if (!strcmp(f->hosts[i].name, name))
+			return i;
+	return -1;
+}
+
+struct inv_ctx {
+	const char *name;
+	int line;
+	char *err;
+	size_t errsize;
+};
+
+static int inv_error(struct inv_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int inv_error(struct inv_ctx *c, const char *fmt, ...)
+{
+	int n = snprintf(c->err, c->errsize, "%s:%d: ", c->name, c->line);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < c->errsize)
+		vsnprintf(c->err + n, c->errsize - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+#define HOST_KEY(k)                                                                     \
+	{                                                                               \
+#k, offsetof(struct fleet_host, k), sizeof(((struct fleet_host *)0)->k) \
+	}
+static const struct {
+	const char *key;
+	size_t off, size;
+} host_keys[] = {
+	HOST_KEY(name),	   HOST_KEY(uri),	  HOST_KEY(exec),      HOST_KEY(upgrade),
+	HOST_KEY(version), HOST_KEY(version_cmd), HOST_KEY(smoke_cmd), HOST_KEY(migrate_uri),
+};
+
+static int set_uint(struct inv_ctx *c, const char *key, const char *val, unsigned long long max,
+		    unsigned long long min, unsigned int *dst)
+{
+	unsigned long long v;
+
+	if (parse_u64(val, max, &v) || v < min)
+		return inv_error(c, "%s=%s: expected a number from %llu to %llu", key, val, min,
+				 max);
+	*dst = (unsigned int)v;
+	return 0;
+}
+
+static int set_fleet_key(struct fleet *f, struct inv_ctx *c, const char *key, const char *val)
+{
+	if (!strcmp(key, "ekvm")) {
+		snprintf(f->ekvm, sizeof(f->ekvm), "%s", val);
+		return 0;
+	}
+	if (!strcmp(key, "parallel"))
+		return set_uint(c, key, val, 64, 1, &f->parallel);
+	if (!strcmp(key, "timeout"))
+		return set_uint(c, key, val, 86400, 1, &f->timeout_s);
+	if (!strcmp(key, "command_timeout"))
+		return set_uint(c, key, val, 86400, 1, &f->cmd_timeout_s);
+	if (!strcmp(key, "bandwidth"))
+		return set_uint(c, key, val, 1000000, 0, &f->bandwidth_mib);
+	if (!strcmp(key, "batch_size"))
+		return set_uint(c, key, val, FLEET_MAX_HOSTS, 1, &f->batch_size);
+	if (!strcmp(key, "reserve"))
+		return set_uint(c, key, val, 1 << 30, 0, &f->reserve_mib);
+	return 1; /* not a fleet setting */
+}
+
+static int set_host_key(struct fleet_host *h, struct inv_ctx *c, const char *key, const char *val)
+{
+	for (size_t i = 0; i < sizeof(host_keys) / sizeof(host_keys[0]); i++) {
+		if (strcmp(key, host_keys[i].key))
+			continue;
+		if (strlen(val) >= host_keys[i].size)
+			return inv_error(c, "%s is too long (at most %zu characters)", key,
+					 host_keys[i].size - 1);
+		memcpy((char *)h + host_keys[i].off, val, strlen(val) + 1);
+		return 0;
+	}
+	if (!strcmp(key, "batch")) {
+		unsigned int b = 0;
+		int r = set_uint(c, key, val, 1000000, 0, &b);
+
+		if (!r)
+			h->batch = (int)b;
+		return r;
+	}
+	return inv_error(c, "unknown key '%s'", key);
+}
+
+static bool valid_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("-_.", *s)))
+			return false;
+	return true;
+}
+
+static int finish_host(struct fleet *f, struct inv_ctx *c, struct fleet_host *h)
+{
+	if (!h->name[0])
+		return inv_error(c, "host without name=");
+	if (!valid_name(h->name))
+		return inv_error(c, "host name '%s': use letters, digits, '-', '_' and '.'",
+				 h->name);
+	if (fleet_host_find(f, h->name) >= 0)
+		return inv_error(c, "host %s is listed twice", h->name);
+	if (!h->uri[0])
+		return inv_error(c, "host %s has no uri=", h->name);
+	if (!h->exec[0])
+		return inv_error(c, "host %s has no exec= (the prefix that runs a command there)",
+				 h->name);
+	if (!h->upgrade[0])
+		return inv_error(c, "host %s has no upgrade= (the upgrade command)", h->name);
+	if (f->nr_hosts == FLEET_MAX_HOSTS)
+		return inv_error(c, "more than %d hosts", FLEET_MAX_HOSTS);
+	h->line = c->line;
+	h->ekvm = -1;
+	f->hosts[f->nr_hosts++] = *h;
+	return 0;
+}
+
+static int parse_line(struct fleet *f, struct inv_ctx *c, char *line, struct fleet_host *dflt)
+{
+	char *w[64], buf[8192];
+	int n = fleet_words(line, w, 64, buf, sizeof(buf));
+	struct fleet_host h;
+	bool is_host;
+
+	if (n == -EINVAL)
+		return inv_error(c, "unterminated quote");
+	if (n < 0)
+		return inv_error(c, "line too long");
+	if (n == 0)
+		return 0;
+	is_host = !strcmp(w[0], "host");
+	if (!is_host && strcmp(w[0], "fleet"))
+		return inv_error(c, "'%s': a line starts with 'fleet' or 'host'", w[0]);
+	if (!is_host && f->nr_hosts)
+		return inv_error(c, "'fleet' lines come before the first host");
+	h = *dflt;
+	for (int i = 1; i < n; i++) {
+		char *eq = strchr(w[i], '=');
+		int r;
+
+		if (!eq || eq == w[i])
+			return inv_error(c, "'%s': expected KEY=VALUE", w[i]);
+		*eq = 0;
+		r = is_host ? 1 : set_fleet_key(f, c, w[i], eq + 1);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			continue;
+		if (!is_host && !strcmp(w[i], "name"))
+			return inv_error(c, "name= belongs on a host line");
+		r = set_host_key(&h, c, w[i], eq + 1);
+		if (r)
+			return r;
+	}
+	if (!is_host) {
+		*dflt = h;
+		return 0;
+	}
+	return finish_host(f, c, &h);
+}
+
+int fleet_inventory_parse(struct fleet *f, const char *text, const char *name, char *err,
+			  size_t errsize)
+{
+	struct inv_ctx c = { name, 0, err, errsize };
+	struct fleet_host dflt = { .batch = -1 };
+	const char *p = text;
+	int r = 0;
+
+	if (!f->hosts)
+		f->hosts = calloc(FLEET_MAX_HOSTS, sizeof(*f->hosts));
+	if (!f->hosts)
+		return -ENOMEM;
+	while (*p && !r) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = strndup(p, len);
+
+		if (!line)
+			return -ENOMEM;
+		c.line++;
+		r = parse_line(f, &c, line, &dflt);
+		free(line);
+		p += len + (nl ? 1 : 0);
+	}
+	if (!r && f->nr_hosts < 2) {
+		c.line = 0;
+		snprintf(err, errsize, "%s: a fleet needs at least two hosts (found %d)", name,
+			 f->nr_hosts);
+		r = -EINVAL;
+	}
+	for (int i = 0; !r && i < f->nr_hosts; i++) {
+		struct fleet_host *h = &f->hosts[i];
+
+		if (!h->version_cmd[0])
+			snprintf(h->version_cmd, sizeof(h->version_cmd),
+				 "cat /sys/module/kvm/ekvm/version");
+		if (!h->smoke_cmd[0])
+			snprintf(h->smoke_cmd, sizeof(h->smoke_cmd), "%.400s smoke", f->ekvm);
+	}
+	return r;
+}
+
+int fleet_inventory_load(struct fleet *f, const char *path, char *err, size_t errsize)
+{
+	unsigned char *data;
+	long n = read_whole_file(path, &data, 1 << 20);
+	int r;
+
+	if (n < 0) {
+		snprintf(err, errsize, "%s: %s", path, strerror((int)-n));
+		return (int)n;
+	}
+	if (n == 1 << 20) {
+		free(data);
+		snprintf(err, errsize, "%s: larger than 1 MiB", path);
+		return -EFBIG;
+	}
+	data[n] = 0;
+	if (memchr(data, 0, (size_t)n)) {
+		free(data);
+		snprintf(err, errsize, "%s: not a text file", path);
+		return -EINVAL;
+	}
+	if (!realpath(path, f->inventory))
+		snprintf(f->inventory, sizeof(f->inventory), "%s", path);
+	r = fleet_inventory_parse(f, (char *)data, path, err, errsize);
+	free(data);
+	return r;
+}

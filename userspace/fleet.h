@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * ekvm fleet: the model shared by its modules (docs/fleet.md).
+ *
+ *   fleet-inv.c       the inventory file and the words/quoting of the fleet's text files
+ *   fleet-state.c     the state file (for resume) and the action log
+ *   fleet-plan.c      batches and where each VM goes (no libvirt: unit-tested)
+ *   fleet-exec.c      running a command on a host through its exec prefix
+ *   fleet-virt.c      libvirt: hosts, their VMs, memory and CPU
+ *   fleet-migrate.c   live migration, bounded, with progress and timeouts
+ *   fleet-preflight.c checks before a rollout, and the invariant
+ *   fleet-run.c       the rollout: evacuate, upgrade, verify, return, one batch at a time
+ *   fleet-report.c    the plan and the report, text or --json
+ *
+ * Helpers return 0 or -errno and never print, but for the log (fleet_log()), which is the
+ * rollout's record of every action.
+ */
+#ifndef EKVM_FLEET_H
+#define EKVM_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FLEET_NAME 64
+#define FLEET_STR 512
+#define FLEET_UUID 37
+#define FLEET_ERR 512
+#define FLEET_MAX_HOSTS 256
+#define FLEET_MAX_VMS 4096
+
+enum host_status {
+	HOST_PENDING,
+	HOST_DONE,
+	HOST_FAILED,
+};
+
+/* The steps of a host's rollout, in order; a failure names one. */
+enum fleet_step {
+	STEP_NONE,
+	STEP_PREFLIGHT,
+	STEP_DRAIN,
+	STEP_EVACUATE,
+	STEP_UPGRADE,
+	STEP_VERIFY,
+	STEP_RETURN,
+	STEP_UNDRAIN,
+	NR_STEPS,
+};
+
+struct fleet_host {
+	/* from the inventory */
+	char name[FLEET_NAME];
+	char uri[FLEET_STR]; /* libvirt URI */
+	char exec[FLEET_STR]; /* prefix; the command line follows as one argument */
+	char upgrade[FLEET_STR * 2];
+	char version[FLEET_NAME]; /* expected KVM version after the upgrade, or "" */
+	char version_cmd[FLEET_STR]; /* prints the host's KVM version */
+	char smoke_cmd[FLEET_STR];
+	char migrate_uri[FLEET_STR]; /* migration data address when it is the destination */
+	int batch; /* inventory group, -1 when not given */
+	int line;
+	/* the rollout */
+	enum host_status status;
+	enum fleet_step failed_step;
+	bool drained; /* drain set by us and not cleared */
+	int ekvm; /* 1 ekvm, 0 not ekvm (drain exit 3), -1 unknown */
+	char error[FLEET_ERR];
+	char found_version[FLEET_NAME];
+	double t_total, t_migrate, t_upgrade; /* seconds, this run */
+	/* libvirt (fleet-virt.c) */
+	void *conn;
+	bool reachable;
+	char uuid[FLEET_UUID];
+	uint64_t avail_kib; /* free + buffers + cached */
+	bool mem_estimated; /* no memory statistics: total less the running VMs */
+	uint64_t planned_kib; /* placed on it by the plan */
+	char cpu_xml[8192]; /* <cpu> of the host's capabilities */
+};
+
+struct fleet_vm {
+	char uuid[FLEET_UUID];
+	char name[FLEET_NAME * 2];
+	int home; /* host it ran on when the rollout began */
+	int host; /* host it runs on now; -1 not found; -2 its host is unreachable */
+	int dest; /* planned destination, -1 none */
+	uint64_t mem_kib;
+	char error[FLEET_ERR];
+};
+
+struct fleet {
+	struct fleet_host *hosts;
+	int nr_hosts;
+	struct fleet_vm *vms;
+	int nr_vms;
+	/* settings (inventory "fleet" line, then options) */
+	char ekvm[FLEET_STR]; /* the ekvm command on the hosts */
+	unsigned int parallel; /* migrations at a time */
+	unsigned int timeout_s; /* one migration */
+	unsigned int cmd_timeout_s; /* upgrade, verify commands */
+	unsigned int bandwidth_mib; /* migration bandwidth cap, 0 none */
+	unsigned int batch_size; /* hosts a batch when no batch= is given */
+	unsigned int reserve_mib; /* memory a destination keeps free */
+	bool no_return;
+	bool rescan; /* resume --rescan: the running VMs become the recorded set */
+	const char *moving; /* "evacuate" or "return": what fleet_migrate() logs */
+	/* files */
+	char inventory[4096];
+	char state_path[4096];
+	char log_path[4096];
+	/* the run */
+	char started[40];
+	char result[16]; /* "planned", "running", "halted", "done" */
+	int fail_host;
+	enum fleet_step fail_step;
+	char failure[FLEET_ERR];
+	int baseline; /* number of VMs in the recorded set */
+	int duplicates; /* VMs the last scan found running on two hosts */
+	bool json;
+};
+
+const char *fleet_step_name(enum fleet_step s);
+const char *host_status_name(enum host_status s);
+int host_status_parse(const char *s, enum host_status *st);
+int fleet_step_parse(const char *s, enum fleet_step *st);
+
+/* fleet-inv.c */
+/* Splits a line into words: blanks separate, "..." quotes (\" and \\ inside), # starts a
+ * comment outside quotes. Returns the number of words or -EINVAL (unterminated quote). */
+int fleet_words(const char *line, char **words, int max, char *buf, size_t size);
+/* Writes value quoted when it needs to be, so that fleet_words() reads it back. */
+void fleet_quote(char *out, size_t size, const char *value);
+void fleet_init(struct fleet *f);
+void fleet_free(struct fleet *f);
+/* Reads an inventory; on error, err says "FILE:LINE: problem". */
+int fleet_inventory_load(struct fleet *f, const char *path, char *err, size_t errsize);
+int fleet_inventory_parse(struct fleet *f, const char *text, const char *name, char *err,
+			  size_t errsize);
+int fleet_host_find(const struct fleet *f, const char *name);
+
+/* fleet-plan.c */
+/* Batches: the first host alone (the canary), then by batch=, then batch_size at a time.
+ * order[] receives host indices, batch_of[] each host's batch; returns the number of batches. */
+int fleet_batches(const struct fleet *f, int *order, int *batch_of);
+/* Chooses a destination for every VM now on a host of the batch: a host outside the batch,
+ * reachable, not failed, with room (avail - reserve - planned) and, if cpu_ok is given, a
+ * compatible CPU; the most room first. VMs without one get dest -1 and an error. Returns the
+ * number of VMs left without a destination. */
+int fleet_place(struct fleet *f, const int *batch_of, int batch,
+		bool (*cpu_ok)(struct fleet *f, int vm, int host));
+int fleet_vm_find(const struct fleet *f, const char *uuid);
+int fleet_vm_add(struct fleet *f, const char *uuid, const char *name, int host, uint64_t mem_kib);
+
+/* fleet-state.c */
+int fleet_state_save(const struct fleet *f);
+int fleet_state_load(struct fleet *f, const char *path, char *err, size_t errsize);
+int fleet_state_parse(struct fleet *f, const char *text, char *err, size_t errsize);
+/* The log: "<ISO-8601 UTC> [host] message", appended to log_path and echoed (stdout, or
+ * stderr with --json). */
+void fleet_log(const struct fleet *f, int host, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void fleet_now_iso(char *buf, size_t size);
+double fleet_mono(void);
+
+/* fleet-exec.c */
+/* Runs `<prefix words> <cmdline>` (the command line is one argument), output into out (the
+ * last size-1 bytes). Returns the exit status, 124 on timeout, 127 if it cannot run, or
+ * -errno. */
+int fleet_exec(const char *prefix, const char *cmdline, unsigned int timeout_s, char *out,
+	       size_t size);
+/* The last line of a command's output (trailing newlines dropped in out), for one-line errors. */
+const char *fleet_last_line(char *out);
+
+/* fleet-virt.c */
+int fleet_virt_init(void);
+/* The calling thread's last libvirt error message. */
+const char *fleet_virt_error(void);
+int fleet_connect(struct fleet *f, int host);
+void fleet_disconnect(struct fleet *f, int host);
+/* Host facts: UUID, memory, CPU. */
+int fleet_host_facts(struct fleet *f, int host, char *err, size_t errsize);
+/* Lists the running VMs of every reachable host into f->vms (host, mem); VMs already known
+ * keep their home, new ones get home = where they run. Returns the number of hosts that did
+ * not answer. */
+int fleet_scan(struct fleet *f);
+bool fleet_cpu_compatible(struct fleet *f, int vm, int host);
+const char *fleet_cpu_note(void);
+/* The CPU model every reachable host can run (virConnectBaselineHypervisorCPU), or why not. */
+int fleet_cpu_baseline(struct fleet *f, char *model, size_t size);
+int fleet_count_on(const struct fleet *f, int host);
+
+/* fleet-migrate.c */
+/* Migrates the VMs with a dest, parallel at a time, printing progress to the log. Stops
+ * starting new ones after the first failure. Returns the number that failed. */
+int fleet_migrate(struct fleet *f, const int *vms, int n);
+/* Resumes VMs left paused on a host by a failed migration. */
+void fleet_resume_paused(struct fleet *f, int host);
+
+/* fleet-preflight.c */
+struct invariant {
+	int before, after, missing, extra, unverified, duplicates;
+	bool holds;
+};
+int fleet_preflight(struct fleet *f, int *order, int *batch_of, int *nr_batches);
+void fleet_invariant(struct fleet *f, struct invariant *inv);
+
+/* fleet-run.c */
+int fleet_rollout(struct fleet *f, bool resume);
+
+/* fleet-report.c */
+struct fleet_check {
+	char check[32];
+	int host; /* -1 fleet-wide */
+	char result[8]; /* PASS, WARN, FAIL */
+	char note[FLEET_ERR];
+};
+void fleet_check_add(const char *check, int host, const char *result, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int fleet_checks_failed(void);
+/* Each check into the log. */
+void fleet_checks_log(const struct fleet *f);
+void fleet_checks_reset(void);
+void fleet_print_plan(const struct fleet *f, const int *order, const int *batch_of, int nr_batches);
+void fleet_print_report(const struct fleet *f, const struct invariant *inv);
+
+#endif

@@ -1,0 +1,236 @@
+# shellcheck shell=bash
+# ekvm fleet and ekvm reload, sourced by tests/run.sh (its ok, run, usage_error, $T, $O, $EKVM):
+# unit tests, fleets of libvirt test-driver hosts (test:///FILE: plans, preflight failures and a
+# rollout that halts because that driver cannot migrate), and reload on a fake sysfs with fake
+# rmmod/modprobe/insmod. The real fleet, with migrations, is tests/fleet (make fleet-test).
+# shellcheck disable=SC2154 # out, err, rc, T, O, EKVM: set by run.sh
+
+fleet_unit_tests() {
+	local line
+	[ -x "$O/tests/fleet-unit" ] || return 0
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*) ok 0 "${line#ok * - }" ;;
+		"not ok "*) ok 1 "${line#not ok * - }" ;;
+		esac
+	done < <("$O/tests/fleet-unit" 2>&1)
+	"$O/tests/fleet-unit" >/dev/null 2>&1
+	ok $? "fleet unit tests exit 0 under ASan/UBSan"
+}
+
+# test_host NAME MEM_KIB [VM_NAME VM_MEM_KIB VM_NUMBER]...: a test-driver host file
+test_host() {
+	local f=$T/fleet/$1.xml
+	{
+		echo "<node><cpu><mhz>2000</mhz><model>i686</model><nodes>1</nodes><sockets>1</sockets>"
+		echo "<cores>2</cores><threads>1</threads><active>2</active></cpu><memory>$2</memory>"
+		shift 2
+		while [ $# -ge 3 ]; do
+			printf "<domain type='test'><name>%s</name><uuid>6b766d00-0000-4000-8000-%012d</uuid>" "$1" "$3"
+			printf "<memory>%s</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>\n" "$2"
+			shift 3
+		done
+		echo "</node>"
+	} >"$f"
+	echo "test://$f"
+}
+
+fleet_testdriver_tests() {
+	local inv=$T/fleet/inventory st=$T/fleet/state
+	mkdir -p "$T/fleet"
+	{
+		echo "fleet upgrade=\"echo upgraded >>$T/fleet/upgrades\" version_cmd=\"echo 6.1.192.2\""
+		echo "fleet version=6.1.192.2 smoke_cmd=true ekvm=\"$EKVM\""
+		echo "host name=hostA uri=$(test_host hostA 8388608 vm1 1048576 1) exec=\"sh -c\""
+		echo "host name=hostB uri=$(test_host hostB 8388608 vm2 2097152 2) exec=\"sh -c\""
+		echo "host name=hostC uri=$(test_host hostC 4194304) exec=\"sh -c\""
+	} >"$inv"
+	run -- fleet plan -i "$inv" --json
+	echo "$out" | jq -e '.failed == 0 and (.batches | length) == 3 and .batches[0].canary
+		and .batches[0].hosts == ["hostA"] and .batches[0].moves[0].vm == "vm1"
+		and .batches[0].moves[0].to == "hostB" and .batches[1].moves[0].to == "hostA"
+		and ([.hosts[].vms] == [1, 1, 0]) and ([.hosts[].avail_mib] == [7168, 6144, 4096])' >/dev/null
+	ok $? "fleet plan on test-driver hosts: canary, batches, most room first (rc $rc)"
+	echo "$out" | jq -e '([.checks[] | select(.check == "host_uuid") | .result] | unique) == ["WARN"]
+		and ([.checks[] | select(.check == "memory") | .note] | all(test("estimated")))
+		and ([.checks[] | select(.check == "reachable") | .result] | unique) == ["PASS"]' >/dev/null
+	ok $? "fleet plan: no host UUID is a WARN, estimated memory said so"
+	run -- fleet plan -i "$inv"
+	[ "$rc" -eq 0 ] && [[ $out == *"batch 1 (canary): hostA"* ]] && [[ $out == *"vm1"*"hostA -> hostB"* ]]
+	ok $? "fleet plan text: the canary and the moves"
+
+	# a VM that fits nowhere, a host that does not answer: preflight fails, exit 1
+	sed "s|hostB.xml|hostB-big.xml|" "$inv" >"$T/fleet/inv-big"
+	test_host hostB-big 8388608 vm2 8000000 2 >/dev/null
+	run -- fleet plan -i "$T/fleet/inv-big" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '[.checks[] | select(.result == "FAIL") | .check] == ["memory"]
+		and (.batches[1].moves[0].to == null)' >/dev/null
+	ok $? "fleet plan: a VM with no room anywhere fails the preflight (rc $rc)"
+	sed "s|hostC.xml|nosuch.xml|" "$inv" >"$T/fleet/inv-down"
+	run -- fleet plan -i "$T/fleet/inv-down" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '[.checks[] | select(.result == "FAIL") | .check + " " + .host] == ["reachable hostC"]' >/dev/null
+	ok $? "fleet plan: an unreachable host fails the preflight"
+	sed 's|exec="sh -c"|exec="/nonexistent/ssh"|' "$inv" >"$T/fleet/inv-exec"
+	run -- fleet plan -i "$T/fleet/inv-exec" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '([.checks[] | select(.result == "FAIL") | .check] | unique) == ["exec"]' >/dev/null
+	ok $? "fleet plan: an exec prefix that does not run fails the preflight"
+
+	# the test driver cannot migrate: the canary's evacuation fails, the rollout halts
+	run -- fleet rollout -i "$inv" -s "$st" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.result == "halted" and .failure.host == "hostA"
+		and .failure.step == "evacuate" and (.failure.error | test("vm1: migration to hostB failed"))
+		and .invariant.holds and (.vms[] | select(.name == "vm1") | .host == "hostA")
+		and (.hosts[0].status == "failed")' >/dev/null
+	ok $? "fleet rollout: a failed migration halts, the VM stays where it runs (rc $rc)"
+	[ ! -e "$T/fleet/upgrades" ] && grep -q '^result halted$' "$st" &&
+		grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z hostA: evacuate FAILED' "$st.log"
+	ok $? "fleet rollout: nothing upgraded, state and timestamped log record the halt"
+	run -- fleet status -s "$st"
+	[ "$rc" -eq 0 ] && [[ $out == *"rollout: halted at hostA (evacuate)"* ]] && [[ $out == *"vm1"*"on hostA"* ]]
+	ok $? "fleet status: the recorded halt and where each VM runs"
+	run -- fleet rollout -i "$inv" -s "$st"
+	[ "$rc" -eq 2 ] && [[ $err == *"unfinished rollout"*"resume"* ]]
+	ok $? "fleet rollout over a halted rollout is refused"
+	run -- fleet resume -s "$st" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "evacuate"' >/dev/null
+	ok $? "fleet resume: halts again while the cause remains"
+	# with --no-return and no VMs to move (hostC alone in its batch) a batch completes
+	{ head -2 "$inv"; sed -n '/hostC/p' "$inv"; sed -n '/hostC/p' "$inv" | sed 's/hostC/hostD/g'; } >"$T/fleet/inv-empty"
+	test_host hostD 4194304 >/dev/null
+	run -- fleet rollout -i "$T/fleet/inv-empty" -s "$T/fleet/st-empty" --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.result == "done" and ([.hosts[].version] == ["6.1.192.2", "6.1.192.2"])' >/dev/null &&
+		[ "$(grep -c upgraded "$T/fleet/upgrades")" -eq 2 ]
+	ok $? "fleet rollout of empty hosts: upgraded, verified, done"
+	sed -i 's/version=6.1.192.2/version=6.1.192.3/' "$T/fleet/inv-empty"
+	run -- fleet rollout -i "$T/fleet/inv-empty" -s "$T/fleet/st-empty" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "verify" and
+		(.failure.error | test("is .6.1.192.2., expected .6.1.192.3."))' >/dev/null
+	ok $? "fleet rollout: a host reporting another version fails verify"
+
+	# a VM started since the rollout began: resume stops; --rescan takes the running set
+	test_host hostC 4194304 vm3 524288 3 >/dev/null
+	run -- fleet resume -s "$st" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "preflight" and .invariant.new == 1
+		and (.failure.error | test("not the recorded set")) and (.vms[2].recorded | not)' >/dev/null
+	ok $? "fleet resume: a VM that appeared stops it, named as new"
+	run -- fleet resume -s "$st" --rescan --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "evacuate" and .invariant.holds
+		and .invariant.before == 3 and ([.vms[].recorded] | all)' >/dev/null
+	ok $? "fleet resume --rescan: the running VMs become the recorded set"
+
+	# a VM running on two hosts at once breaks the invariant before anything moves
+	{ head -2 "$inv"; echo "host name=hostA uri=$(test_host twinA 8388608 vm1 1048576 1) exec=\"sh -c\""
+	  echo "host name=hostB uri=$(test_host twinB 8388608 vm1 1048576 1) exec=\"sh -c\""; } >"$T/fleet/inv-twin"
+	run -- fleet rollout -i "$T/fleet/inv-twin" -s "$T/fleet/st-twin" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "preflight" and .invariant.duplicates == 1
+		and (.invariant.holds | not) and (.failure.error | test("1 running twice"))' >/dev/null
+	ok $? "fleet rollout: a VM running on two hosts stops it before anything moves"
+
+	usage_error "fleet without subcommand" -- fleet
+	usage_error "fleet bogus subcommand" -- fleet deploy
+	usage_error "fleet plan without inventory" -- fleet plan
+	usage_error "fleet plan missing inventory" -- fleet plan -i "$T/nosuch"
+	printf 'fleet parallel=2\nhost name=a uri=test:///default exec="sh -c" upgrade=x colour=red\n' >"$T/fleet/bad"
+	usage_error "fleet plan bad inventory" -- fleet plan -i "$T/fleet/bad"
+	[[ $err == *"bad:2: unknown key 'colour'"* ]]
+	ok $? "fleet: inventory errors name file and line"
+	usage_error "fleet resume without state" -- fleet resume -s "$T/nosuch"
+	usage_error "fleet --parallel 0" -- fleet rollout -i "$inv" -p 0
+	usage_error "fleet resume with inventory" -- fleet resume -i "$inv"
+	if [ -x "$O/ekvm-static" ]; then
+		out=$("$O/ekvm-static" fleet plan -i "$inv" 2>&1); rc=$?
+		[ "$rc" -eq 2 ] && [[ $out == *"built without libvirt"* ]]
+		ok $? "static ekvm: fleet says it was built without libvirt"
+	fi
+}
+
+# A fake sysfs and fake module tools for ekvm reload.
+reload_setup() {
+	local d=$T/reload
+	rm -rf "$d" && mkdir -p "$d/bin" "$d/sys/module/kvm/ekvm" "$d/sys/module/kvm_amd"
+	echo live >"$d/sys/module/kvm/initstate"; echo 0 >"$d/sys/module/kvm/refcnt"
+	echo 6.1.192.1 >"$d/sys/module/kvm/ekvm/version"; echo 0 >"$d/sys/module/kvm/ekvm/vms"
+	echo live >"$d/sys/module/kvm_amd/initstate"; echo 0 >"$d/sys/module/kvm_amd/refcnt"
+	cat >"$d/bin/rmmod" <<-'EOF'
+	#!/bin/sh
+	echo "rmmod $1" >>"$FAKE_CALLS"
+	[ -e "$EKVM_SYSFS_ROOT/module/$1/initstate" ] || { echo "rmmod: $1 not loaded" >&2; exit 1; }
+	rm -rf "${EKVM_SYSFS_ROOT:?}/module/$1"
+	EOF
+	cat >"$d/bin/modprobe" <<-'EOF'
+	#!/bin/sh
+	echo "modprobe $1" >>"$FAKE_CALLS"
+	[ -z "$FAKE_MODPROBE_FAILS" ] || { echo "modprobe: ERROR: could not insert '$1'" >&2; exit 1; }
+	mkdir -p "$EKVM_SYSFS_ROOT/module/kvm/ekvm" "$EKVM_SYSFS_ROOT/module/$1"
+	echo live >"$EKVM_SYSFS_ROOT/module/kvm/initstate"; echo live >"$EKVM_SYSFS_ROOT/module/$1/initstate"
+	echo "$FAKE_MODPROBE_VERSION" >"$EKVM_SYSFS_ROOT/module/kvm/ekvm/version"
+	EOF
+	cat >"$d/bin/insmod" <<-'EOF'
+	#!/bin/sh
+	echo "insmod $1" >>"$FAKE_CALLS"
+	case "$1" in *broken*) echo "insmod: ERROR: could not insert module $1: Invalid module format" >&2; exit 1 ;; esac
+	m=$(basename "$1" .ko | tr - _)
+	mkdir -p "$EKVM_SYSFS_ROOT/module/$m/ekvm"; echo live >"$EKVM_SYSFS_ROOT/module/$m/initstate"
+	[ "$m" = kvm ] && echo "$FAKE_KO_VERSION" >"$EKVM_SYSFS_ROOT/module/kvm/ekvm/version"
+	exit 0
+	EOF
+	chmod +x "$d/bin/"*
+	: >"$d/calls"
+	mkdir -p "$d/ko" "$d/broken"
+	RL=(EKVM_SYSFS_ROOT="$d/sys" PATH="$d/bin:$PATH" FAKE_CALLS="$d/calls"
+		FAKE_MODPROBE_VERSION=6.1.192.2 FAKE_KO_VERSION=6.1.192.7)
+}
+
+reload_tests() {
+	local d=$T/reload
+	reload_setup
+	echo 1 >"$d/sys/module/kvm/ekvm/vms"
+	run "${RL[@]}" -- reload --expect 6.1.192.2
+	[ "$rc" -eq 1 ] && [[ $err == *"KVM is in use (1 VMs"* ]] && [ ! -s "$d/calls" ] &&
+		[ "$(cat "$d/sys/module/kvm/ekvm/version")" = 6.1.192.1 ]
+	ok $? "reload refuses while a VM is open, touches nothing"
+	echo 0 >"$d/sys/module/kvm/ekvm/vms"; echo 2 >"$d/sys/module/kvm_amd/refcnt"
+	run "${RL[@]}" -- reload
+	[ "$rc" -eq 1 ] && [[ $err == *"kvm_amd refcnt 2"* ]] && [ ! -s "$d/calls" ]
+	ok $? "reload refuses while the vendor module is held"
+	reload_setup
+	run "${RL[@]}" -- reload --expect 6.1.192.2 --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.result == "reloaded" and .vendor == "kvm_amd"
+		and .before == "6.1.192.1" and .after == "6.1.192.2"' >/dev/null &&
+		[ "$(tr '\n' ,  <"$d/calls")" = "rmmod kvm_amd,rmmod kvm,modprobe kvm_amd," ]
+	ok $? "reload: vendor module, then kvm, out; modprobe in; version checked"
+	reload_setup
+	run "${RL[@]}" -- reload --expect 6.1.192.3
+	[ "$rc" -eq 1 ] && [[ $err == *"the reloaded KVM is 6.1.192.2, expected 6.1.192.3"* ]]
+	ok $? "reload: another version than expected is a failure"
+	reload_setup
+	run "${RL[@]}" -- reload --ko "$d/ko" --expect 6.1.192.7
+	[ "$rc" -eq 0 ] && [ "$(tr '\n' , <"$d/calls")" = "rmmod kvm_amd,rmmod kvm,insmod $d/ko/kvm.ko,insmod $d/ko/kvm-amd.ko," ]
+	ok $? "reload --ko: insmod kvm.ko then kvm-amd.ko"
+	reload_setup
+	run "${RL[@]}" -- reload --ko "$d/broken" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.result == "fallback" and .after == "6.1.192.2"' >/dev/null &&
+		[[ $err == *"loaded what modprobe finds instead"* ]] && [ -e "$d/sys/module/kvm_amd/initstate" ]
+	ok $? "reload: new modules that do not load: falls back to modprobe's, says so"
+	reload_setup
+	run "${RL[@]}" FAKE_MODPROBE_FAILS=1 -- reload
+	[ "$rc" -eq 1 ] && [[ $err == *"no KVM may be loaded now"* ]]
+	ok $? "reload: nothing loads: says that no KVM may be loaded"
+	reload_setup
+	rm "$d/sys/module/kvm/initstate"
+	run "${RL[@]}" -- reload
+	[ "$rc" -eq 1 ] && [[ $err == *"built into this kernel"* ]] && [ ! -s "$d/calls" ]
+	ok $? "reload: KVM built in cannot be reloaded"
+	usage_error "reload --vendor bogus" -- reload --vendor kvm_arm
+	usage_error "reload extra argument" -- reload now
+}
+
+fleet_help_tests() {
+	local c h1 h2
+	for c in fleet reload; do
+		h1=$("$EKVM" help $c); h2=$("$EKVM" $c --help)
+		[ -n "$h1" ] && [ "$h1" = "$h2" ] && [[ $h1 == "usage: ekvm $c"* ]] &&
+			[[ $("$EKVM" help) == *"  $c "* ]]
+		ok $? "help $c = $c --help, listed in help"
+	done
+}
