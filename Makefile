@@ -102,13 +102,22 @@ rpm: pkg-deps
 pkg-test: deb rpm userspace-static
 	@tests/run.sh tests/pkg/*.sh
 
-check: check-patches check-releases test pkg-test vm-test
+check: check-patches check-releases test pkg-test vm-test fleet-test
 
-bench: import userspace deb
+# ekvm fleet on three libvirtd "hosts" in network namespaces with two live guests: a rollout
+# and three failures, each resumed to completion (tests/fleet, docs/fleet.md; root).
+fleet-deps: deps
+	@scripts/install-deps.sh -f tests/fleet/deps.txt
+
+fleet-test: fleet-deps userspace
+	@tests/run.sh tests/fleet/cases/*.sh
+
+bench: import userspace deb fleet-deps
 	@scripts/bench-build.sh $(VERSION) $(KVER)
 	$(MAKE) -s -C userspace bench EKVM_VERSION=$(VERSION).$(EKVM_RELEASE)
 	@scripts/bench-dkms.sh $(B)/deb $(firstword $(DKMS_KVERS_$(BASE)))
 	@tests/vm/bench.sh
+	@tests/fleet/bench/bench.sh
 
 clean:
 	rm -rf $(B)/kvm $(B)/modules $(B)/check $(B)/kabi $(B)/tests
@@ -120,4 +129,5 @@ distclean:
 print-%:
 	@echo '$($*)'
 
-.PHONY: all deps import modules userspace install userspace-static vm-test pkg-deps deb rpm pkg-test check-patches check-releases test check bench clean distclean
+.PHONY: all deps import modules userspace install userspace-static vm-test pkg-deps deb rpm pkg-test check-patches check-releases test check bench clean distclean \
+	fleet-deps fleet-test

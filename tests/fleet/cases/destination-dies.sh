@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Migration failures. The destination's libvirtd is killed while guest1 migrates to it
+# (migrations capped at 16 MiB/s so that there is time): the rollout halts, guest1 keeps
+# running on hostA, guest2 on hostC; with the daemon back, resume completes the rollout. Then a
+# migration that times out.
+set -euo pipefail
+. "$(dirname "$0")/../lib/fleet.sh"
+
+fleet_case
+fleet_inventory "$INV" 6.1.192.2 bandwidth=16
+ekvm_fleet rollout -i "$INV" -s "$STATE" >"$FLEET/rollout.out" 2>&1 &
+pid=$!
+dest=
+for _ in $(seq 1 120); do
+	# (no log yet at first)
+	dest=$(sed -n 's/.*evacuate: guest1 -> \(host[BC]\): .* MiB remaining.*/\1/p' "$STATE.log" 2>/dev/null | head -1 || true)
+	[ -n "$dest" ] && break
+	sleep 0.25
+done
+[ -n "$dest" ] || { kill "$pid"; fail "guest1's migration did not start"; }
+fleet_kill_daemon "$dest"
+echo "# killed the libvirtd of $dest while guest1 migrated to it"
+rc=0; wait "$pid" || rc=$?
+assert_eq "rollout exit status" 1 "$rc"
+grep -q "rollout: halted at hostA (evacuate): guest1: migration to $dest failed" "$FLEET/rollout.out" ||
+	fail "report: $(tail -20 "$FLEET/rollout.out")"
+grep -q "UNREACHABLE" "$FLEET/rollout.out" || fail "the dead destination is not reported"
+guests_alive
+[ "$(where guest1)" = hostA ] || fail "guest1 is not running on hostA"
+# with one daemon down the report cannot see its VMs: they are unverified, not missing
+report_is '.result == "halted" and .failure.host == "hostA" and .failure.step == "evacuate"
+	and .invariant.missing == 0'
+fleet_restart_daemon "$dest"
+fleet_inventory "$INV" 6.1.192.2 # without the cap: resume reads the inventory again
+uuids_unchanged
+report_is '.invariant.holds'
+resume_to_done
+echo "# destination died: halted with every guest running, resumed to completion"
+
+# A migration that does not end in time is aborted: a new rollout with migrations capped at
+# 8 MiB/s and a 2 s timeout halts at the canary's evacuation; guest1 runs on at home.
+ekvm_fleet rollout -i "$INV" -s "$STATE" -t 2 --bandwidth 8 >"$FLEET/timeout.out" 2>&1 &&
+	fail "a rollout whose migration times out succeeded"
+grep -q "evacuate: guest1: no end after 2 s: aborting" "$STATE.log" || fail "no abort in the log"
+grep -q "rollout: halted at hostA (evacuate): guest1: migration to host[BC] failed" "$FLEET/timeout.out" ||
+	fail "report: $(tail -20 "$FLEET/timeout.out")"
+guests_alive
+uuids_unchanged
+[ "$(where guest1)" = hostA ] || fail "guest1 is not running on hostA after the abort"
+resume_to_done
+echo "# migration timeout: aborted, halted with every guest running, resumed to completion"

@@ -1,0 +1,301 @@
+# shellcheck shell=bash
+# The netns test fleet (docs/fleet.md): three libvirtd "hosts" on this one machine, each in its
+# own network, mount and UTS namespace with a private /etc/libvirt, /var, /run, passwd and group,
+# joined by a bridge in a fourth namespace (the controller, where ekvm fleet and virsh run).
+# Sourced by the tests in tests/fleet/cases/. Everything lives under $FLEET (build/fleet/<test>)
+# and fleet_down (run by the EXIT trap) kills every process in the namespaces and deletes them.
+. "$(dirname "${BASH_SOURCE[0]}")/../../lib.sh"
+
+FLEET=$EKVM_BUILD/fleet/$(basename "$0" .sh)
+FLEET_ID=ekf$(($$ % 100000))
+FLEET_HOSTS=(hostA hostB hostC)
+FLEET_GUEST_MIB=${FLEET_GUEST_MIB:-128}
+# a copy of the tool, taken by fleet_up: build/userspace/ekvm may be rebuilt while a test runs
+EKVM_BIN=$FLEET/ekvm
+CTL=(ip netns exec "$FLEET_ID-ctl")
+
+host_ns() { echo "$FLEET_ID-${1#host}"; }
+host_ip() { echo "10.251.0.$((1 + $(printf '%d' "'${1#host}") - 65))"; }
+host_uri() { echo "qemu+tcp://$(host_ip "$1")/system"; }
+virsh_on() { local h=$1; shift; "${CTL[@]}" virsh -q -c "$(host_uri "$h")" "$@"; }
+
+fleet_down() {
+	local ns pids
+	for ns in "$FLEET_ID-A" "$FLEET_ID-B" "$FLEET_ID-C" "$FLEET_ID-ctl"; do
+		ip netns list | grep -qw "^$ns" || continue
+		pids=$(ip netns pids "$ns")
+		# shellcheck disable=SC2086 # one pid a word
+		[ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+	done
+	sleep 0.3
+	for ns in "$FLEET_ID-A" "$FLEET_ID-B" "$FLEET_ID-C" "$FLEET_ID-ctl"; do
+		ip netns list | grep -qw "^$ns" && ip netns del "$ns"
+	done
+	return 0
+}
+
+# The guest: Debian's kernel and a busybox initramfs whose init writes a heartbeat to
+# /dev/kmsg every half second (console=ttyS0, a file on the host appended across migrations).
+fleet_guest_image() {
+	local kver root out=$EKVM_BUILD/fleet/guest
+	kver=$(makefile_var KVER)
+	"$EKVM_TOP/tests/vm/fetch-kernel.sh" "$kver" >&2
+	GUEST_KERNEL=$EKVM_BUILD/vm/kernel/$kver/boot/vmlinuz-$kver
+	GUEST_INITRD=$out/initrd.cpio
+	[ -s "$GUEST_INITRD" ] && [ "$GUEST_INITRD" -nt "${BASH_SOURCE[0]}" ] && return 0
+	root=$out/root
+	rm -rf "$root" && mkdir -p "$root/bin" "$root/dev" "$root/proc"
+	cp "$(command -v busybox)" "$root/bin/busybox"
+	ln -s busybox "$root/bin/sh"
+	cat >"$root/init" <<'INIT'
+#!/bin/sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t devtmpfs dev /dev
+i=0
+while :; do
+	i=$((i + 1))
+	echo "<2>ekvm-hb $i" >/dev/kmsg
+	/bin/busybox sleep 0.5
+done
+INIT
+	chmod 755 "$root/init"
+	(cd "$root" && find . | cpio -o -H newc --quiet) >"$GUEST_INITRD"
+}
+
+# fleet_host NAME: a libvirtd in its own namespaces, listening on TCP without auth.
+fleet_host() {
+	local h=$1 d=$FLEET/$1 ns ip uuid
+	ns=$(host_ns "$h"); ip=$(host_ip "$h")
+	uuid=$(printf '0000e000-0000-4000-8000-%012d' "$(printf '%d' "'${h#host}")")
+	rm -rf "$d" && mkdir -p "$d"/{etc,var/lib/libvirt/qemu,var/cache/libvirt,var/log/libvirt,var/tmp,run}
+	ip netns add "$ns"
+	ip link add "$ns-v" type veth peer name eth0 netns "$ns"
+	ip link set "$ns-v" netns "$FLEET_ID-ctl"
+	"${CTL[@]}" ip link set "$ns-v" master br0 up
+	ip -n "$ns" addr add "$ip/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" link set lo up
+	cat >"$d/etc/libvirtd.conf" <<CONF
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "$ip"
+auth_tcp = "none"
+auth_unix_rw = "none"
+host_uuid = "$uuid"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+CONF
+	cat >"$d/etc/qemu.conf" <<CONF
+user = "root"
+group = "root"
+security_driver = "none"
+dynamic_ownership = 0
+remember_owner = 0
+cgroup_controllers = [ ]
+namespaces = [ ]
+stdio_handler = "file"
+migration_address = "$ip"
+CONF
+	printf 'root:x:0:0:root:/root:/bin/sh\nlibvirt-qemu:x:64055:64055::/var/lib/libvirt:/bin/false\n' >"$d/passwd"
+	printf 'root:x:0:\nkvm:x:104:\nlibvirt-qemu:x:64055:\n' >"$d/group"
+	fleet_daemon "$h"
+}
+
+# fleet_daemon NAME: starts the host's libvirtd (a subshell's child: no job messages when the
+# test kills it).
+fleet_daemon() {
+	local h=$1 d=$FLEET/$1 ns
+	ns=$(host_ns "$h")
+	(
+		ip netns exec "$ns" unshare --mount --uts --propagation private -- bash -c "
+			hostname $h
+			mount --bind $d/etc /etc/libvirt && mount --bind $d/var /var &&
+			mount --bind $d/run /run && mount --bind $d/passwd /etc/passwd &&
+			mount --bind $d/group /etc/group &&
+			exec libvirtd --listen -f /etc/libvirt/libvirtd.conf" >>"$d/libvirtd.out" 2>&1 &
+		echo $! >"$d/libvirtd.pid"
+	)
+}
+
+# fleet_wait_host NAME: until the daemon answers (about 8 s cold).
+fleet_wait_host() {
+	for _ in $(seq 1 120); do
+		virsh_on "$1" uri >/dev/null 2>&1 && return 0
+		kill -0 "$(cat "$FLEET/$1/libvirtd.pid")" 2>/dev/null || break
+		sleep 0.25
+	done
+	cat "$FLEET/$1/libvirtd.out" >&2
+	fail "libvirtd of $1 did not come up"
+}
+
+# fleet_kill_daemon NAME / fleet_restart_daemon NAME: the daemon only; its guests live on.
+fleet_kill_daemon() { kill -9 "$(cat "$FLEET/$1/libvirtd.pid")"; }
+fleet_restart_daemon() {
+	fleet_daemon "$1"
+	fleet_wait_host "$1"
+}
+
+fleet_up() {
+	local h
+	trap fleet_down EXIT
+	trap 'exit 130' INT TERM HUP # the EXIT trap still runs
+	rm -rf "$FLEET" && mkdir -p "$FLEET"
+	[ -x "$EKVM_BUILD/userspace/ekvm" ] || fail "no $EKVM_BUILD/userspace/ekvm (make userspace)"
+	cp "$EKVM_BUILD/userspace/ekvm" "$EKVM_BIN"
+	fleet_guest_image
+	ip netns add "$FLEET_ID-ctl"
+	"${CTL[@]}" ip link add br0 type bridge
+	"${CTL[@]}" ip addr add 10.251.0.254/24 dev br0
+	"${CTL[@]}" ip link set br0 up
+	"${CTL[@]}" ip link set lo up
+	for h in "${FLEET_HOSTS[@]}"; do fleet_host "$h"; done
+	for h in "${FLEET_HOSTS[@]}"; do fleet_wait_host "$h"; done
+}
+
+# fleet_guest NAME HOST [CPU-XML]: defines and starts a guest; its console log is
+# $FLEET/NAME.log.
+fleet_guest() {
+	local g=$1 h=$2 cpu=${3:-} uuid
+	uuid=$(printf '6b766d00-0000-4000-8000-%012d' "${g#guest}")
+	cat >"$FLEET/$g.xml" <<XML
+<domain type='qemu'>
+  <name>$g</name>
+  <uuid>$uuid</uuid>
+  <memory unit='MiB'>$FLEET_GUEST_MIB</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$GUEST_KERNEL</kernel>
+    <initrd>$GUEST_INITRD</initrd>
+    <cmdline>console=ttyS0 panic=-1</cmdline>
+  </os>
+  <on_crash>destroy</on_crash>
+  $cpu
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <serial type='file'><source path='$FLEET/$g.log' append='on'/></serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
+	rm -f "$FLEET/$g.log"
+	virsh_on "$h" define "$FLEET/$g.xml" >/dev/null
+	virsh_on "$h" start "$g" >/dev/null
+}
+
+# heartbeat NAME: the guest's last heartbeat number (0 before the first).
+heartbeat() {
+	local n
+	n=$(grep -ao 'ekvm-hb [0-9]*' "$FLEET/$1.log" 2>/dev/null | tail -1 | awk '{print $2}')
+	echo "${n:-0}"
+}
+
+# wait_heartbeat NAME: until the guest's heartbeat goes past what it was (30 s at most).
+wait_heartbeat() {
+	local before
+	before=$(heartbeat "$1")
+	for _ in $(seq 1 120); do
+		[ "$(heartbeat "$1")" -gt "$before" ] && return 0
+		sleep 0.25
+	done
+	fail "$1: no heartbeat after $before in 30 s"
+}
+
+# fleet_uuids: the UUIDs of the running guests of every host, sorted, one a line.
+fleet_uuids() {
+	local h
+	for h in "${FLEET_HOSTS[@]}"; do virsh_on "$h" list --uuid; done | sed '/^$/d' | sort
+}
+
+# where NAME: the host a guest runs on now.
+where() {
+	local h
+	for h in "${FLEET_HOSTS[@]}"; do
+		virsh_on "$h" domstate "$1" 2>/dev/null | grep -q running && echo "$h"
+	done
+	return 0
+}
+
+# fleet_inventory FILE VERSION [KEY=VALUE for the fleet line]...: the fleet's inventory. The
+# upgrade command is an honest fake: it records that it ran and installs the "new KVM version"
+# in a file the version command reads (this kernel's KVM is not ekvm and cannot be reloaded).
+# Per-host overrides: UPGRADE_<host>=command, VERSION_<host>=version it installs.
+fleet_inventory() {
+	local file=$1 version=$2 h up inst
+	shift 2
+	{
+		echo "# the netns test fleet (tests/fleet/lib/fleet.sh)"
+		echo "fleet ekvm=$EKVM_BIN version=$version $*"
+		for h in "${FLEET_HOSTS[@]}"; do
+			inst=VERSION_$h; inst=${!inst:-$version}
+			up=UPGRADE_$h
+			up=${!up:-"echo \$(date +%s.%N) >>$FLEET/$h.upgrades && echo $inst >$FLEET/$h.kvm-version"}
+			printf 'host name=%s uri=%s exec="ip netns exec %s sh -c" upgrade="%s" version_cmd="cat %s"\n' \
+				"$h" "$(host_uri "$h")" "$(host_ns "$h")" "$up" "$FLEET/$h.kvm-version"
+		done
+	} >"$file"
+}
+
+# ekvm_fleet ARGS...: ekvm fleet in the controller namespace, state and log under $FLEET.
+ekvm_fleet() {
+	"${CTL[@]}" "$EKVM_BIN" fleet "$@"
+}
+
+# fleet_case: the fleet up, every host at KVM 6.1.192.1, guest1 on hostA and guest2 on hostC
+# running; UUIDS0 is the fleet's set of VM UUIDs, INV the inventory (new version 6.1.192.2).
+fleet_case() {
+	local h
+	[ "$(id -u)" -eq 0 ] || skip "the fleet needs root (network namespaces, libvirtd)"
+	[ -e /dev/kvm ] || skip "no /dev/kvm: the verify step runs ekvm smoke"
+	fleet_up
+	for h in "${FLEET_HOSTS[@]}"; do echo 6.1.192.1 >"$FLEET/$h.kvm-version"; done
+	fleet_guest guest1 hostA
+	# guest2 names its CPU model: the preflight compares it with each destination's
+	fleet_guest guest2 hostC "<cpu mode='custom' match='exact'><model fallback='forbid'>qemu64</model></cpu>"
+	wait_heartbeat guest1
+	wait_heartbeat guest2
+	UUIDS0=$(fleet_uuids)
+	[ "$(echo "$UUIDS0" | wc -l)" -eq 2 ] || fail "two guests expected, found: $UUIDS0"
+	INV=$FLEET/inventory
+	STATE=$FLEET/state
+	fleet_inventory "$INV" 6.1.192.2
+}
+
+# guests_alive: both guests' heartbeats advance (whatever libvirt says).
+guests_alive() {
+	wait_heartbeat guest1
+	wait_heartbeat guest2
+	echo "# heartbeats: guest1 $(heartbeat guest1), guest2 $(heartbeat guest2)"
+}
+
+# uuids_unchanged: the fleet runs the same set of VMs as at the start, each once.
+uuids_unchanged() {
+	local now
+	now=$(fleet_uuids)
+	assert_eq "the fleet's VM UUIDs" "$UUIDS0" "$now"
+}
+
+# report_is JQ-EXPR: the JSON status report of the state file satisfies the expression.
+report_is() {
+	local rep
+	rep=$(ekvm_fleet status -s "$STATE" --json 2>/dev/null) || true
+	echo "$rep" | jq -e "$1" >/dev/null || fail "report: not ($1): $rep"
+}
+
+# the log: every line starts with an ISO-8601 UTC timestamp
+log_is_timestamped() {
+	local bad
+	bad=$(grep -cvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z ' "$STATE.log" || true)
+	assert_eq "log lines without a timestamp" 0 "$bad"
+}
+
+# resume_to_done: ekvm fleet resume completes; guests alive, at home, set unchanged.
+resume_to_done() {
+	ekvm_fleet resume -s "$STATE" >"$FLEET/resume.out" 2>&1 ||
+		{ tail -30 "$FLEET/resume.out"; fail "resume did not complete"; }
+	guests_alive
+	uuids_unchanged
+	report_is '.result == "done" and .invariant.holds and ([.hosts[].status] | unique) == ["done"]
+		and ([.hosts[].version] | unique) == ["6.1.192.2"]
+		and ([.vms[] | .host == .home] | all)'
+	log_is_timestamped
+}
