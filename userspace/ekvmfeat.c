@@ -28,14 +28,12 @@ int feat_parse_bool(const char *s)
 
 long long feat_read_count(const char *rel)
 {
-	char buf[32];
-	unsigned long long v;
-	int r = read_root_file(ROOT_SYS, rel, buf, sizeof(buf));
+	uint64_t v;
+	int r = read_root_u64(ROOT_SYS, rel, &v);
 
 	if (r < 0)
 		return r;
-	r = parse_u64(buf, FEAT_COUNT_MAX, &v);
-	return r ? r : (long long)v;
+	return v > FEAT_COUNT_MAX ? -ERANGE : (long long)v;
 }
 
 int feat_read_bool(const char *rel)

@@ -247,14 +247,9 @@ int main(void)
 
 	/* bad values */
 	{
-		static const char *const bad[] = { "2", "garbage", "-1", "yes1", "\n", "11" };
+		static const char *const bad[] = { "2", "garbage", "-1", "yes1", "\n", "11", "" };
 
-		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-			r = ekvm_write(AUDIT_LOG, bad[i]);
-			TEST_ASSERT(r == -EINVAL, "writing '%s' to ekvm_audit_log: %d", bad[i], r);
-			TEST_ASSERT(!ekvm_read(AUDIT_LOG, with, sizeof(with)) && !strcmp(with, "N"),
-				    "ekvm_audit_log changed to %s", with);
-		}
+		ekvm_check_rejected(AUDIT_LOG, bad, sizeof(bad) / sizeof(bad[0]), EINVAL);
 	}
 	close(kvm);
 	printf("audit trail ok\n");

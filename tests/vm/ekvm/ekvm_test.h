@@ -82,6 +82,27 @@ static inline void ekvm_must_write(const char *path, const char *val)
 }
 
 /*
+ * Writes each of the n bad values to path: each must fail (with want_err, or any error when
+ * want_err is 0) and leave the value as it was. An empty value never reaches the kernel (an
+ * empty write() succeeds without calling it), so it only has to change nothing.
+ */
+static inline void ekvm_check_rejected(const char *path, const char *const *bad, size_t n,
+				       int want_err)
+{
+	char was[64], now[64];
+
+	TEST_ASSERT(!ekvm_read(path, was, sizeof(was)), "read %s", path);
+	for (size_t i = 0; i < n; i++) {
+		int r = ekvm_write(path, bad[i]);
+
+		TEST_ASSERT(!*bad[i] || (r < 0 && (!want_err || r == -want_err)),
+			    "writing '%s' to %s: %s", bad[i], path, r ? strerror(-r) : "accepted");
+		TEST_ASSERT(!ekvm_read(path, now, sizeof(now)) && !strcmp(was, now),
+			    "%s changed from %s to %s after writing '%s'", path, was, now, bad[i]);
+	}
+}
+
+/*
  * The feature under test needs ekvm ABI level `level`. On stock KVM (or an
  * older ekvm) the test skips, unless the harness says the loaded KVM is an
  * ekvm of at least that level (EKVM_EXPECT_ABI): then it fails.

@@ -117,7 +117,6 @@ int main(void)
 	struct counts c, c2;
 	struct tiny_vm t;
 	char path[256], val[8];
-	int r;
 
 	ekvm_require(2);
 	TEST_ASSERT(!ekvm_read(HIST_PARAM, saved, sizeof(saved)), "no %s", HIST_PARAM);
@@ -155,14 +154,11 @@ int main(void)
 
 	/* bad values */
 	{
-		static const char *const bad[] = { "2", "garbage", "-1", "\n", "yes", "10" };
+		static const char *const bad[] = { "2", "garbage", "-1", "\n", "yes", "10", "" };
 
-		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-			r = ekvm_write(HIST_PARAM, bad[i]);
-			TEST_ASSERT(r == -EINVAL, "writing '%s' to ekvm_exit_hist: %d", bad[i], r);
-			TEST_ASSERT(!ekvm_read(HIST_PARAM, val, sizeof(val)) && !strcmp(val, "Y"),
-				    "ekvm_exit_hist changed to %s", val);
-		}
+		ekvm_check_rejected(HIST_PARAM, bad, sizeof(bad) / sizeof(bad[0]), EINVAL);
+		TEST_ASSERT(!ekvm_read(HIST_PARAM, val, sizeof(val)) && !strcmp(val, "Y"),
+			    "ekvm_exit_hist is %s after the bad values", val);
 	}
 	/* the file is read-only */
 	TEST_ASSERT(ekvm_write(path, "0") < 0, "%s is writable", path);

@@ -117,16 +117,10 @@ static void check_bad_input(const char *param)
 {
 	static const char *const bad[] = { "garbage", "-1", "\n", "1048577", "4294967296",
 					   "99999999999999999999999", "1x", "2 3", "" };
-	char was[32], now[32];
+	char was[32];
 
+	ekvm_check_rejected(param, bad, sizeof(bad) / sizeof(bad[0]), 0);
 	TEST_ASSERT(!ekvm_read(param, was, sizeof(was)), "read %s", param);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int r = ekvm_write(param, bad[i]);
-
-		TEST_ASSERT(r < 0 || !*bad[i], "writing '%s' to %s was accepted", bad[i], param);
-		TEST_ASSERT(!ekvm_read(param, now, sizeof(now)) && !strcmp(was, now),
-			    "%s changed from %s to %s after writing '%s'", param, was, now, bad[i]);
-	}
 	ekvm_must_write(param, "1048576");
 	ekvm_must_write(param, was);
 }
