@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Boot the Debian kernel image with the harness's initramfs under QEMU (TCG, an SVM-capable CPU,
 # so that kvm-amd loads in the guest with nested SVM emulated by QEMU) and wait for it.
-#   boot.sh -k KVER -i INITRAMFS -o OUTDIR [-t SECONDS] [-s STALL] [-c CPU] [-m MEM] -- [ekvm.KEY=VALUE]...
+#   boot.sh -k KVER -i INITRAMFS -o OUTDIR [-t SECONDS] [-s STALL] [-c CPU] [-m MEM] [-K IMAGE] -- [ekvm.KEY=VALUE]...
+# -K: boot IMAGE (e.g. an ekvm kernel package's vmlinuz, run.sh -K) instead of KVER's image.
 # -t: the guest's time limit; -s: stop it when it wrote no result for STALL seconds (a hung guest
 # kernel: under TCG a guest can lock up, stock or not).
 # The ekvm.* words go to the kernel command line for the guest's /init (tests/vm/guest-init.sh).
@@ -13,10 +14,10 @@
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
-USAGE="$0 -k KVER -i INITRAMFS -o OUTDIR [-t SECONDS] [-s STALL] [-c CPU] [-m MEM] -- [ekvm.KEY=VALUE]..."
-kver='' initrd='' outdir='' limit=1800 stall=0 cpu=${EKVM_VM_CPU:-EPYC} mem=4G
+USAGE="$0 -k KVER -i INITRAMFS -o OUTDIR [-t SECONDS] [-s STALL] [-c CPU] [-m MEM] [-K IMAGE] -- [ekvm.KEY=VALUE]..."
+kver='' initrd='' outdir='' image='' limit=1800 stall=0 cpu=${EKVM_VM_CPU:-EPYC} mem=4G
 accel=${EKVM_VM_ACCEL:-tcg,thread=single}
-while getopts k:i:o:t:s:c:m: opt; do
+while getopts k:i:o:t:s:c:m:K: opt; do
 	case $opt in
 	k) kver=$OPTARG ;;
 	i) initrd=$OPTARG ;;
@@ -25,6 +26,7 @@ while getopts k:i:o:t:s:c:m: opt; do
 	s) stall=$OPTARG ;;
 	c) cpu=$OPTARG ;;
 	m) mem=$OPTARG ;;
+	K) image=$OPTARG ;;
 	*) usage "$USAGE" ;;
 	esac
 done
@@ -33,7 +35,7 @@ shift $((OPTIND - 1))
 for w in "$@"; do
 	[[ $w == ekvm.*=* ]] || usage "$USAGE"
 done
-kernel=$EKVM_BUILD/vm/kernel/$kver/boot/vmlinuz-$kver
+kernel=${image:-$EKVM_BUILD/vm/kernel/$kver/boot/vmlinuz-$kver}
 [ -f "$kernel" ] || die "no $kernel: run tests/vm/fetch-kernel.sh $kver"
 [ -f "$initrd" ] || die "no initramfs $initrd"
 

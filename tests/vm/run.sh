@@ -5,7 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
-USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR] [-s SETS] [-n NPTS] [-f REGEX] [-x PROGRAM]... [-j 1|2] [-o OUTDIR]
+USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [-n NPTS] [-f REGEX] [-x PROGRAM]... [-j 1|2] [-o OUTDIR]
   -k KVER     the Debian kernel to boot (default: the top Makefile's BASE_KVER)
   -e DIR      the ekvm modules (kvm.ko, kvm-amd.ko) to test (default: build/modules/KVER)
   -s SETS     comma list of selftests, ekvm, extra, reload (default: selftests,ekvm,reload,
@@ -16,10 +16,13 @@ USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR] [-s SETS] [-n NPTS] [-f REGEX] [-x PROG
               EKVM_VM_EXTRA_TESTS, a space-separated list): exit 0 pass, 4 skip, else fail
   -j 1|2      guests at a time: 2 (default) runs the stock and the ekvm guest of an npt setting
               side by side (one QEMU keeps about one host core busy), 1 one after the other
-  -o OUTDIR   where results go (default: build/vm/results/<date>, linked as results/latest)"
+  -o OUTDIR   where results go (default: build/vm/results/<date>, linked as results/latest)
+  -K PACKAGE  an ekvm kernel package (linux-image-*.deb, or an unpacked kernel folder): the
+              'ekvm' guests boot its kernel with its own KVM modules, the 'stock' guests boot
+              KVER's with its stock modules (the reference); not with -e, no reload set"
 
-kver='' ekvm='' sets='' npts=1,0 filter='' outdir='' extras=() jobs=2
-while getopts k:e:s:n:f:x:j:o:h opt; do
+kver='' ekvm='' sets='' npts=1,0 filter='' outdir='' extras=() jobs=2 kpkg='' ekvm_kernel='' krel=''
+while getopts k:e:s:n:f:x:j:o:K:h opt; do
 	case $opt in
 	k) kver=$OPTARG ;;
 	e) ekvm=$OPTARG ;;
@@ -29,6 +32,7 @@ while getopts k:e:s:n:f:x:j:o:h opt; do
 	x) extras+=("$OPTARG") ;;
 	j) jobs=$OPTARG ;;
 	o) outdir=$OPTARG ;;
+	K) kpkg=$OPTARG ;;
 	*) usage "$USAGE" ;;
 	esac
 done
@@ -37,9 +41,16 @@ read -r -a env_extras <<<"${EKVM_VM_EXTRA_TESTS:-}"
 extras+=("${env_extras[@]}")
 kver=${kver:-$(makefile_var KVER)}
 [ -n "$kver" ] || die "no KVER (-k)"
+if [ -n "$kpkg" ]; then
+	# The package's kernel and its in-tree KVM (docs/kernel-packages.md)
+	[ -z "$ekvm" ] || usage "$USAGE"
+	read -r krel ekvm_kernel ekvm < <("$EKVM_TOP/tests/vm/kernel-pkg.sh" "$kpkg") ||
+		die "cannot use the kernel package $kpkg"
+fi
 ekvm=$(realpath "${ekvm:-$EKVM_BUILD/modules/$kver}")
 if [ -z "$sets" ]; then
 	sets=selftests,ekvm,reload
+	[ -z "$kpkg" ] || sets=selftests,ekvm
 	[ ${#extras[@]} -eq 0 ] || sets+=,extra
 fi
 [[ $npts =~ ^[01](,[01])*$ ]] || usage "$USAGE"
@@ -51,7 +62,9 @@ done
 { [ -f "$ekvm/kvm.ko" ] && [ -f "$ekvm/kvm-amd.ko" ]; } || die "no ekvm modules in $ekvm (make)"
 version=$(modinfo -F version "$ekvm/kvm.ko")
 vermagic=$(modinfo -F vermagic "$ekvm/kvm.ko")
-[ "${vermagic%% *}" = "$kver" ] || die "$ekvm/kvm.ko is built for ${vermagic%% *}, not $kver"
+[ "${vermagic%% *}" = "${krel:-$kver}" ] || die "$ekvm/kvm.ko is built for ${vermagic%% *}, not ${krel:-$kver}"
+[ -z "$kpkg" ] || [[ ,$sets, != *,reload,* ]] ||
+	die "-K: no reload set (the stock modules cannot load into the package's kernel)"
 [ -n "$version" ] || die "$ekvm/kvm.ko has no version: not an ekvm build"
 base_version=${version%.*}
 
@@ -92,14 +105,16 @@ stall=$(awk '$2 > m { m = $2 } END { print m + 60 }' "$outdir/tests.list")
 # is recorded as "hang" and a new guest goes on with the next test (at most 3 times).
 # shellcheck disable=SC2317 # called through timed
 run_guest() {
-	local name=$1 dir=$outdir/$1 from=1 seg=0 rc last idx
+	local name=$1 dir=$outdir/$1 from=1 seg=0 rc last idx kopt=()
 	shift
+	# with -K, the ekvm guests boot the package's kernel
+	[ -z "$ekvm_kernel" ] || [[ $name != ekvm-* ]] || kopt=(-K "$ekvm_kernel")
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	while :; do
 		seg=$((seg + 1))
 		rc=0
-		"$here/boot.sh" -k "$kver" -i "$initrd" -o "$dir/boot$seg" -t "$limit" -s "$stall" -- \
+		"$here/boot.sh" -k "$kver" "${kopt[@]}" -i "$initrd" -o "$dir/boot$seg" -t "$limit" -s "$stall" -- \
 			"$@" ekvm.from="$from" || rc=$?
 		tr -d '\r' <"$dir/boot$seg/results.log" >>"$dir/results.log"
 		tr -d '\r' <"$dir/boot$seg/console.log" >>"$dir/console.log"
