@@ -112,6 +112,27 @@ fleet-deps: deps
 fleet-test: fleet-deps userspace
 	@tests/run.sh tests/fleet/cases/*.sh
 
+# Whole kernels with the series built in (docs/kernel-packages.md), from the base source, the
+# series and kernel/config/: KCONFIG=minimal (x86_64_defconfig + fragments, what CI and the VM
+# harness use) or KCONFIG=release (Debian's config of KVER; hours on 2 cores). Output in
+# build/kernel-deb/<profile>/ and build/kernel-rpm/<profile>/. kernel-test is its own tier, not
+# part of make check (root; about an hour here, most of it compiling).
+KCONFIG ?= minimal
+
+kernel-deps: import
+	@scripts/install-deps.sh -f packaging/kernel/deps.txt \
+		$(if $(filter release,$(KCONFIG)),-f packaging/kernel/deps-release.txt $(KVER))
+
+kernel-deb: kernel-deps
+	@scripts/build-kernel-deb.sh $(KCONFIG) $(B)/kernel-deb/$(KCONFIG)
+
+kernel-rpm: kernel-deps
+	@scripts/build-kernel-rpm.sh $(KCONFIG) $(B)/kernel-rpm/$(KCONFIG)
+
+kernel-test: userspace-static
+	$(MAKE) kernel-deb kernel-rpm KCONFIG=minimal
+	@tests/run.sh tests/kernel/config.sh tests/kernel/deb.sh tests/kernel/rpm.sh tests/kernel/vm.sh
+
 bench: import userspace deb fleet-deps
 	@scripts/bench-build.sh $(VERSION) $(KVER)
 	$(MAKE) -s -C userspace bench EKVM_VERSION=$(VERSION).$(EKVM_RELEASE)
@@ -130,4 +151,4 @@ print-%:
 	@echo '$($*)'
 
 .PHONY: all deps import modules userspace install userspace-static vm-test pkg-deps deb rpm pkg-test check-patches check-releases test check bench clean distclean \
-	fleet-deps fleet-test
+	kernel-deps kernel-deb kernel-rpm kernel-test fleet-deps fleet-test

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run ekvm's tests (tests/<group>/*.sh but the VM harness and the package tests, which have
-# their own make targets; or the tests named) and report them as TAP 13, like the
+# Run ekvm's tests (tests/<group>/*.sh but the VM harness, the package and the kernel package
+# tests, which have their own make targets; or the tests named) and report them as TAP 13, like the
 # kselftest runner: "ok N name", "not ok N name", "# SKIP"; a failing test's output follows as
 # "# " lines. Ends with the line "N passed, N failed, N skipped".
 set -euo pipefail
@@ -11,7 +11,7 @@ if [ $# -gt 0 ]; then
 else
 	tests=()
 	for t in tests/*/*.sh; do
-		case "$t" in tests/vm/* | tests/pkg/*) ;; *) tests+=("$t") ;; esac
+		case "$t" in tests/vm/* | tests/pkg/* | tests/kernel/*) ;; *) tests+=("$t") ;; esac
 	done
 fi
 log_dir=build/tests/logs

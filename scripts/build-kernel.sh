@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Lay out a whole kernel tree for an ekvm kernel package (docs/kernel-packages.md): the imported
+# base source, the series of patches/<series>/series applied, the generated ekvm_version.h and
+# the .config of a profile. Prints the tree's path on stdout.
+#   build-kernel.sh PROFILE
+# PROFILE is minimal (CI: x86_64_defconfig + kvm_guest.config + ekvm.config + minimal.config)
+# or release (Debian's config of the base kernel + ekvm.config + release.config).
+# The tree is build/kernel/PROFILE/linux-<version>; it is made again only when the base, the
+# series or the release counter changed (a stamp of their contents), so a second package build
+# reuses the objects of the first. The final config is also written beside the tree as
+# build/kernel/PROFILE/config (the RPM build's Source1) and ekvm_version.h (its Source2).
+# EKVM_KCONFIG_DIR replaces kernel/config/ (the tests use it).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+[ $# -eq 1 ] || usage "$0 minimal|release"
+profile=$1
+version=$(makefile_var VERSION)
+release=${EKVM_RELEASE:-$(makefile_var EKVM_RELEASE)}
+src=$(src_dir "$version")
+cfgdir=${EKVM_KCONFIG_DIR:-$EKVM_TOP/kernel/config}
+work=$EKVM_BUILD/kernel/$profile
+tree=$work/linux-$version
+case $profile in
+minimal) base_config='' ;;
+release)
+	base_kver=$(makefile_var KVER)
+	base_config=/usr/src/linux-headers-$base_kver/.config
+	[ -f "$base_config" ] || die "no $base_config: scripts/install-deps.sh $base_kver" ;;
+*) usage "$0 minimal|release" ;;
+esac
+[ -f "$src/.ekvm-imported" ] || die "Linux $version is not imported (make import)"
+for f in ekvm.config "$profile.config"; do
+	[ -f "$cfgdir/$f" ] || die "no kernel/config/$f"
+done
+
+# The tree: base + series. The stamp is the hash of what went into it.
+mapfile -t patches < <(series_patches "$version")
+stamp=$( {
+	echo "base $version $(cat "$src/.ekvm-imported") release $release"
+	for p in "${patches[@]}"; do
+		f=$(patch_file "$version" "$p")
+		[ -f "$f" ] || die "patch $p is listed in the series but missing"
+		echo "$p $(sha256sum <"$f")"
+	done
+} | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$work/.tree-stamp" 2>/dev/null)" != "$stamp" ]; then
+	info "laying out $tree (Linux $version, ${#patches[@]} patches)"
+	rm -rf "$tree" "$tree.tmp" "$work/.tree-stamp"
+	mkdir -p "$work"
+	mkdir -p "$tree.tmp"
+	# not the import's stamp, nor its git history if any (kbuild would add a "+" to the release)
+	tar -C "$src" --exclude=./.git --exclude=./.ekvm-imported -cf - . | tar -C "$tree.tmp" -xf -
+	for p in "${patches[@]}"; do
+		apply_patch "$tree.tmp" "$(patch_file "$version" "$p")"
+	done
+	write_identity "$tree.tmp" "$version" "$release" "${patches[@]}"
+	# uname -r: <version>.<release><CONFIG_LOCALVERSION>, e.g. 6.1.192.1-ekvm (kbuild puts
+	# localversion* files before CONFIG_LOCALVERSION)
+	echo ".$release" >"$tree.tmp/localversion-ekvm"
+	mv "$tree.tmp" "$tree"
+	echo "$stamp" >"$work/.tree-stamp"
+fi
+cp "$tree/include/linux/ekvm_version.h" "$work/ekvm_version.h"
+cp "$tree/localversion-ekvm" "$work/localversion-ekvm"
+
+# The config: the profile's base, the fragments merged over it, make olddefconfig; then every
+# line of the fragments must hold (an option Kconfig dropped is an error, not a surprise).
+cfg=$work/config.new
+rm -rf "$work/merge" && mkdir -p "$work/merge"
+if [ -z "$base_config" ]; then
+	make -s -C "$tree" KCONFIG_CONFIG="$work/merge/.config" x86_64_defconfig >/dev/null
+	frags=("$tree/kernel/configs/kvm_guest.config" "$cfgdir/ekvm.config" "$cfgdir/$profile.config")
+else
+	cp "$base_config" "$work/merge/.config"
+	frags=("$cfgdir/ekvm.config" "$cfgdir/$profile.config")
+fi
+"$tree/scripts/kconfig/merge_config.sh" -m -O "$work/merge" "$work/merge/.config" "${frags[@]}" \
+	>"$work/merge/log" 2>&1 || die "merge_config failed: $(tail -1 "$work/merge/log")"
+cp "$work/merge/.config" "$cfg"
+make -s -C "$tree" KCONFIG_CONFIG="$cfg" olddefconfig >/dev/null
+for f in "${frags[@]:${#frags[@]}-2}"; do
+	sed -n -e 's/^\(CONFIG_[A-Za-z0-9_]*=.*\)/\1/p' -e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set/\1/p' "$f" |
+		while read -r want; do
+			if [[ $want == *=* ]]; then
+				grep -qxF -- "$want" "$cfg" ||
+					die "kernel/config/$(basename "$f"): $want does not hold after olddefconfig (got: $(grep "^${want%%=*}=" "$cfg" || echo 'not set'))"
+			elif grep -q "^$want=" "$cfg"; then
+				die "kernel/config/$(basename "$f"): $want should not be set, got $(grep "^$want=" "$cfg")"
+			fi
+		done
+done
+rm -rf "$work/merge" "$cfg.old"
+# A profile other than release says so in uname -r (6.1.192.1-ekvm-minimal), so that a test
+# kernel is never taken for, nor installed over, a release kernel of the same version.
+if [ "$profile" != release ]; then
+	sed -i "s/^CONFIG_LOCALVERSION=\"\(.*\)\"$/CONFIG_LOCALVERSION=\"\1-$profile\"/" "$cfg"
+	grep -q "^CONFIG_LOCALVERSION=\".*-$profile\"$" "$cfg" || die "no CONFIG_LOCALVERSION in $cfg"
+fi
+# Left alone when unchanged, so that kbuild sees nothing new.
+if ! cmp -s "$cfg" "$tree/.config"; then cp "$cfg" "$tree/.config"; fi
+mv "$cfg" "$work/config"
+echo "$tree"

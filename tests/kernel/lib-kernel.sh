@@ -1,0 +1,32 @@
+# shellcheck shell=bash
+# Helpers for the kernel package tests (make kernel-test): where the minimal-profile packages
+# are and what they must say. Sourced, after tests/lib.sh.
+
+# Used by the tests that source this file.
+# shellcheck disable=SC2034
+{
+PKGVER=$(makefile_var PKG_VERSION)
+KBASE=$(makefile_var VERSION)
+KPROFILE=${EKVM_KERNEL_PROFILE:-minimal}
+# uname -r of the kernel: <base>.<release>-ekvm[-<profile>]
+KREL=$PKGVER-ekvm
+[ "$KPROFILE" = release ] || KREL+=-$KPROFILE
+KDEBS=$EKVM_BUILD/kernel-deb/$KPROFILE
+KRPMS=${EKVM_KERNEL_RPMS:-$EKVM_BUILD/kernel-rpm/$KPROFILE}
+}
+
+# The ekvm KVM modules of an unpacked kernel ROOT: there, with the ekvm version and for KREL.
+assert_ekvm_kvm() {
+	local root=$1 m f
+	for m in kvm kvm-amd kvm-intel; do
+		f=$root/lib/modules/$KREL/kernel/arch/x86/kvm/$m.ko
+		[ -f "$f" ] || fail "no $m.ko in $root/lib/modules/$KREL"
+		assert_eq "$m.ko version" "$PKGVER" "$(modinfo -F version "$f")"
+		assert_match "$m.ko vermagic" "^$KREL " "$(modinfo -F vermagic "$f")"
+	done
+	# the series that went in: its patch names are compiled into kvm.ko (/sys/module/kvm/ekvm/series)
+	f=$root/lib/modules/$KREL/kernel/arch/x86/kvm/kvm.ko
+	while read -r p; do
+		grep -qaF "$p" "$f" || fail "kvm.ko was not built with $p of the series"
+	done < <(series_patches "$KBASE")
+}
