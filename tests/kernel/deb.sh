@@ -65,14 +65,7 @@ assert_eq "installed kvm version" "$PKGVER" "$(modinfo -k "$KREL" -F version kvm
 [ -e "/lib/modules/$KREL/build/Makefile" ] || fail "/lib/modules/$KREL/build is not the headers"
 
 echo "# an external module builds against the headers package"
-mdir=$TEST_TMP/extmod
-mkdir -p "$mdir"
-printf '%s\n' '#include <linux/module.h>' 'static int __init t_init(void) { return 0; }' \
-	'module_init(t_init);' 'MODULE_LICENSE("GPL");' >"$mdir/ekvmt.c"
-echo 'obj-m := ekvmt.o' >"$mdir/Kbuild"
-make -C "/lib/modules/$KREL/build" M="$mdir" modules >"$TEST_TMP/extmod.log" 2>&1 ||
-	{ tail -20 "$TEST_TMP/extmod.log"; fail "an external module does not build against linux-headers-$KREL"; }
-assert_match "external module vermagic" "^$KREL " "$(modinfo -F vermagic "$mdir/ekvmt.ko")"
+assert_extmod_builds "/lib/modules/$KREL/build" "linux-headers-$KREL"
 
 echo "# purge"
 dpkg --purge "linux-headers-$KREL" "linux-image-$KREL" >"$TEST_TMP/purge.log" 2>&1 ||

@@ -30,3 +30,16 @@ assert_ekvm_kvm() {
 		grep -qaF "$p" "$f" || fail "kvm.ko was not built with $p of the series"
 	done < <(series_patches "$KBASE")
 }
+
+# An external module builds against the kernel build folder KDIR (the headers package, what);
+# its vermagic names $KREL.
+assert_extmod_builds() {
+	local kdir=$1 what=$2 mdir=$TEST_TMP/extmod
+	mkdir -p "$mdir"
+	printf '%s\n' '#include <linux/module.h>' 'static int __init t_init(void) { return 0; }' \
+		'module_init(t_init);' 'MODULE_LICENSE("GPL");' >"$mdir/ekvmt.c"
+	echo 'obj-m := ekvmt.o' >"$mdir/Kbuild"
+	make -C "$kdir" M="$mdir" modules >"$TEST_TMP/extmod.log" 2>&1 ||
+		{ tail -20 "$TEST_TMP/extmod.log"; fail "an external module does not build against $what"; }
+	assert_match "external module vermagic" "^$KREL " "$(modinfo -F vermagic "$mdir/ekvmt.ko")"
+}

@@ -61,14 +61,7 @@ file "$root/lib/modules/$KREL/vmlinuz" | grep -q 'Linux kernel x86 boot executab
 cmp -s "$root/lib/modules/$KREL/config" "$EKVM_BUILD/kernel/$KPROFILE/config" || fail "the packaged config is not the profile's"
 
 echo "# an external module builds against kernel-ekvm-devel"
-mdir=$TEST_TMP/extmod
-mkdir -p "$mdir"
-printf '%s\n' '#include <linux/module.h>' 'static int __init t_init(void) { return 0; }' \
-	'module_init(t_init);' 'MODULE_LICENSE("GPL");' >"$mdir/ekvmt.c"
-echo 'obj-m := ekvmt.o' >"$mdir/Kbuild"
-make -C "$root/usr/src/kernels/$KREL" M="$mdir" modules >"$TEST_TMP/extmod.log" 2>&1 ||
-	{ tail -20 "$TEST_TMP/extmod.log"; fail "an external module does not build against kernel-ekvm-devel"; }
-assert_match "external module vermagic" "^$KREL " "$(modinfo -F vermagic "$mdir/ekvmt.ko")"
+assert_extmod_builds "$root/usr/src/kernels/$KREL" kernel-ekvm-devel
 
 echo "# rpm -i and rpm -e"
 # --nodeps: the dependencies are RHEL packages (kmod), which Debian's rpm database does not know
