@@ -6,16 +6,8 @@
 # shellcheck disable=SC2154 # out, err, rc, T, O, EKVM: set by run.sh
 
 fleet_unit_tests() {
-	local line
 	[ -x "$O/tests/fleet-unit" ] || return 0
-	while IFS= read -r line; do
-		case "$line" in
-		"ok "*) ok 0 "${line#ok * - }" ;;
-		"not ok "*) ok 1 "${line#not ok * - }" ;;
-		esac
-	done < <("$O/tests/fleet-unit" 2>&1)
-	"$O/tests/fleet-unit" >/dev/null 2>&1
-	ok $? "fleet unit tests exit 0 under ASan/UBSan"
+	tap_tests "$O/tests/fleet-unit" "fleet unit tests"
 }
 
 # test_host NAME MEM_KIB [VM_NAME VM_MEM_KIB VM_NUMBER]...: a test-driver host file

@@ -40,16 +40,22 @@ usage_error() {
 	ok $? "$what: exit 2 and one line ($err)"
 }
 
-unit_tests() {
+# tap_tests PROGRAM WHAT: runs a unit-test program (built with ASan/UBSan), one "ok" of ours per
+# "ok"/"not ok" line it prints, and one for its exit status.
+tap_tests() {
 	local line
 	while IFS= read -r line; do
 		case "$line" in
 		"ok "*) ok 0 "${line#ok * - }" ;;
 		"not ok "*) ok 1 "${line#not ok * - }" ;;
 		esac
-	done < <("$O/tests/unit" 2>&1)
-	"$O/tests/unit" >/dev/null 2>&1
-	ok $? "unit tests exit 0 under ASan/UBSan"
+	done < <("$1" 2>&1)
+	"$1" >/dev/null 2>&1
+	ok $? "$2 exit 0 under ASan/UBSan"
+}
+
+unit_tests() {
+	tap_tests "$O/tests/unit" "unit tests"
 }
 
 dispatch_tests() {
