@@ -23,6 +23,14 @@ DKMS_RELEASES_6.1 := 6.1.170:6.1.170-3 6.1.176:6.1.176-1 6.1.187:6.1.187-1 6.1.1
 		     6.1.192:6.1.192-2
 DKMS_KVERS_6.1 := 6.1.0-47-amd64 6.1.0-50-amd64 6.1.0-53-amd64 6.1.0-54-amd64 6.1.0-55-amd64 \
 		  6.1.0-56-amd64
+# The second base, Linux 6.12 (the RHEL 10 and Debian 13 base), from Debian 12's security archive.
+BASE_VERSION_6.12 := 6.12.117
+BASE_DEBVER_6.12 := 6.12.117-1~deb12u1
+BASE_KVER_6.12 := 6.12.117+deb12-amd64
+DKMS_RELEASES_6.12 := 6.12.117:6.12.117-1~deb12u1
+DKMS_KVERS_6.12 := 6.12.117+deb12-amd64
+# Every base this tree carries (make check covers each of them).
+BASES := 6.1 6.12
 
 VERSION := $(BASE_VERSION_$(BASE))
 KVER ?= $(BASE_KVER_$(BASE))
@@ -30,7 +38,7 @@ KVER ?= $(BASE_KVER_$(BASE))
 SOURCE ?= --deb $(BASE_DEBVER_$(BASE))
 
 ifeq ($(VERSION),)
-$(error ekvm: unknown BASE $(BASE): known bases are 6.1)
+$(error ekvm: unknown BASE $(BASE): known bases are $(BASES))
 endif
 
 PKG_VERSION := $(VERSION).$(EKVM_RELEASE)
