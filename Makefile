@@ -76,6 +76,11 @@ userspace:
 check-patches: import
 	@scripts/check-patches.sh $(VERSION) $(KVER)
 
+# The bases' series in step: the same patches, statuses and ekvm ABI (docs/patches.md).
+check-sync:
+	@$(foreach b,$(BASES),$(MAKE) -s import BASE=$(b) &&) true
+	@scripts/check-sync.sh $(BASES)
+
 # The series on every point release the DKMS package carries (their kernels' headers installed).
 check-releases: deps
 	@scripts/install-deps.sh $(DKMS_KVERS_$(BASE))
@@ -110,7 +115,15 @@ rpm: pkg-deps
 pkg-test: deb rpm userspace-static
 	@tests/run.sh tests/pkg/*.sh
 
-check: check-patches check-releases test pkg-test vm-test fleet-test
+# make check: every base. What is per base (the series' checks, the build, the VM harness) runs
+# for each of BASES in turn; the rest covers all bases at once (check-releases, the packages) or
+# does not depend on the base (the tool, the fleet).
+check:
+	$(MAKE) check-sync
+	$(foreach b,$(BASES),$(MAKE) BASE=$(b) check-base &&) true
+	$(MAKE) check-releases test pkg-test fleet-test
+
+check-base: check-patches all vm-test
 
 # ekvm fleet on three libvirtd "hosts" in network namespaces with two live guests: a rollout
 # and three failures, each resumed to completion (tests/fleet, docs/fleet.md; root).
@@ -158,5 +171,5 @@ distclean:
 print-%:
 	@echo '$($*)'
 
-.PHONY: all deps import modules userspace install userspace-static vm-test pkg-deps deb rpm pkg-test check-patches check-releases test check bench clean distclean \
+.PHONY: all deps import modules userspace install userspace-static vm-test pkg-deps deb rpm pkg-test check-patches check-sync check-base check-releases test check bench clean distclean \
 	kernel-deps kernel-deb kernel-rpm kernel-test fleet-deps fleet-test
