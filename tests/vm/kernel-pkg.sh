@@ -7,9 +7,10 @@
 # build/vm/kernel-pkg/<package name>/) or a folder that holds an unpacked kernel (the kernel-ekvm
 # and kernel-ekvm-modules RPMs through rpm2cpio, or a .deb through dpkg -x): one
 # lib/modules/KREL/ and its image as boot/vmlinuz-KREL or lib/modules/KREL/vmlinuz.
-# Prints one line: KREL IMAGE MODULE_DIR (the modules, flat, named as modules.dep says).
+# Prints one line: KREL IMAGE MODULE_DIR (the modules, flat, uncompressed, <name>.ko).
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
+. "$(dirname "$0")/lib-vm.sh"
 
 [ $# -eq 1 ] || usage "$0 linux-image-KREL_*.deb|DIR"
 pkg=$1
@@ -31,13 +32,13 @@ image=$root/boot/vmlinuz-$krel
 # Packages ship no modules.dep (depmod runs when they are installed): make it here.
 mods=$root/lib/modules/$krel
 [ -f "$mods/modules.dep" ] || depmod -b "$root" "$krel"
-dep=$(grep -E '^kernel/arch/x86/kvm/kvm-amd\.ko:' "$mods/modules.dep") ||
+dep=$(grep -E '^kernel/arch/x86/kvm/kvm-amd\.ko(\.[a-z]+)?:' "$mods/modules.dep") ||
 	die "$pkg: no kvm-amd.ko module (CONFIG_KVM_AMD=m) in $krel"
 set_dir=$root/ekvm-set
 rm -rf "$set_dir" && mkdir -p "$set_dir"
 read -r -a files <<<"${dep#*:}"
-for f in kernel/arch/x86/kvm/kvm-amd.ko "${files[@]}"; do
-	cp "$mods/$f" "$set_dir/"
+for f in "${dep%%:*}" "${files[@]}"; do
+	unpack_module "$mods/$f" "$set_dir/$(module_name "$f").ko"
 done
 [ -f "$set_dir/kvm.ko" ] || die "$pkg: kvm-amd.ko does not depend on a kvm.ko module"
 vermagic=$(modinfo -F vermagic "$set_dir/kvm.ko")

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Make the guest's initramfs: busybox, tests/vm/guest-init.sh as /init, the stock module set
 # of the kernel image and the ekvm one, the test programs and the list of tests to run.
-#   mkinitramfs.sh -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-x PROGRAM]... [-f REGEX]
+#   mkinitramfs.sh -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX]
 # Writes OUT.cpio and OUT.list (the tests in it: name, timeout, program, arguments).
+# BASE_VERSION (default: that of the ekvm modules, e.g. 6.12.117 for 6.12.117.1) says whose
+# programs go in (build-tests.sh BASE_VERSION) and which expectations and arguments apply.
 # SETS is a comma list of selftests, ekvm, extra (none: no tests, e.g. for the benchmark); -x adds a static program as test extra/<name>;
 # -f keeps only the tests whose name matches REGEX (grep -E). Tests whose expectation is "skip"
 # (tests/vm/expectations.txt) are left out; tests/vm/test-args.txt gives timeouts and arguments.
 # Needs fetch-kernel.sh KVER and build-tests.sh run before.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
+. "$(dirname "$0")/lib-vm.sh"
 
-USAGE="$0 -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-x PROGRAM]... [-f REGEX]"
-kver='' ekvm='' sets='' out='' filter='' extras=()
-while getopts k:e:s:o:x:f: opt; do
+USAGE="$0 -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX]"
+kver='' ekvm='' sets='' out='' filter='' extras=() base_version=''
+while getopts k:e:s:o:x:f:b: opt; do
 	case $opt in
+	b) base_version=$OPTARG ;;
 	k) kver=$OPTARG ;;
 	e) ekvm=$OPTARG ;;
 	s) sets=$OPTARG ;;
@@ -32,10 +36,17 @@ mods=$image/lib/modules/$kver
 default_timeout=120
 
 [ -f "$mods/modules.dep" ] || die "no kernel image for $kver: run tests/vm/fetch-kernel.sh $kver"
-[ -f "$vm/selftests.list" ] || die "tests not built: run tests/vm/build-tests.sh"
-for m in kvm.ko kvm-amd.ko; do
-	[ -f "$ekvm/$m" ] || die "no $m in $ekvm"
+for m in kvm kvm-amd; do
+	module_file "$ekvm" "$m" >/dev/null || die "no $m.ko in $ekvm"
 done
+# What the ekvm modules must report, from the module file and the patch series.
+version=$(modinfo -F version "$(module_file "$ekvm" kvm)")
+base_version=${base_version:-${version%.*}}
+[ -n "$base_version" ] || die "$ekvm/kvm.ko has no version: give the base (-b)"
+series=$(series_of "$base_version")
+tests=$(tests_dir "$base_version")
+[ -f "$tests/selftests.list" ] || die "tests not built: run tests/vm/build-tests.sh $base_version"
+expectations_check
 busybox=$(command -v busybox) || die "no busybox (apt-get install busybox-static)"
 file -L "$busybox" | grep -q 'statically linked' || die "$busybox is not static (busybox-static)"
 
@@ -45,27 +56,29 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,etc,mods/stock,mods/ekvm,tests/selftests,tests/ekvm,tests/extra}
 cp "$busybox" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
-cp "$vm/bin/helpers/"* "$root/bin/"
+cp "$tests/bin/helpers/"* "$root/bin/"
 install -m 755 "$here/guest-init.sh" "$root/init"
 
-# The modules kvm-amd needs, dependencies first (modules.dep lists them last first).
-dep=$(grep '^kernel/arch/x86/kvm/kvm-amd.ko:' "$mods/modules.dep") || die "no kvm-amd in $mods/modules.dep"
+# The modules kvm-amd needs, dependencies first (modules.dep lists them last first). The image's
+# modules may be compressed (6.12: .ko.xz): the initramfs gets them uncompressed.
+dep=$(grep -E '^kernel/arch/x86/kvm/kvm-amd\.ko(\.[a-z]+)?:' "$mods/modules.dep") ||
+	die "no kvm-amd in $mods/modules.dep"
 read -r -a files <<<"${dep#*:}"
 order=()
 for ((i = ${#files[@]} - 1; i >= 0; i--)); do order+=("${files[i]}"); done
-order+=(kernel/arch/x86/kvm/kvm-amd.ko)
+order+=("${dep%%:*}")
 for f in "${order[@]}"; do
-	n=$(basename "$f" .ko)
-	cp "$mods/$f" "$root/mods/stock/$n.ko"
+	n=$(module_name "$f")
+	unpack_module "$mods/$f" "$root/mods/stock/$n.ko"
 	echo "$n" >>"$root/mods/order"
 	# ekvm's build replaces what it ships (kvm, kvm-amd); the rest is stock
-	if [ -f "$ekvm/$n.ko" ]; then
-		strip --strip-debug -o "$root/mods/ekvm/$n.ko" "$ekvm/$n.ko"
+	if e=$(module_file "$ekvm" "$n"); then
+		unpack_module "$e" "$root/mods/ekvm/$n.ko.tmp"
+		strip --strip-debug -o "$root/mods/ekvm/$n.ko" "$root/mods/ekvm/$n.ko.tmp"
+		rm "$root/mods/ekvm/$n.ko.tmp"
 	fi
 done
 
-# What the ekvm modules must report, from the module file and the patch series.
-version=$(modinfo -F version "$ekvm/kvm.ko")
 {
 	echo "EKVM_EXPECT_VERSION='$version'"
 	# the ABI level of the series, as the tool's copy of it says (tests/build/abi-header.sh
@@ -73,22 +86,22 @@ version=$(modinfo -F version "$ekvm/kvm.ko")
 	abi=$(awk '$1 == "#define" && $2 == "EKVM_ABI_LEVEL" { print $3 }' \
 		"$EKVM_TOP/userspace/include/ekvm-abi.h")
 	echo "EKVM_EXPECT_ABI='${EKVM_EXPECT_ABI:-$abi}'"
-	base=${version%.*}
-	if [ -f "$(patches_dir "$base")/series" ]; then
-		echo "EKVM_EXPECT_SERIES='$(series_patches "$base")'"
+	if [ -f "$(patches_dir "$base_version")/series" ]; then
+		echo "EKVM_EXPECT_SERIES='$(series_patches "$base_version")'"
 	fi
 } >"$root/etc/ekvm-expect"
 
-# Timeouts and arguments: "name timeout [args...]" lines of test-args.txt.
+# Timeouts and arguments: "name timeout [args...]" lines of test-args.txt; a line for
+# "name@<series>" (e.g. selftests/dirty_log_test@6.12) is that base's own and comes first.
 args_of() {
-	awk -v n="$1" -v d="$default_timeout" '
-		{ sub(/#.*/, "") } NF && $1 == n { $1 = ""; print substr($0, 2); found = 1; exit }
-		END { if (!found) print d }' "$here/test-args.txt"
+	awk -v n="$1" -v nb="$1@$series" -v d="$default_timeout" '
+		{ sub(/#.*/, "") } NF && $1 == nb && !own { $1 = ""; own = substr($0, 2) }
+		NF && $1 == n && !any { $1 = ""; any = substr($0, 2) }
+		END { print own != "" ? own : any != "" ? any : d }' "$here/test-args.txt"
 }
-# Tests with expectation "skip" are not run at all.
+# Tests with expectation "skip" for this base are not run at all.
 skipped() {
-	awk -v n="$1" '{ sub(/#.*/, "") } NF && $1 == n && $2 == "skip" { f = 1 } END { exit !f }' \
-		"$here/expectations.txt"
+	[ "$(expectation "$1" "$series" any | cut -f1)" = skip ]
 }
 list=$root/tests/list
 add() {
@@ -102,7 +115,7 @@ IFS=, read -r -a want <<<"$sets"
 for s in "${want[@]}"; do
 	case $s in
 	ekvm)
-		for t in "$vm/bin/ekvm/"*; do
+		for t in "$tests/bin/ekvm/"*; do
 			[ -x "$t" ] || continue
 			cp "$t" "$root/tests/ekvm/"
 			add "ekvm/$(basename "$t")" "/tests/ekvm/$(basename "$t")"
@@ -110,9 +123,9 @@ for s in "${want[@]}"; do
 	selftests)
 		while read -r t; do
 			n=$(basename "$t")
-			strip --strip-debug -o "$root/tests/selftests/$n" "$vm/selftests/$t"
+			strip --strip-debug -o "$root/tests/selftests/$n" "$tests/selftests/$t"
 			add "selftests/$n" "/tests/selftests/$n"
-		done <"$vm/selftests.list" ;;
+		done <"$tests/selftests.list" ;;
 	extra)
 		for t in "${extras[@]}"; do
 			[ -x "$t" ] || die "extra test $t is not an executable file"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compare the guest runs of one harness run and say whether ekvm regressed.
-#   report.sh -d RUNDIR [-V EKVM_VERSION] [-n NPTS]
+#   report.sh -d RUNDIR [-V EKVM_VERSION] [-b BASE] [-n NPTS]
 # RUNDIR holds stock-nptN/ and ekvm-nptN/ (results.log and console.log of boot.sh) for each
 # npt setting of NPTS (comma list, default 1,0), and optionally reload/. Writes, in RUNDIR:
 #   <run>/tests.tsv, <run>/dmesg.log, <run>/logs/<test>.log, <run>.tap   each guest run (kselftest TAP)
@@ -10,21 +10,27 @@
 #   not report the ekvm version (sysfs and KVM_CAP_EKVM) or do not unload; the guest's kernel
 #   log has a WARNING, BUG, Oops or Call Trace with ekvm that stock did not have; a guest did not
 #   finish; a test fails with stock and ekvm and is not listed in tests/vm/expectations.txt.
+# BASE (6.1, 6.12; default: the series of EKVM_VERSION) chooses the expectations that apply.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
+. "$(dirname "$0")/lib-vm.sh"
 
-USAGE="$0 -d RUNDIR [-V EKVM_VERSION] [-n NPTS]"
-dir='' want_version='' npts=1,0
-while getopts d:V:n: opt; do
+USAGE="$0 -d RUNDIR [-V EKVM_VERSION] [-b BASE] [-n NPTS]"
+dir='' want_version='' npts=1,0 base=''
+while getopts d:V:b:n: opt; do
 	case $opt in
 	d) dir=$OPTARG ;;
 	V) want_version=$OPTARG ;;
+	b) base=$OPTARG ;;
 	n) npts=$OPTARG ;;
 	*) usage "$USAGE" ;;
 	esac
 done
 { [ -n "$dir" ] && [ -d "$dir" ]; } || usage "$USAGE"
-expectations=$EKVM_TOP/tests/vm/expectations.txt
+# 6.12.117.1 -> 6.12
+[ -n "$base" ] || [ -z "$want_version" ] || base=$(series_of "$(series_of "$want_version")")
+[[ $base =~ ^[0-9]+\.[0-9]+$ ]] || usage "$USAGE"
+expectations_check
 
 # --- parse one guest run: tests.tsv (name status rc ms), meta, dmesg.log, logs/, kernel issues
 parse() {
@@ -104,15 +110,6 @@ run_tap() {
 	} >"$run.tap"
 }
 
-# Expectation of a test for an npt setting: "kind<TAB>reason", or nothing.
-expectation() {
-	awk -v n="$1" -v npt="$2" '
-		/^[[:space:]]*(#|$)/ { next }
-		$1 == n && ($3 == "any" || $3 == npt) {
-			r = $0; sub(/^[^ \t]+[ \t]+[^ \t]+[ \t]+[^ \t]+[ \t]*/, "", r); print $2 "\t" r; exit }
-	' "$expectations"
-}
-
 declare -a V_NAME V_VERDICT V_NOTE
 verdict() { V_NAME+=("$1"); V_VERDICT+=("$2"); V_NOTE+=("$3"); }
 secs() {
@@ -190,7 +187,7 @@ for npt in "${npt_list[@]}"; do
 	done <"$e/tests.tsv"
 	for name in "${order[@]}"; do
 		st=${S_ST[$name]:--} et=${E_ST[$name]:--}
-		exp=$(expectation "$name" "$npt")
+		exp=$(expectation "$name" "$base" "$npt")
 		kind=${exp%%$'\t'*} why=${exp#*$'\t'}
 		v=PASS note=""
 		case $et in
@@ -216,7 +213,7 @@ for npt in "${npt_list[@]}"; do
 			elif [ "$st" = skip ]; then
 				v=FAIL note="$et with ekvm, skips with stock"
 			else
-				v=FAIL note="$et with ekvm and $st with stock: not in expectations.txt"
+				v=FAIL note="$et with ekvm and $st with stock: not in expectations.txt for $base"
 			fi ;;
 		esac
 		verdict "npt$npt/$name" "$v" "$note"
@@ -225,12 +222,11 @@ for npt in "${npt_list[@]}"; do
 	unset S_ST S_MS E_ST E_MS
 
 	# kernel log: problems ekvm has that stock has not, less the known flaky ones
-	# (expectations: "kernel-log/<function> flaky <npt> <reason>", <function> as in "at x86.c
-	# <function>+0x.../0x..." of the report's first line)
+	# (expectations: "kernel-log/<function> flaky <base> <npt> <reason>", <function> as in "at
+	# x86.c <function>+0x.../0x..." of the report's first line)
 	new=$(awk -F'\t' 'NR == FNR { seen[$2] = 1; next } !($2 in seen) { print $1 "\t" $2 "\t" $3 }' \
 		"$s/issues.tsv" "$e/issues.tsv" | sort -u)
-	known=$(awk -v npt="$npt" '/^[[:space:]]*(#|$)/ { next }
-		$1 ~ /^kernel-log\// && $2 == "flaky" && ($3 == "any" || $3 == npt) { print substr($1, 12) }' "$expectations")
+	known=$(expected_klog_flaky "$base" "$npt")
 	unknown="" flaky=""
 	while IFS=$'\t' read -r t sig line; do
 		[ -n "$t" ] || continue

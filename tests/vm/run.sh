@@ -4,13 +4,16 @@
 # plus the module reload scenario; fails when ekvm regressed (tests/vm/report.sh says how).
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
+. "$(dirname "$0")/lib-vm.sh"
 
 USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [-n NPTS] [-f REGEX] [-x PROGRAM]... [-j 1|2] [-o OUTDIR]
   -k KVER     the Debian kernel to boot (default: the top Makefile's BASE_KVER)
-  -e DIR      the ekvm modules (kvm.ko, kvm-amd.ko) to test (default: build/modules/KVER)
+  -e DIR      the ekvm modules (kvm.ko, kvm-amd.ko) to test (default: build/modules/KVER); their
+              version (6.1.192.1, 6.12.117.1) says the base: whose selftests run, which
+              expectations apply
   -s SETS     comma list of selftests, ekvm, extra, reload (default: selftests,ekvm,reload,
               plus extra when there are extra programs)
-  -n NPTS     kvm_amd npt settings to test, comma list (default: 1,0)
+  -n NPTS     kvm_amd npt settings to test, comma list (default: EKVM_VM_NPTS, else 1,0)
   -f REGEX    run only the tests whose name (e.g. selftests/cpuid_test) matches REGEX
   -x PROGRAM  a static executable to run as test extra/<name> (repeatable; also
               EKVM_VM_EXTRA_TESTS, a space-separated list): exit 0 pass, 4 skip, else fail
@@ -21,7 +24,7 @@ USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [-n NPTS] [-f RE
               'ekvm' guests boot its kernel with its own KVM modules, the 'stock' guests boot
               KVER's with its stock modules (the reference); not with -e, no reload set"
 
-kver='' ekvm='' sets='' npts=1,0 filter='' outdir='' extras=() jobs=2 kpkg='' ekvm_kernel='' krel=''
+kver='' ekvm='' sets='' npts=${EKVM_VM_NPTS:-1,0} filter='' outdir='' extras=() jobs=2 kpkg='' ekvm_kernel='' krel=''
 while getopts k:e:s:n:f:x:j:o:K:h opt; do
 	case $opt in
 	k) kver=$OPTARG ;;
@@ -59,14 +62,16 @@ fi
 for x in "${extras[@]}"; do
 	[ -x "$x" ] || die "extra test $x is not an executable"
 done
-{ [ -f "$ekvm/kvm.ko" ] && [ -f "$ekvm/kvm-amd.ko" ]; } || die "no ekvm modules in $ekvm (make)"
-version=$(modinfo -F version "$ekvm/kvm.ko")
-vermagic=$(modinfo -F vermagic "$ekvm/kvm.ko")
-[ "${vermagic%% *}" = "${krel:-$kver}" ] || die "$ekvm/kvm.ko is built for ${vermagic%% *}, not ${krel:-$kver}"
+{ kvm_ko=$(module_file "$ekvm" kvm) && module_file "$ekvm" kvm-amd >/dev/null; } ||
+	die "no ekvm modules in $ekvm (make)"
+version=$(modinfo -F version "$kvm_ko")
+vermagic=$(modinfo -F vermagic "$kvm_ko")
+[ "${vermagic%% *}" = "${krel:-$kver}" ] || die "$kvm_ko is built for ${vermagic%% *}, not ${krel:-$kver}"
 [ -z "$kpkg" ] || [[ ,$sets, != *,reload,* ]] ||
 	die "-K: no reload set (the stock modules cannot load into the package's kernel)"
-[ -n "$version" ] || die "$ekvm/kvm.ko has no version: not an ekvm build"
+[ -n "$version" ] || die "$kvm_ko has no version: not an ekvm build"
 base_version=${version%.*}
+base=$(series_of "$base_version")
 
 outdir=${outdir:-$EKVM_BUILD/vm/results/$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$outdir"
@@ -83,14 +88,14 @@ timed() {
 	return $rc
 }
 
-info "testing ekvm $version ($ekvm) against stock $kver; sets $sets; npt $npts; results in $outdir"
+info "testing ekvm $version ($ekvm) against stock $kver (base $base); sets $sets; npt $npts; results in $outdir"
 here=$EKVM_TOP/tests/vm
 timed deps "$EKVM_TOP/scripts/install-deps.sh" -f "$here/deps.txt" "$kver"
 timed fetch-kernel "$here/fetch-kernel.sh" "$kver"
 timed build-tests "$here/build-tests.sh" "$base_version"
 test_sets=$(tr , '\n' <<<"$sets" | grep -v '^reload$' | paste -sd, -)
 initrd=$outdir/initramfs.cpio
-mk=("$here/mkinitramfs.sh" -k "$kver" -e "$ekvm" -s "${test_sets:-ekvm}" -o "$initrd")
+mk=("$here/mkinitramfs.sh" -k "$kver" -e "$ekvm" -b "$base_version" -s "${test_sets:-ekvm}" -o "$initrd")
 [ -z "$filter" ] || mk+=(-f "$filter")
 for x in "${extras[@]}"; do mk+=(-x "$x"); done
 timed initramfs "${mk[@]}"
@@ -158,7 +163,7 @@ fi
 rm -f "$initrd"
 rc=0
 [ -n "$test_sets" ] || npts=""
-timed report "$here/report.sh" -d "$outdir" -V "$version" -n "$npts" || rc=$?
+timed report "$here/report.sh" -d "$outdir" -V "$version" -b "$base" -n "$npts" || rc=$?
 printf '%-28s %5ds\n' total $((SECONDS - t_all)) | tee -a "$timings" >&2
 [ $boot_rc -eq 0 ] || info "a guest did not finish (see above)"
 exit $rc

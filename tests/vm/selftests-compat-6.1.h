@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Force-included (-include) into every KVM selftest built from the base source by
- * tests/vm/build-tests.sh. Linux 6.1.192's selftests carry two stable backports that need
+ * Force-included (-include) into every KVM selftest built from a 6.1 base source by
+ * tests/vm/build-tests.sh (selftests-compat-<series>.h: one per series that needs one; the 6.12
+ * selftests build as they are). Linux 6.1.192's selftests carry two stable backports that need
  * what their 6.1 tree lacks:
  *  - steal_time.c includes <asm/kvm.h> first, whose uapi structures use __DECLARE_FLEX_ARRAY
  *    from <linux/stddef.h>, which the installed <linux/types.h> does not pull in on 6.1;

@@ -1,0 +1,69 @@
+# shellcheck shell=bash
+# Helpers of the VM harness's scripts (sourced after scripts/lib.sh, never run): where a base's
+# test programs are, kernel module files (plain or compressed), and tests/vm/expectations.txt.
+
+# build/vm/tests/<base version>: what build-tests.sh built for that base (6.1.192, 6.12.117...)
+tests_dir() {
+	echo "$EKVM_BUILD/vm/tests/$1"
+}
+
+# The file of module NAME (kvm, kvm-amd...) in DIR: NAME.ko, or compressed as a distribution
+# kernel ships it (6.12: .ko.xz); fails when there is none.
+module_file() {
+	local ext
+	for ext in ko ko.xz ko.zst ko.gz; do
+		if [ -f "$1/$2.$ext" ]; then
+			echo "$1/$2.$ext"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# The name of a module file: kernel/arch/x86/kvm/kvm-amd.ko.xz -> kvm-amd
+module_name() {
+	local n=${1##*/}
+	echo "${n%%.ko*}"
+}
+
+# Writes module file SRC uncompressed to DEST (the guest's busybox insmod takes plain .ko files).
+unpack_module() {
+	case $1 in
+	*.ko) cp "$1" "$2" ;;
+	*.ko.xz) xz -dc "$1" >"$2" ;;
+	*.ko.zst) zstd -dcq "$1" >"$2" ;;
+	*.ko.gz) gzip -dc "$1" >"$2" ;;
+	*) die "$1: not a kernel module file (.ko, .ko.xz, .ko.zst, .ko.gz)" ;;
+	esac
+}
+
+EKVM_VM_EXPECTATIONS=${EKVM_VM_EXPECTATIONS:-$EKVM_TOP/tests/vm/expectations.txt}
+
+# Every entry of the expectations is "<test> <kind> <base> <npt> <reason...>"; a line that is
+# not (an entry of an older format, a typo) would silently match nothing: stop instead.
+expectations_check() {
+	awk '/^[[:space:]]*(#|$)/ { next }
+		NF < 5 || $2 !~ /^(fail|flaky|skip)$/ || $3 !~ /^(any|[0-9]+\.[0-9]+)$/ || $4 !~ /^(any|0|1)$/ ||
+		($2 == "skip" && $4 != "any") {
+			printf "line %d: %s\n", NR, $0; bad = 1 }
+		END { exit bad }' "$EKVM_VM_EXPECTATIONS" >&2 ||
+		die "$EKVM_VM_EXPECTATIONS: entries are <test> <fail|flaky|skip> <base|any> <npt|any> <reason> (skip: npt any)"
+}
+
+# The expectation of test NAME for base BASE (6.1, 6.12) and npt setting NPT: "kind<TAB>reason"
+# of the first entry that applies, or nothing.
+expectation() {
+	awk -v n="$1" -v base="$2" -v npt="$3" '
+		/^[[:space:]]*(#|$)/ { next }
+		$1 == n && ($3 == "any" || $3 == base) && ($4 == "any" || $4 == npt) {
+			r = $0; sub(/^[^ \t]+[ \t]+[^ \t]+[ \t]+[^ \t]+[ \t]+[^ \t]+[ \t]*/, "", r); print $2 "\t" r; exit }
+	' "$EKVM_VM_EXPECTATIONS"
+}
+
+# The functions of the kernel-log reports listed flaky for BASE and NPT, one a line
+# (entries "kernel-log/<function> flaky <base> <npt> <reason>").
+expected_klog_flaky() {
+	awk -v base="$1" -v npt="$2" '/^[[:space:]]*(#|$)/ { next }
+		$1 ~ /^kernel-log\// && $2 == "flaky" && ($3 == "any" || $3 == base) && ($4 == "any" || $4 == npt) {
+			print substr($1, 12) }' "$EKVM_VM_EXPECTATIONS"
+}
