@@ -14,18 +14,25 @@ cp "$EKVM_TOP/dkms.conf" "$stage/debian/ekvm-dkms.dkms"
 "$EKVM_TOP/scripts/dkms-source.sh" "$stage/dkms" "$pkgver" "$@"
 cp -a "$EKVM_TOP/userspace" "$stage/userspace"
 cp -a "$EKVM_TOP/packaging/dkms" "$stage/kernel-hook"
+# the series the trees come from, one per base (6.1, 6.12)
+series_dirs=$(for r in "$@"; do series_of "${r%%:*}"; done | sort -uV | sed 's|.*|patches/&/|' | tr '\n' ' ')
+series_dirs=${series_dirs% } series_dirs=${series_dirs// / and }
+versions=$(for r in "$@"; do printf '%s ' "${r%%:*}"; done)
 cat >"$stage/debian/changelog" <<EOT
 ekvm ($pkgver) unstable; urgency=medium
 
-  * ekvm $pkgver: the ekvm series of patches/$(series_of "${1%%:*}")/ with KVM for Linux
-    $(for r in "$@"; do printf '%s ' "${r%%:*}"; done)
+  * ekvm $pkgver: the ekvm series of ${series_dirs}
+    with KVM for Linux ${versions% }
 
  -- ekvm maintainers <maintainers@ekvm.invalid>  $(git -C "$EKVM_TOP" log -1 --format=%cD 2>/dev/null || date -R)
 EOT
 rm -f "$out"/ekvm-dkms_"$pkgver"_*.deb "$out"/ekvm-tools_"$pkgver"_*.deb
 (cd "$stage" && dpkg-buildpackage -us -uc -b >"$out/ekvm-$pkgver.build.log" 2>&1) ||
 	{ tail -20 "$out/ekvm-$pkgver.build.log" >&2; die "dpkg-buildpackage failed (log: $out/ekvm-$pkgver.build.log)"; }
-lintian --fail-on error,warning "$out"/ekvm-dkms_"$pkgver"_all.deb "$out"/ekvm-tools_"$pkgver"_amd64.deb 2>&1 |
-	grep -v "^running with root privileges" || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || die "lintian found problems"
+# (lintian's status is kept apart: with pipefail, `lintian | grep || true` always succeeded)
+rc=0
+lintian --fail-on error,warning "$out"/ekvm-dkms_"$pkgver"_all.deb "$out"/ekvm-tools_"$pkgver"_amd64.deb \
+	>"$out/lintian.log" 2>&1 || rc=$?
+grep -v "^running with root privileges" "$out/lintian.log" >&2 || true
+[ "$rc" -eq 0 ] || die "lintian found problems (above; $out/lintian.log)"
 info "built $(cd "$out" && echo ekvm-*_"$pkgver"_*.deb)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Check every point release the DKMS package carries: the series applies to it (with its
-# fix-ups), the patched KVM builds against the headers of a Debian kernel of that release with
-# warnings as errors, and keeps the release's kABI baseline (kernel/kabi/<version>.symvers).
+# Check every point release the DKMS package carries, of every base (6.1.y with patches/6.1/,
+# 6.12.y with patches/6.12/): the series applies to it (with its fix-ups), the patched KVM builds
+# against the headers of a Debian kernel of that release with warnings as errors, and keeps the
+# release's kABI baseline (kernel/kabi/<version>.symvers, which must exist).
 #   check-releases.sh "RELEASE..." KVER...
 # RELEASE is <version>:<Debian source version>; each KVER's headers must be installed.
 set -euo pipefail
@@ -24,7 +25,10 @@ for r in "${releases[@]}"; do
 	"$EKVM_TOP/scripts/prepare-tree.sh" "$version" "$tree" 2>/dev/null
 	kbuild_tree "$tree" "$kver" "$tree/build.log" ||
 		die "check-releases: $version: the series does not build for $kver (log: $tree/build.log)"
-	"$EKVM_TOP/kernel/ekvm-check.sh" kabi "$EKVM_TOP/kernel/kabi/$version.symvers" \
-		"$tree/arch/x86/kvm/Module.symvers" || die "check-releases: $version: kabi (message above)"
+	baseline="$EKVM_TOP/kernel/kabi/$version.symvers"
+	[ -f "$baseline" ] || die "check-releases: $version: no kABI baseline" \
+		"kernel/kabi/$version.symvers (scripts/update-kabi.sh $version $kver writes it)"
+	"$EKVM_TOP/kernel/ekvm-check.sh" kabi "$baseline" "$tree/arch/x86/kvm/Module.symvers" ||
+		die "check-releases: $version: kabi (message above)"
 	info "check-releases: $version: applies, builds for $kver, kABI kept"
 done

@@ -9,8 +9,9 @@ export DEBIAN_FRONTEND=noninteractive
 # shellcheck disable=SC2034 # used by the tests that source this file
 PKGVER="$EKVM_VERSION_BASE.$(makefile_var EKVM_RELEASE)"
 
+# apt waits for a dpkg lock held by someone else (another test installing kernel packages).
 apt_q() {
-	apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends "$@"
+	apt-get -y -q -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=900 --no-install-recommends "$@"
 }
 
 # The names of the installed packages, sorted.
@@ -28,21 +29,54 @@ resolution() {
 	modprobe -S "$1" --show-depends kvm_amd | awk '$1 == "insmod" { print $2 }'
 }
 
+# module_file DIR NAME: DIR/NAME.ko, or DIR/NAME.ko.xz etc. when modules are compressed (6.12
+# kernels: DKMS compresses what it installs like the kernel's modules.dep lists them).
+module_file() {
+	local f
+	for f in "$1/$2".ko{,.xz,.zst,.gz}; do
+		[ -f "$f" ] && { echo "$f"; return 0; }
+	done
+	return 1
+}
+
 # assert_ekvm_modules KVER RELEASE: kernel KVER resolves kvm_amd to ekvm's signed modules of
-# version <point release>.RELEASE in updates/dkms.
+# version <point release>.RELEASE in updates/dkms, built for KVER (vermagic: the kernel's own
+# modules' when it has them, else at least KVER's name).
 assert_ekvm_modules() {
-	local kver=$1 want m f res
+	local kver=$1 want m f magic stock res dir="/lib/modules/$1/updates/dkms"
 	want="$(point_release "$kver").$2"
+	stock=$(module_file "/lib/modules/$kver/kernel/arch/x86/kvm" kvm) &&
+		stock=$(/sbin/modinfo -F vermagic "$stock")
 	for m in kvm kvm-intel kvm-amd; do
-		f="/lib/modules/$kver/updates/dkms/$m.ko"
-		[ -f "$f" ] || fail "$kver: no $f"
+		f=$(module_file "$dir" "$m") || fail "$kver: no $dir/$m.ko*"
 		assert_eq "$kver $m version" "$want" "$(/sbin/modinfo -F version "$f")"
 		assert_eq "$kver $m signer" "DKMS module signing key" "$(/sbin/modinfo -F signer "$f")"
+		magic=$(/sbin/modinfo -F vermagic "$f")
+		assert_eq "$kver $m vermagic's kernel" "$kver" "${magic%% *}"
+		[ -z "$stock" ] || assert_eq "$kver $m vermagic" "$stock" "$magic"
 	done
 	res=$(resolution "$kver")
-	echo "$res" | grep -qx "/lib/modules/$kver/updates/dkms/kvm.ko" || fail "$kver: kvm resolves to: $res"
-	echo "$res" | grep -qx "/lib/modules/$kver/updates/dkms/kvm-amd.ko" || fail "$kver: kvm_amd resolves to: $res"
-	echo "$kver: ekvm $want, signed, resolved by modprobe"
+	echo "$res" | grep -qx "$(module_file "$dir" kvm)" || fail "$kver: kvm resolves to: $res"
+	echo "$res" | grep -qx "$(module_file "$dir" kvm-amd)" || fail "$kver: kvm_amd resolves to: $res"
+	echo "$kver: ekvm $want ($(basename "$f")), signed, vermagic ${magic%% *}, resolved by modprobe"
+}
+
+# assert_stock_resolution KVER: kvm_amd resolves to the kernel's own module.
+assert_stock_resolution() {
+	local own
+	own=$(module_file "/lib/modules/$1/kernel/arch/x86/kvm" kvm-amd) || fail "$1 has no kvm-amd module of its own"
+	resolution "$1" | grep -qxF "$own" ||
+		fail "$1: kvm_amd does not resolve to the kernel's own module: $(resolution "$1" | xargs)"
+}
+
+# The kernel's own KVM modules (an installed image's kvm*.ko.xz) and their checksums; fails when
+# the kernel has none.
+kvm_checksums() {
+	local files
+	files=$(cd "/lib/modules/$1" && find kernel/arch/x86/kvm -name 'kvm*.ko*' 2>/dev/null | LC_ALL=C sort)
+	[ -n "$files" ] || fail "$1 has no KVM modules of its own (is linux-image-$1 installed?)"
+	# shellcheck disable=SC2086 # one path a line, no blanks
+	(cd "/lib/modules/$1" && sha256sum $files)
 }
 
 # No ekvm module is left for KVER (only the kernel's own, if it has any).
@@ -81,15 +115,34 @@ stock_checksums() {
 	(cd "/lib/modules/$1" && sha256sum "${STOCK_MODULES[@]}")
 }
 
-# Headers of the newest Debian 6.12 kernel, repackaged without their dependency on the kernel
-# image (Debian 12's linux-headers-6.12.* depend on it; images are never installed here). The
-# package keeps its own postinst, which runs /etc/kernel/header_postinst.d like any headers
-# package. Prints the path of the .deb.
-headers_612_deb() {
-	local pkg dir
-	pkg=$(apt-cache search --names-only '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' |
-		awk '{print $1}' | sort -V | tail -1)
-	[ -n "$pkg" ] || skip "no 6.12 headers in the apt lists"
+# The Linux point release of a kernel headers package in the apt lists (its upstream version).
+apt_point_release() {
+	local v
+	v=$(apt-cache show --no-all-versions "$1" | sed -n 's/^Version: //p' | head -1)
+	echo "${v%%-*}"
+}
+
+# The newest Debian 12 amd64 kernel headers package in the apt lists, not installed, whose point
+# release ekvm-dkms has no tree for (an older 6.12.y today; 6.1.0-57 is 6.1.192 again). Prints
+# nothing when there is none.
+unsupported_headers() {
+	local carried p
+	carried=" $(makefile_var DKMS_RELEASES_ALL | tr ' ' '\n' | cut -d: -f1 | xargs) "
+	apt-cache search --names-only '^linux-headers-(6\.1\.0-[0-9]+|6\.12\.[0-9]+\+deb12)-amd64$' |
+		awk '{print $1}' | sort -rV | while read -r p; do
+		[[ $carried == *" $(apt_point_release "$p") "* ]] && continue
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' && continue
+		echo "$p"
+		break
+	done
+}
+
+# Headers package PKG, repackaged without its dependency on the kernel image (Debian 12's
+# linux-headers-6.12.* depend on it; the test needs no image of a kernel ekvm skips). The package
+# keeps its own postinst, which runs /etc/kernel/header_postinst.d like any headers package.
+# Prints the path of the .deb.
+headers_noimage_deb() {
+	local pkg=$1 dir
 	dir="$EKVM_BUILD/dl/$pkg-noimage"
 	if [ ! -f "$dir/$pkg.deb" ]; then
 		rm -rf "$dir" && mkdir -p "$dir"
@@ -101,21 +154,28 @@ headers_612_deb() {
 	echo "$dir/$pkg.deb"
 }
 
-# lifecycle_begin BASE OTHER REMOVE...: the state a lifecycle test starts from: no ekvm package
-# (REMOVE... is the command that removes them), headers for kernels BASE and OTHER and no other
-# 6.1 headers, the stock modules of BASE in place. On exit the test puts the machine back: ekvm
-# removed, what the test installed purged, the 6.1 headers set aside reinstalled.
+# lifecycle_begin BASE "KVER..." REMOVE...: the state a lifecycle test starts from: no ekvm
+# package (REMOVE... is the command that removes them), headers for kernels BASE and KVER... and
+# no other 6.1 headers, the stock modules of BASE in place. A 6.12 KVER's headers bring its image
+# (Debian 12's 6.12 headers depend on it), so its own kvm*.ko.xz are there. On exit the test puts
+# the machine back: ekvm removed, what the test installed purged, the 6.1 headers set aside
+# reinstalled.
 lifecycle_begin() {
-	local base=$1 other=$2
+	local base=$1 k keep=()
+	local -a more
+	read -r -a more <<<"$2"
 	shift 2
 	LC_REMOVE=("$@") LC_BASE=$base
+	for k in "$base" "${more[@]}"; do
+		keep+=(-e "linux-headers-$k")
+	done
 	mapfile -t LC_ASIDE < <(installed_packages | grep -E '^linux-headers-6\.1\.0-[0-9]+-amd64$' |
-		grep -vx -e "linux-headers-$base" -e "linux-headers-$other")
+		grep -vx "${keep[@]}")
 	LC_BEFORE=$(installed_packages)
 	trap lifecycle_end EXIT
 	"${LC_REMOVE[@]}" >/dev/null 2>&1 || true
 	[ ${#LC_ASIDE[@]} -eq 0 ] || apt_q purge "${LC_ASIDE[@]}" >/dev/null 2>&1
-	"$EKVM_TOP/scripts/install-deps.sh" "$base" "$other"
+	"$EKVM_TOP/scripts/install-deps.sh" "$base" "${more[@]}"
 	stock_modules_add "$base"
 }
 lifecycle_end() {
