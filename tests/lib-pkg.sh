@@ -44,20 +44,25 @@ module_file() {
 # modules' when it has them, else at least KVER's name).
 assert_ekvm_modules() {
 	local kver=$1 want m f magic stock res dir="/lib/modules/$1/updates/dkms"
+	local -A path
 	want="$(point_release "$kver").$2"
 	stock=$(module_file "/lib/modules/$kver/kernel/arch/x86/kvm" kvm) &&
 		stock=$(/sbin/modinfo -F vermagic "$stock")
 	for m in kvm kvm-intel kvm-amd; do
 		f=$(module_file "$dir" "$m") || fail "$kver: no $dir/$m.ko*"
+		path[$m]=$f
 		assert_eq "$kver $m version" "$want" "$(/sbin/modinfo -F version "$f")"
 		assert_eq "$kver $m signer" "DKMS module signing key" "$(/sbin/modinfo -F signer "$f")"
 		magic=$(/sbin/modinfo -F vermagic "$f")
 		assert_eq "$kver $m vermagic's kernel" "$kver" "${magic%% *}"
 		[ -z "$stock" ] || assert_eq "$kver $m vermagic" "$stock" "$magic"
 	done
+	# here-strings, not pipes: with pipefail a pipe into grep -q may fail on SIGPIPE
 	res=$(resolution "$kver")
-	echo "$res" | grep -qx "$(module_file "$dir" kvm)" || fail "$kver: kvm resolves to: $res"
-	echo "$res" | grep -qx "$(module_file "$dir" kvm-amd)" || fail "$kver: kvm_amd resolves to: $res"
+	for m in kvm kvm-amd; do
+		grep -qxF "${path[$m]}" <<<"$res" ||
+			fail "$kver: $m resolves to: $(xargs <<<"$res") (want ${path[$m]}; $dir has: $(cd "$dir" && echo *))"
+	done
 	echo "$kver: ekvm $want ($(basename "$f")), signed, vermagic ${magic%% *}, resolved by modprobe"
 }
 
