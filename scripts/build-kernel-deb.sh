@@ -5,6 +5,7 @@
 # says why each tag it lists does not apply). linux-libc-dev is not shipped: it would replace
 # the distro's.
 #   build-kernel-deb.sh PROFILE OUTDIR
+# The base is the top Makefile's (BASE=6.12 in the environment or make's command line).
 # EKVM_KERNEL_JOBS (default: the number of cores) sets make -j; the build runs under nice.
 # With ccache installed, compiles go through it (cache in build/kernel/ccache).
 set -euo pipefail
@@ -14,7 +15,8 @@ set -euo pipefail
 profile=$1 out=$2
 tree=$("$EKVM_TOP/scripts/build-kernel.sh" "$profile")
 work=$(dirname "$tree")
-pkgver=$(makefile_var PKG_VERSION)
+# the base's own <version>.<release> (PKG_VERSION is the DKMS package's, of the first base)
+pkgver=$(makefile_var VERSION).$(makefile_var EKVM_RELEASE)
 jobs=${EKVM_KERNEL_JOBS:-$(nproc)}
 # LOCALVERSION set (empty): uname -r is the config's alone, no "+" from a version control tree.
 kmake=(make -C "$tree" -j"$jobs" LOCALVERSION= KDEB_PKGVERSION="$pkgver-1" KDEB_SOURCENAME=linux-ekvm
@@ -23,6 +25,10 @@ if command -v ccache >/dev/null; then
 	export CCACHE_DIR=${CCACHE_DIR:-$EKVM_BUILD/kernel/ccache}
 	kmake+=(CC="ccache gcc")
 fi
+# One locale for the compiler, the one packaging/rpm/kernel-ekvm.spec gives the RPM build:
+# ccache keys on LANG and LC_*, so the RPM build of the same tree then hits the cache.
+export LANG=C.UTF-8
+unset LC_ALL LC_CTYPE LC_MESSAGES
 # The packages' Maintainer (mkdebian reads these), as in ekvm's other packages.
 export DEBFULLNAME="ekvm maintainers" DEBEMAIL=maintainers@ekvm.invalid
 # bindeb-pkg writes the packages into the tree's parent folder: start from an empty one.

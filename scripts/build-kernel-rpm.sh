@@ -14,7 +14,8 @@ profile=$1 out=$(realpath -m "$2")
 tree=$("$EKVM_TOP/scripts/build-kernel.sh" "$profile")
 work=$(dirname "$tree")
 version=$(makefile_var VERSION)
-pkgver=$(makefile_var PKG_VERSION)
+# the base's own <version>.<release> (PKG_VERSION is the DKMS package's, of the first base)
+pkgver=$(makefile_var VERSION).$(makefile_var EKVM_RELEASE)
 src=$(src_dir "$version")
 jobs=${EKVM_KERNEL_JOBS:-$(nproc)}
 top=$work/rpmbuild

@@ -5,10 +5,13 @@
 #   build-kernel.sh PROFILE
 # PROFILE is minimal (CI: x86_64_defconfig + kvm_guest.config + ekvm.config + minimal.config)
 # or release (Debian's config of the base kernel + ekvm.config + release.config).
-# The tree is build/kernel/PROFILE/linux-<version>; it is made again only when the base, the
-# series or the release counter changed (a stamp of their contents), so a second package build
-# reuses the objects of the first. The final config is also written beside the tree as
-# build/kernel/PROFILE/config (the RPM build's Source1) and ekvm_version.h (its Source2).
+# The base is the top Makefile's (BASE=6.1|6.12 in the environment or make's command line).
+# The tree is build/kernel/<base>/PROFILE/linux-<version>; it is made again only when the base,
+# the series or the release counter changed (a stamp of their contents), so a second package
+# build reuses the objects of the first. The final config is also written beside the tree as
+# build/kernel/<base>/PROFILE/config (the RPM build's Source1) and ekvm_version.h (its Source2).
+# The fragments are kernel/config/{ekvm,PROFILE}.config, each followed by the base's override of
+# the same name in kernel/config/<base>/ when there is one (a later line of an option wins).
 # EKVM_KCONFIG_DIR replaces kernel/config/ (the tests use it).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -19,7 +22,8 @@ version=$(makefile_var VERSION)
 release=${EKVM_RELEASE:-$(makefile_var EKVM_RELEASE)}
 src=$(src_dir "$version")
 cfgdir=${EKVM_KCONFIG_DIR:-$EKVM_TOP/kernel/config}
-work=$EKVM_BUILD/kernel/$profile
+series=$(series_of "$version")
+work=$EKVM_BUILD/kernel/$series/$profile
 tree=$work/linux-$version
 case $profile in
 minimal) base_config='' ;;
@@ -30,8 +34,12 @@ release)
 *) usage "$0 minimal|release" ;;
 esac
 [ -f "$src/.ekvm-imported" ] || die "Linux $version is not imported (make import)"
+# ekvm's fragments, in merge order: each common one, then the base's override of it if any.
+ours=()
 for f in ekvm.config "$profile.config"; do
 	[ -f "$cfgdir/$f" ] || die "no kernel/config/$f"
+	ours+=("$cfgdir/$f")
+	[ ! -f "$cfgdir/$series/$f" ] || ours+=("$cfgdir/$series/$f")
 done
 
 # The tree: base + series. The stamp is the hash of what went into it.
@@ -70,25 +78,32 @@ cfg=$work/config.new
 rm -rf "$work/merge" && mkdir -p "$work/merge"
 if [ -z "$base_config" ]; then
 	make -s -C "$tree" KCONFIG_CONFIG="$work/merge/.config" x86_64_defconfig >/dev/null
-	frags=("$tree/kernel/configs/kvm_guest.config" "$cfgdir/ekvm.config" "$cfgdir/$profile.config")
+	frags=("$tree/kernel/configs/kvm_guest.config" "${ours[@]}")
 else
 	cp "$base_config" "$work/merge/.config"
-	frags=("$cfgdir/ekvm.config" "$cfgdir/$profile.config")
+	frags=("${ours[@]}")
 fi
 "$tree/scripts/kconfig/merge_config.sh" -m -O "$work/merge" "$work/merge/.config" "${frags[@]}" \
 	>"$work/merge/log" 2>&1 || die "merge_config failed: $(tail -1 "$work/merge/log")"
 cp "$work/merge/.config" "$cfg"
 make -s -C "$tree" KCONFIG_CONFIG="$cfg" olddefconfig >/dev/null
-for f in "${frags[@]:${#frags[@]}-2}"; do
-	sed -n -e 's/^\(CONFIG_[A-Za-z0-9_]*=.*\)/\1/p' -e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set/\1/p' "$f" |
-		while read -r want; do
-			if [[ $want == *=* ]]; then
-				grep -qxF -- "$want" "$cfg" ||
-					die "kernel/config/$(basename "$f"): $want does not hold after olddefconfig (got: $(grep "^${want%%=*}=" "$cfg" || echo 'not set'))"
-			elif grep -q "^$want=" "$cfg"; then
-				die "kernel/config/$(basename "$f"): $want should not be set, got $(grep "^$want=" "$cfg")"
-			fi
-		done
+# What ekvm's fragments ask for, an option's last line winning (a base's override), each line
+# with the fragment that says it.
+declare -A want from
+for f in "${ours[@]}"; do
+	while read -r line; do
+		want[${line%%[= ]*}]=$line
+		from[${line%%[= ]*}]=kernel/config/${f#"$cfgdir"/}
+	done < <(sed -n -e 's/^\(CONFIG_[A-Za-z0-9_]*=.*\)/\1/p' -e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set/\1 unset/p' "$f")
+done
+for opt in "${!want[@]}"; do
+	line=${want[$opt]}
+	if [[ $line == *=* ]]; then
+		grep -qxF -- "$line" "$cfg" ||
+			die "${from[$opt]}: $line does not hold after olddefconfig (got: $(grep "^$opt=" "$cfg" || echo 'not set'))"
+	elif grep -q "^$opt=" "$cfg"; then
+		die "${from[$opt]}: $opt should not be set, got $(grep "^$opt=" "$cfg")"
+	fi
 done
 rm -rf "$work/merge" "$cfg.old"
 # A profile other than release says so in uname -r (6.1.192.1-ekvm-minimal), so that a test

@@ -22,7 +22,7 @@ assert_eq "headers package" "linux-headers-$KREL" "$(dpkg-deb -f "$headers" Pack
 [ -f "$root/boot/vmlinuz-$KREL" ] || fail "no boot/vmlinuz-$KREL in the image package"
 file "$root/boot/vmlinuz-$KREL" | grep -q 'Linux kernel x86 boot executable' || fail "vmlinuz is not a kernel image"
 [ -f "$root/boot/config-$KREL" ] || fail "no boot/config-$KREL"
-cmp -s "$root/boot/config-$KREL" "$EKVM_BUILD/kernel/$KPROFILE/config" || fail "the packaged config is not the profile's"
+cmp -s "$root/boot/config-$KREL" "$KWORK/config" || fail "the packaged config is not the profile's"
 lv=-ekvm
 [ "$KPROFILE" = release ] || lv+=-$KPROFILE
 for opt in CONFIG_KVM=m CONFIG_KVM_AMD=m CONFIG_KVM_INTEL=m "CONFIG_LOCALVERSION=\"$lv\""; do
@@ -31,18 +31,22 @@ done
 assert_ekvm_kvm "$root"
 # kvm-amd needs the same modules as in Debian's kernel, which the VM harness loads in Debian's
 # order (irqbypass, kvm, ccp, kvm-amd): a module more (e.g. sha1_generic for ccp) would not load.
-deps_of() { awk -F': ' '$1 ~ /\/kvm-amd\.ko$/ { print $2 }' "$1" | tr ' ' '\n' | xargs -rn1 basename | sort | paste -sd' '; }
+# (module names without a compression suffix: Debian's 6.12 modules are .ko.xz)
+deps_of() {
+	awk -F': ' '$1 ~ /\/kvm-amd\.ko(\.xz|\.zst|\.gz)?$/ { print $2 }' "$1" | tr ' ' '\n' |
+		xargs -rn1 basename | sed -E 's/\.(xz|zst|gz)$//' | sort | paste -sd' '
+}
 pkg_deps=$(deps_of "$root/lib/modules/$KREL/modules.dep")
 [ -n "$pkg_deps" ] || fail "no kvm-amd dependencies in the package's modules.dep"
-stock_dep=$EKVM_BUILD/vm/kernel/$EKVM_KVER/lib/modules/$EKVM_KVER/modules.dep
+stock_dep=$EKVM_BUILD/vm/kernel/$KSTOCK/lib/modules/$KSTOCK/modules.dep
 if [ -f "$stock_dep" ]; then
 	assert_eq "kvm-amd's dependencies, as in Debian's kernel" "$(deps_of "$stock_dep")" "$pkg_deps"
 else
 	assert_eq "kvm-amd's dependencies" "ccp.ko irqbypass.ko kvm.ko" "$pkg_deps"
 fi
-nmods=$(find "$root/lib/modules/$KREL" -name '*.ko' | wc -l)
+nmods=$(find "$root/lib/modules/$KREL" -name '*.ko*' | wc -l)
 [ "$nmods" -ge 4 ] || fail "only $nmods modules in the image package"
-echo "image: vmlinuz, $nmods modules, kvm.ko $(modinfo -F version "$root/lib/modules/$KREL/kernel/arch/x86/kvm/kvm.ko")"
+echo "image: vmlinuz, $nmods modules, kvm.ko $(modinfo -F version "$(module_file "$root" arch/x86/kvm/kvm)")"
 
 echo "# install beside Debian's kernel"
 # No path of the packages may belong to an installed package (directories aside).

@@ -1,13 +1,20 @@
 # shellcheck shell=bash
 # Helpers for the kernel package tests (make kernel-test): where the minimal-profile packages
-# are and what they must say. Sourced, after tests/lib.sh.
+# are and what they must say. Sourced, after tests/lib.sh. The base is the top Makefile's
+# (BASE=6.12 in the environment, or make kernel-test BASE=6.12).
 
 # Used by the tests that source this file.
 # shellcheck disable=SC2034
 {
-PKGVER=$(makefile_var PKG_VERSION)
+# the base's own <version>.<release> (PKG_VERSION is the DKMS package's, of the first base)
+PKGVER=$(makefile_var VERSION).$(makefile_var EKVM_RELEASE)
 KBASE=$(makefile_var VERSION)
+KSERIES=$(series_of "$KBASE")
 KPROFILE=${EKVM_KERNEL_PROFILE:-minimal}
+# scripts/build-kernel.sh's folder for the base and profile: the tree, its final config
+KWORK=$EKVM_BUILD/kernel/$KSERIES/$KPROFILE
+# the base's Debian kernel (the VM harness's reference)
+KSTOCK=$(makefile_var KVER)
 # uname -r of the kernel: <base>.<release>-ekvm[-<profile>]
 KREL=$PKGVER-ekvm
 [ "$KPROFILE" = release ] || KREL+=-$KPROFILE
@@ -15,19 +22,49 @@ KDEBS=$EKVM_BUILD/kernel-deb/$KPROFILE
 KRPMS=${EKVM_KERNEL_RPMS:-$EKVM_BUILD/kernel-rpm/$KPROFILE}
 }
 
+# ekvm's config fragments of the profile on the base, in merge order (scripts/build-kernel.sh):
+# each common one, then the base's override of it in kernel/config/<series>/ if any.
+kconfig_fragments() {
+	local dir=$EKVM_TOP/kernel/config f
+	for f in ekvm.config "$KPROFILE.config"; do
+		echo "$dir/$f"
+		[ ! -f "$dir/$KSERIES/$f" ] || echo "$dir/$KSERIES/$f"
+	done
+}
+
+# A module file of an unpacked kernel ROOT: NAME.ko, or NAME.ko.xz/.zst/.gz where the config
+# compresses modules (Debian's 6.12 config does, CONFIG_MODULE_COMPRESS_XZ).
+module_file() {
+	local root=$1 name=$2 f
+	for f in "$root/lib/modules/$KREL/kernel/$name".ko{,.xz,.zst,.gz}; do
+		[ ! -f "$f" ] || { echo "$f"; return 0; }
+	done
+	return 1
+}
+
+# A module's contents, decompressed.
+module_cat() {
+	case $1 in
+	*.xz) xz -dc "$1" ;;
+	*.zst) zstd -dcq "$1" ;;
+	*.gz) gzip -dc "$1" ;;
+	*) cat "$1" ;;
+	esac
+}
+
 # The ekvm KVM modules of an unpacked kernel ROOT: there, with the ekvm version and for KREL.
 assert_ekvm_kvm() {
 	local root=$1 m f
 	for m in kvm kvm-amd kvm-intel; do
-		f=$root/lib/modules/$KREL/kernel/arch/x86/kvm/$m.ko
-		[ -f "$f" ] || fail "no $m.ko in $root/lib/modules/$KREL"
+		f=$(module_file "$root" "arch/x86/kvm/$m") || fail "no $m.ko in $root/lib/modules/$KREL"
 		assert_eq "$m.ko version" "$PKGVER" "$(modinfo -F version "$f")"
 		assert_match "$m.ko vermagic" "^$KREL " "$(modinfo -F vermagic "$f")"
 	done
 	# the series that went in: its patch names are compiled into kvm.ko (/sys/module/kvm/ekvm/series)
-	f=$root/lib/modules/$KREL/kernel/arch/x86/kvm/kvm.ko
+	f=$(module_file "$root" arch/x86/kvm/kvm)
+	module_cat "$f" >"$TEST_TMP/kvm.ko"
 	while read -r p; do
-		grep -qaF "$p" "$f" || fail "kvm.ko was not built with $p of the series"
+		grep -qaF "$p" "$TEST_TMP/kvm.ko" || fail "kvm.ko was not built with $p of the series"
 	done < <(series_patches "$KBASE")
 }
 

@@ -27,7 +27,8 @@ has "$main" "/boot/vmlinuz-$KREL"
 rpm -qp --dump "$main" 2>/dev/null | awk -v f="/boot/vmlinuz-$KREL" '$1 == f { g = 1 } END { exit !g }' ||
 	fail "no /boot/vmlinuz-$KREL entry"
 for m in kvm kvm-amd kvm-intel; do
-	has "$mods" "/lib/modules/$KREL/kernel/arch/x86/kvm/$m.ko"
+	list "$mods" | grep -xE "/lib/modules/$KREL/kernel/arch/x86/kvm/$m\.ko(\.xz|\.zst|\.gz)?" >/dev/null ||
+		fail "$(basename "$mods") has no $m.ko"
 done
 has "$devel" "/usr/src/kernels/$KREL/Makefile"
 has "$devel" "/usr/src/kernels/$KREL/Module.symvers"
@@ -58,7 +59,7 @@ for r in "$main" "$mods" "$devel"; do
 done
 assert_ekvm_kvm "$root"
 file "$root/lib/modules/$KREL/vmlinuz" | grep -q 'Linux kernel x86 boot executable' || fail "vmlinuz is not a kernel image"
-cmp -s "$root/lib/modules/$KREL/config" "$EKVM_BUILD/kernel/$KPROFILE/config" || fail "the packaged config is not the profile's"
+cmp -s "$root/lib/modules/$KREL/config" "$KWORK/config" || fail "the packaged config is not the profile's"
 
 echo "# an external module builds against kernel-ekvm-devel"
 assert_extmod_builds "$root/usr/src/kernels/$KREL" kernel-ekvm-devel
