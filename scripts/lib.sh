@@ -87,6 +87,20 @@ apply_patch() {
 	patch -d "$tree" -p1 -N --fuzz=0 --no-backup-if-mismatch -s <"$patch" >/dev/null
 }
 
+# The file of kernel module NAME (kvm, kvm-amd, arch/x86/kvm/kvm...) in DIR: NAME.ko, or
+# compressed as the kernel's config asks (Debian's 6.12 kernels: .ko.xz; DKMS then compresses
+# what it installs the same way); fails when there is none.
+module_file() {
+	local ext
+	for ext in ko ko.xz ko.zst ko.gz; do
+		if [ -f "$1/$2.$ext" ]; then
+			echo "$1/$2.$ext"
+			return 0
+		fi
+	done
+	return 1
+}
+
 # A variable of the top Makefile (versions live there and only there).
 makefile_var() {
 	make -s --no-print-directory -C "$EKVM_TOP" "print-$1"

@@ -29,16 +29,6 @@ resolution() {
 	modprobe -S "$1" --show-depends kvm_amd | awk '$1 == "insmod" { print $2 }'
 }
 
-# module_file DIR NAME: DIR/NAME.ko, or DIR/NAME.ko.xz etc. when modules are compressed (6.12
-# kernels: DKMS compresses what it installs like the kernel's modules.dep lists them).
-module_file() {
-	local f
-	for f in "$1/$2".ko{,.xz,.zst,.gz}; do
-		[ -f "$f" ] && { echo "$f"; return 0; }
-	done
-	return 1
-}
-
 # assert_ekvm_modules KVER RELEASE: kernel KVER resolves kvm_amd to ekvm's signed modules of
 # version <point release>.RELEASE in updates/dkms, built for KVER (vermagic: the kernel's own
 # modules' when it has them, else at least KVER's name).

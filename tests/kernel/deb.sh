@@ -46,7 +46,7 @@ else
 fi
 nmods=$(find "$root/lib/modules/$KREL" -name '*.ko*' | wc -l)
 [ "$nmods" -ge 4 ] || fail "only $nmods modules in the image package"
-echo "image: vmlinuz, $nmods modules, kvm.ko $(modinfo -F version "$(module_file "$root" arch/x86/kvm/kvm)")"
+echo "image: vmlinuz, $nmods modules, kvm.ko $(modinfo -F version "$(module_file "$(kmod_dir "$root")" arch/x86/kvm/kvm)")"
 
 echo "# install beside Debian's kernel"
 # No path of the packages may belong to an installed package (directories aside).

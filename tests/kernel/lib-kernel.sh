@@ -32,14 +32,10 @@ kconfig_fragments() {
 	done
 }
 
-# A module file of an unpacked kernel ROOT: NAME.ko, or NAME.ko.xz/.zst/.gz where the config
-# compresses modules (Debian's 6.12 config does, CONFIG_MODULE_COMPRESS_XZ).
-module_file() {
-	local root=$1 name=$2 f
-	for f in "$root/lib/modules/$KREL/kernel/$name".ko{,.xz,.zst,.gz}; do
-		[ ! -f "$f" ] || { echo "$f"; return 0; }
-	done
-	return 1
+# The directory of an unpacked kernel ROOT's in-tree modules (module_file, scripts/lib.sh, finds
+# NAME.ko or NAME.ko.xz/.zst/.gz there: Debian's 6.12 config compresses modules).
+kmod_dir() {
+	echo "$1/lib/modules/$KREL/kernel"
 }
 
 # A module's contents, decompressed.
@@ -56,12 +52,12 @@ module_cat() {
 assert_ekvm_kvm() {
 	local root=$1 m f
 	for m in kvm kvm-amd kvm-intel; do
-		f=$(module_file "$root" "arch/x86/kvm/$m") || fail "no $m.ko in $root/lib/modules/$KREL"
+		f=$(module_file "$(kmod_dir "$root")" "arch/x86/kvm/$m") || fail "no $m.ko in $root/lib/modules/$KREL"
 		assert_eq "$m.ko version" "$PKGVER" "$(modinfo -F version "$f")"
 		assert_match "$m.ko vermagic" "^$KREL " "$(modinfo -F vermagic "$f")"
 	done
 	# the series that went in: its patch names are compiled into kvm.ko (/sys/module/kvm/ekvm/series)
-	f=$(module_file "$root" arch/x86/kvm/kvm)
+	f=$(module_file "$(kmod_dir "$root")" arch/x86/kvm/kvm)
 	module_cat "$f" >"$TEST_TMP/kvm.ko"
 	while read -r p; do
 		grep -qaF "$p" "$TEST_TMP/kvm.ko" || fail "kvm.ko was not built with $p of the series"

@@ -1,23 +1,11 @@
 # shellcheck shell=bash
 # Helpers of the VM harness's scripts (sourced after scripts/lib.sh, never run): where a base's
-# test programs are, kernel module files (plain or compressed), and tests/vm/expectations.txt.
+# test programs are, kernel module files (plain or compressed; module_file is in scripts/lib.sh),
+# and tests/vm/expectations.txt.
 
 # build/vm/tests/<base version>: what build-tests.sh built for that base (6.1.192, 6.12.117...)
 tests_dir() {
 	echo "$EKVM_BUILD/vm/tests/$1"
-}
-
-# The file of module NAME (kvm, kvm-amd...) in DIR: NAME.ko, or compressed as a distribution
-# kernel ships it (6.12: .ko.xz); fails when there is none.
-module_file() {
-	local ext
-	for ext in ko ko.xz ko.zst ko.gz; do
-		if [ -f "$1/$2.$ext" ]; then
-			echo "$1/$2.$ext"
-			return 0
-		fi
-	done
-	return 1
 }
 
 # The name of a module file: kernel/arch/x86/kvm/kvm-amd.ko.xz -> kvm-amd
