@@ -81,8 +81,8 @@ done
 
 {
 	echo "EKVM_EXPECT_VERSION='$version'"
-	# the ABI level of the series, as the tool's copy of it says (tests/build/abi-header.sh
-	# checks that copy against the series' uapi header)
+	# the ABI level of the series, as the tool's copy of it says (scripts/check-sync.sh
+	# checks that copy against every base's uapi header)
 	abi=$(awk '$1 == "#define" && $2 == "EKVM_ABI_LEVEL" { print $3 }' \
 		"$EKVM_TOP/userspace/include/ekvm-abi.h")
 	echo "EKVM_EXPECT_ABI='${EKVM_EXPECT_ABI:-$abi}'"
