@@ -79,11 +79,22 @@ static void pick_vendor(struct reload *r)
 		 strstr(info, "AuthenticAMD") ? "kvm_amd" : "kvm_intel");
 }
 
-/* Why KVM cannot be unloaded now, or "". */
+/*
+ * Why KVM cannot be unloaded now, or "". What holds KVM on a real host:
+ * - every VM, vCPU and open /dev/kvm holds the vendor module (KVM makes it the owner of those
+ *   files: kvm_init() sets kvm_chardev_ops.owner and the VM and vCPU fops' to the vendor
+ *   module), and ekvm counts its live VMs in /sys/module/kvm/ekvm/vms;
+ * - every loaded module that uses kvm's symbols holds kvm once (ref_module(), listed in
+ *   /sys/module/kvm/holders/): kvm_amd or kvm_intel always, so kvm's refcnt is 1 on an idle
+ *   host. Another holder (i915's kvmgt, someone's module) must go first; a reference beyond the
+ *   holders' (try_module_get by other code) means kvm is in use.
+ */
 static void busy(struct reload *r)
 {
 	uint64_t vms = 0, ref_kvm = 0, ref_vendor = 0;
-	char rel[64];
+	char rel[64], holders[256] = "", others[256] = "", *h, *save;
+	int nr_holders;
+	size_t len = 0;
 
 	if (root_exists(ROOT_SYS, "module/kvm") == 0 && !loaded("kvm")) {
 		snprintf(r->error, sizeof(r->error),
@@ -95,12 +106,23 @@ static void busy(struct reload *r)
 	read_root_u64(ROOT_SYS, "module/kvm/refcnt", &ref_kvm);
 	snprintf(rel, sizeof(rel), "module/%s/refcnt", r->vendor);
 	read_root_u64(ROOT_SYS, rel, &ref_vendor);
-	if (vms || ref_kvm || ref_vendor)
+	nr_holders = read_root_dir(ROOT_SYS, "module/kvm/holders", holders, sizeof(holders));
+	if (nr_holders < 0)
+		nr_holders = 0;
+	for (h = strtok_r(holders, " ", &save); h; h = strtok_r(NULL, " ", &save))
+		if (strcmp(h, "kvm_amd") && strcmp(h, "kvm_intel") && len < sizeof(others))
+			len += (size_t)snprintf(others + len, sizeof(others) - len, "%s%s",
+						len ? ", " : "", h);
+	if (others[0])
+		snprintf(r->error, sizeof(r->error), "kvm is used by module %s: unload it first",
+			 others);
+	else if (vms || ref_vendor || ref_kvm > (uint64_t)nr_holders)
 		snprintf(r->error, sizeof(r->error),
-			 "KVM is in use (%llu VMs, kvm refcnt %llu, %s refcnt %llu): migrate or "
-			 "stop the VMs first (ekvm drain on --wait)",
-			 (unsigned long long)vms, (unsigned long long)ref_kvm, r->vendor,
-			 (unsigned long long)ref_vendor);
+			 "KVM is in use (%llu VMs, %s refcnt %llu, kvm refcnt %llu with %d "
+			 "module%s holding it): migrate or stop the VMs first (ekvm drain on "
+			 "--wait)",
+			 (unsigned long long)vms, r->vendor, (unsigned long long)ref_vendor,
+			 (unsigned long long)ref_kvm, nr_holders, nr_holders == 1 ? "" : "s");
 }
 
 static int load_new(struct reload *r)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Host files under overridable roots: no printing, -errno on error. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -78,6 +79,34 @@ int read_root_u64(enum ekvm_root root, const char *rel, uint64_t *val)
 		return r;
 	*val = v;
 	return 0;
+}
+
+int read_root_dir(enum ekvm_root root, const char *rel, char *buf, size_t size)
+{
+	char path[4096];
+	struct dirent **names;
+	size_t len = 0;
+	int n, i, r = root_path(path, sizeof(path), root, rel);
+
+	if (r)
+		return r;
+	n = scandir(path, &names, NULL, alphasort);
+	if (n < 0)
+		return -errno;
+	buf[0] = 0;
+	for (i = 0, r = 0; i < n; i++) {
+		const char *d = names[i]->d_name;
+
+		if (strcmp(d, ".") && strcmp(d, "..")) {
+			r++;
+			if (len < size)
+				len += (size_t)snprintf(buf + len, size - len, "%s%s",
+							len ? " " : "", d);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return r;
 }
 
 int root_exists(enum ekvm_root root, const char *rel)

@@ -31,6 +31,12 @@ int read_root_file(enum ekvm_root root, const char *rel, char *buf, size_t size)
 /* A file holding one unsigned decimal number. */
 int read_root_u64(enum ekvm_root root, const char *rel, uint64_t *val);
 
+/*
+ * The names in folder <root>/<rel> but "." and "..", sorted, joined by spaces into buf (cut
+ * short when it does not fit). Returns how many there are.
+ */
+int read_root_dir(enum ekvm_root root, const char *rel, char *buf, size_t size);
+
 /* 0 when <root>/<rel> exists, else -errno. */
 int root_exists(enum ekvm_root root, const char *rel);
 

@@ -139,15 +139,17 @@ fleet_testdriver_tests() {
 # A fake sysfs and fake module tools for ekvm reload.
 reload_setup() {
 	local d=$T/reload
-	rm -rf "$d" && mkdir -p "$d/bin" "$d/sys/module/kvm/ekvm" "$d/sys/module/kvm_amd"
-	echo live >"$d/sys/module/kvm/initstate"; echo 0 >"$d/sys/module/kvm/refcnt"
+	# as on a real idle host: kvm_amd holds kvm once (kvm's refcnt 1, holders/kvm_amd)
+	rm -rf "$d" && mkdir -p "$d/bin" "$d/sys/module/kvm/ekvm" "$d/sys/module/kvm/holders/kvm_amd" \
+		"$d/sys/module/kvm_amd"
+	echo live >"$d/sys/module/kvm/initstate"; echo 1 >"$d/sys/module/kvm/refcnt"
 	echo 6.1.192.1 >"$d/sys/module/kvm/ekvm/version"; echo 0 >"$d/sys/module/kvm/ekvm/vms"
 	echo live >"$d/sys/module/kvm_amd/initstate"; echo 0 >"$d/sys/module/kvm_amd/refcnt"
 	cat >"$d/bin/rmmod" <<-'EOF'
 	#!/bin/sh
 	echo "rmmod $1" >>"$FAKE_CALLS"
 	[ -e "$EKVM_SYSFS_ROOT/module/$1/initstate" ] || { echo "rmmod: $1 not loaded" >&2; exit 1; }
-	rm -rf "${EKVM_SYSFS_ROOT:?}/module/$1"
+	rm -rf "${EKVM_SYSFS_ROOT:?}/module/$1" "$EKVM_SYSFS_ROOT/module/kvm/holders/$1"
 	EOF
 	cat >"$d/bin/modprobe" <<-'EOF'
 	#!/bin/sh
@@ -156,6 +158,7 @@ reload_setup() {
 	mkdir -p "$EKVM_SYSFS_ROOT/module/kvm/ekvm" "$EKVM_SYSFS_ROOT/module/$1"
 	echo live >"$EKVM_SYSFS_ROOT/module/kvm/initstate"; echo live >"$EKVM_SYSFS_ROOT/module/$1/initstate"
 	echo "$FAKE_MODPROBE_VERSION" >"$EKVM_SYSFS_ROOT/module/kvm/ekvm/version"
+	mkdir -p "$EKVM_SYSFS_ROOT/module/kvm/holders/$1"
 	EOF
 	cat >"$d/bin/insmod" <<-'EOF'
 	#!/bin/sh
@@ -164,6 +167,7 @@ reload_setup() {
 	m=$(basename "$1" .ko | tr - _)
 	mkdir -p "$EKVM_SYSFS_ROOT/module/$m/ekvm"; echo live >"$EKVM_SYSFS_ROOT/module/$m/initstate"
 	[ "$m" = kvm ] && echo "$FAKE_KO_VERSION" >"$EKVM_SYSFS_ROOT/module/kvm/ekvm/version"
+	[ "$m" = kvm ] || mkdir -p "$EKVM_SYSFS_ROOT/module/kvm/holders/$m"
 	exit 0
 	EOF
 	chmod +x "$d/bin/"*
@@ -185,6 +189,16 @@ reload_tests() {
 	run "${RL[@]}" -- reload
 	[ "$rc" -eq 1 ] && [[ $err == *"kvm_amd refcnt 2"* ]] && [ ! -s "$d/calls" ]
 	ok $? "reload refuses while the vendor module is held"
+	reload_setup
+	mkdir "$d/sys/module/kvm/holders/kvmgt"; echo 2 >"$d/sys/module/kvm/refcnt"
+	run "${RL[@]}" -- reload
+	[ "$rc" -eq 1 ] && [[ $err == *"kvm is used by module kvmgt: unload it first"* ]] && [ ! -s "$d/calls" ]
+	ok $? "reload refuses while a module other than the vendor's holds kvm"
+	reload_setup
+	echo 2 >"$d/sys/module/kvm/refcnt"
+	run "${RL[@]}" -- reload
+	[ "$rc" -eq 1 ] && [[ $err == *"kvm refcnt 2 with 1 module holding it"* ]] && [ ! -s "$d/calls" ]
+	ok $? "reload refuses while kvm has a reference beyond its holders'"
 	reload_setup
 	run "${RL[@]}" -- reload --expect 6.1.192.2 --json
 	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.result == "reloaded" and .vendor == "kvm_amd"
