@@ -33,7 +33,8 @@ export DEBIAN_FRONTEND=noninteractive
 # A fresh machine has no package lists yet; refresh them once an hour at most.
 stamp=/var/lib/apt/periodic/ekvm-update-stamp
 if [ -z "$(find "$stamp" -mmin -60 2>/dev/null)" ]; then
-	apt-get update -qq
+	apt-get update -qq -o DPkg::Lock::Timeout=600
 	mkdir -p "$(dirname "$stamp")" && touch "$stamp"
 fi
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# (another apt may run at the same time, e.g. a parallel make: wait for its lock)
+apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
