@@ -172,6 +172,18 @@ is_ekvm() {
 	v=$(cat /sys/module/kvm/ekvm/version) && c=$(kvmloop cap) && [ "$c" -ge 1 ] &&
 		echo "ekvm $v, KVM_CAP_EKVM $c" && { [ -z "${EKVM_EXPECT_VERSION:-}" ] || [ "$v" = "$EKVM_EXPECT_VERSION" ]; }
 }
+# ekvm reload refuses while a VM holds KVM: exit 1, "KVM is in use" and WHY in its message.
+reload_refused() {
+	if msg=$(ekvm-static reload --ko /mods/ekvm --vendor kvm_amd 2>&1); then
+		echo "unexpectedly reloaded: $msg"
+		return 1
+	fi
+	echo "$msg"
+	case "$msg" in *"KVM is in use"*"$1"*) return 0 ;; esac
+	return 1
+}
+# The reload is the operator's: ekvm reload (tests/extra/ekvm-static), as a rollout's upgrade
+# command runs it, on the real kvm/kvm_amd refcounts and holders.
 job_reload() {
 	klog boot
 	[ -f /etc/ekvm-expect ] && { set -a; . /etc/ekvm-expect; set +a; }
@@ -180,13 +192,19 @@ job_reload() {
 	step stock_runs_guest kvmloop count 10000
 	step vm_open hold_vm
 	step rmmod_refused must_fail rmmod kvm_amd
+	step reload_refused reload_refused "kvm_amd refcnt"
 	step stock_still_loaded test -c /dev/kvm -a -d /sys/module/kvm_amd
 	step vm_close release_vm
-	step unload_stock unload_set
-	step load_ekvm load_set ekvm 1
+	step reload_to_ekvm ekvm-static reload --ko /mods/ekvm --vendor kvm_amd \
+		--expect "${EKVM_EXPECT_VERSION:-unknown}"
 	step ekvm_is_ekvm is_ekvm
 	step ekvm_runs_guest kvmloop count 10000
-	step unload_ekvm unload_set
+	step ekvm_vm_open hold_vm
+	step ekvm_reload_refused reload_refused "(1 VMs"
+	step ekvm_vm_close release_vm
+	step reload_to_stock ekvm-static reload --ko /mods/stock --vendor kvm_amd --expect stock
+	step stock_again is_stock
+	step unload_stock unload_set
 }
 
 job_bench() {

@@ -110,6 +110,16 @@ add() {
 	if skipped "$name"; then return; fi
 	echo "$name $(args_of "$name" | sed "s|^\([0-9]*\)|\1 $prog|")" >>"$list"
 }
+# The extra programs are in every image, run as tests or not: the reload scenario runs the
+# static ekvm tool (extra/ekvm-static) as an operator would.
+for t in "${extras[@]}"; do
+	[ -x "$t" ] || die "extra test $t is not an executable file"
+	desc=$(file -L "$t")
+	if [[ $desc == *ELF* ]] && [[ $desc != *static* ]]; then
+		die "extra test $t is dynamically linked: the guest has no libraries"
+	fi
+	cp "$t" "$root/tests/extra/"
+done
 : >"$list"
 IFS=, read -r -a want <<<"$sets"
 for s in "${want[@]}"; do
@@ -128,12 +138,6 @@ for s in "${want[@]}"; do
 		done <"$tests/selftests.list" ;;
 	extra)
 		for t in "${extras[@]}"; do
-			[ -x "$t" ] || die "extra test $t is not an executable file"
-			desc=$(file -L "$t")
-			if [[ $desc == *ELF* ]] && [[ $desc != *static* ]]; then
-				die "extra test $t is dynamically linked: the guest has no libraries"
-			fi
-			cp "$t" "$root/tests/extra/"
 			add "extra/$(basename "$t")" "/tests/extra/$(basename "$t")"
 		done ;;
 	none) ;;

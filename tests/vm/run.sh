@@ -12,7 +12,7 @@ USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [-n NPTS] [-f RE
               version (6.1.192.1, 6.12.117.1) says the base: whose selftests run, which
               expectations apply
   -s SETS     comma list of selftests, ekvm, extra, reload (default: selftests,ekvm,reload,
-              plus extra when there are extra programs)
+              plus extra when there are extra programs); reload needs -x .../ekvm-static
   -n NPTS     kvm_amd npt settings to test, comma list (default: EKVM_VM_NPTS, else 1,0)
   -f REGEX    run only the tests whose name (e.g. selftests/cpuid_test) matches REGEX
   -x PROGRAM  a static executable to run as test extra/<name> (repeatable; also
@@ -59,9 +59,14 @@ fi
 [[ $npts =~ ^[01](,[01])*$ ]] || usage "$USAGE"
 [[ $jobs =~ ^[12]$ ]] || usage "$USAGE"
 [[ ,$sets, =~ ^(,(selftests|ekvm|extra|reload))+,$ ]] || usage "$USAGE"
+tool=''
 for x in "${extras[@]}"; do
 	[ -x "$x" ] || die "extra test $x is not an executable"
+	[ "$(basename "$x")" != ekvm-static ] || tool=$x
 done
+# the reload scenario reloads with the tool, as an operator does
+[[ ,$sets, != *,reload,* ]] || [ -n "$tool" ] ||
+	die "the reload set runs ekvm reload: give the static tool (-x build/userspace/ekvm-static)"
 { kvm_ko=$(module_file "$ekvm" kvm) && module_file "$ekvm" kvm-amd >/dev/null; } ||
 	die "no ekvm modules in $ekvm (make)"
 version=$(modinfo -F version "$kvm_ko")
@@ -93,7 +98,7 @@ here=$EKVM_TOP/tests/vm
 timed deps "$EKVM_TOP/scripts/install-deps.sh" -f "$here/deps.txt" "$kver"
 timed fetch-kernel "$here/fetch-kernel.sh" "$kver"
 timed build-tests "$here/build-tests.sh" "$base_version"
-test_sets=$(tr , '\n' <<<"$sets" | grep -v '^reload$' | paste -sd, -)
+test_sets=$(tr , '\n' <<<"$sets" | { grep -v '^reload$' || true; } | paste -sd, -)
 initrd=$outdir/initramfs.cpio
 mk=("$here/mkinitramfs.sh" -k "$kver" -e "$ekvm" -b "$base_version" -s "${test_sets:-ekvm}" -o "$initrd")
 [ -z "$filter" ] || mk+=(-f "$filter")
