@@ -119,12 +119,39 @@ pkg-deps:
 
 deb: pkg-deps
 	@scripts/build-deb.sh $(B)/deb $(PKG_VERSION) $(DKMS_RELEASES_ALL)
+	@$(MAKE) -s --no-print-directory modules-deb
+
+# ekvm-modules-<kver>: the prebuilt, signed modules of each base's Debian kernel (BASE_KVER_<base>)
+# whose modules are built (make modules BASE=<base> builds the others; docs/packages.md). The
+# signing key: EKVM_MODULE_KEY and EKVM_MODULE_CERT, else a throw-away key in build/keys/.
+modules-deb: pkg-deps
+	@$(foreach b,$(BASES),$(if $(wildcard $(B)/modules/$(BASE_KVER_$(b))/kvm.ko), \
+		scripts/build-modules-deb.sh $(B)/deb $(PKG_VERSION) $(BASE_KVER_$(b)) \
+			$(B)/modules/$(BASE_KVER_$(b)), \
+		echo "ekvm: no modules built for $(BASE_KVER_$(b)): no ekvm-modules-$(BASE_KVER_$(b)) (make modules BASE=$(b))" >&2) &&) true
+
+# A signed apt repository of the packages in build/deb (suite ekvm, a throw-away key made once in
+# build/repo-key/; REPO_KEY=<GnuPG home or key id> signs with another), in build/repo/.
+REPO_SUITE ?= ekvm
+REPO_KEY ?= $(B)/repo-key
+repo: deb
+	@$(if $(filter $(B)/repo-key,$(REPO_KEY)),scripts/make-signing-key.sh $(REPO_KEY) >/dev/null &&) true
+	@scripts/build-repo.sh $(B)/repo $(REPO_SUITE) $(REPO_KEY) \
+		$(filter-out %-dbgsym_$(PKG_VERSION)_amd64.deb,$(wildcard $(B)/deb/*_$(PKG_VERSION)_*.deb))
+
+# What the lab (tests/lab) installs: releases EKVM_RELEASE and EKVM_RELEASE+1 (with the lab's
+# patch) and a broken EKVM_RELEASE+1, in a signed repository (suites lab and lab-broken), in
+# build/lab/ (tests/lab/releases/README.md).
+lab-releases: pkg-deps
+	@tests/lab/releases/build.sh $(B)/lab
+	@EKVM_LAB_OUT=$(abspath $(B)/lab) tests/run.sh tests/lab/releases/check.sh
 
 rpm: pkg-deps
 	@scripts/build-rpm.sh $(B)/rpm $(PKG_VERSION) $(DKMS_RELEASES_ALL)
 
-# Installs and removes packages and kernel headers on this machine (root).
-pkg-test: deb rpm userspace-static
+# Installs and removes packages and kernel headers on this machine (root). The modules first:
+# make deb packages them (ekvm-modules-<kver>).
+pkg-test: modules deb rpm userspace-static
 	@tests/run.sh tests/pkg/*.sh
 
 # make check: every base. What is per base (the series' checks, the build, the VM harness) runs
@@ -190,5 +217,5 @@ distclean:
 print-%:
 	@echo '$($*)'
 
-.PHONY: all deps import modules userspace install userspace-static vm-test pkg-deps deb rpm pkg-test check-patches check-sync check-base check-full check-releases test check bench clean distclean \
+.PHONY: all deps import modules userspace install userspace-static vm-test pkg-deps deb modules-deb repo lab-releases rpm pkg-test check-patches check-sync check-base check-full check-releases test check bench clean distclean \
 	kernel-deps kernel-deb kernel-rpm kernel-test fleet-deps fleet-test
