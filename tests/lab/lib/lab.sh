@@ -39,6 +39,11 @@ LAB_KEY=$EKVM_BUILD/lab/ssh/id_ed25519
 LAB_GUEST_DIR=/var/lib/ekvm-lab/guest
 LAB_GUEST_LOGS=/var/log/ekvm-lab
 LAB_GUEST_MIB=${EKVM_LAB_GUEST_MIB:-128}
+# per host, set by a case before lab_up: the image it boots. "base" (the default) or "dkms": the
+# base plus ekvm-dkms $LAB_IMAGE_DKMS_DEB (default: release N's from tests/lab/releases/build.sh,
+# which the case runs first) installed and DKMS-built in the image (image.sh --dkms)
+declare -gA LAB_IMAGE_VARIANT=()
+LAB_IMAGE_DKMS_DEB=${LAB_IMAGE_DKMS_DEB:-}
 
 lab_n() { echo "${1#hv}"; }
 lab_ip() { echo "$LAB_NET.$(lab_n "$1")"; }
@@ -184,8 +189,9 @@ lab_up() {
 	trap lab_down EXIT
 	trap 'exit 130' INT TERM HUP # the EXIT trap still runs
 	img=$("$LAB_LIB/image.sh") || fail "no lab image"
+	lab_images "$img"
 	lab_reap_stale
-	# shellcheck disable=SC2034 # for the cases: the image folder
+	# shellcheck disable=SC2034 # for the cases: the base image folder (LAB_IMAGE_OF[HOST]: each host's)
 	LAB_IMAGE=$img
 	rm -rf "$LAB" && mkdir -p "$LAB"
 	for h in "${LAB_HOSTS[@]}"; do
@@ -199,7 +205,34 @@ lab_up() {
 	ip -n "$LAB_NS" link add br0 type bridge
 	ip -n "$LAB_NS" addr add "$LAB_CTL_IP/24" dev br0
 	ip -n "$LAB_NS" link set br0 up
-	for h in "${LAB_HOSTS[@]}"; do lab_boot "$h" "$img"; done
+	for h in "${LAB_HOSTS[@]}"; do lab_boot "$h" "${LAB_IMAGE_OF[$h]}"; done
+}
+
+# lab_images BASE: LAB_IMAGE_OF[HOST], the image folder each host boots, from LAB_IMAGE_VARIANT
+# (the DKMS variant built or cached).
+declare -gA LAB_IMAGE_OF=()
+lab_images() {
+	local base=$1 h v dkms="" n
+	for h in "${!LAB_IMAGE_VARIANT[@]}"; do
+		[[ " ${LAB_HOSTS[*]} " == *" $h "* ]] || fail "LAB_IMAGE_VARIANT: no host $h"
+	done
+	for h in "${LAB_HOSTS[@]}"; do
+		v=${LAB_IMAGE_VARIANT[$h]:-base}
+		case "$v" in
+		base) LAB_IMAGE_OF[$h]=$base ;;
+		dkms)
+			if [ -z "$dkms" ]; then
+				if [ -z "$LAB_IMAGE_DKMS_DEB" ]; then
+					n=$(makefile_var EKVM_RELEASE)
+					LAB_IMAGE_DKMS_DEB=$EKVM_BUILD/lab/releases/$n/ekvm-dkms_$(makefile_var BASE_VERSION_6.1).${n}_all.deb
+				fi
+				dkms=$("$LAB_LIB/image.sh" --dkms "$LAB_IMAGE_DKMS_DEB") || fail "no DKMS variant of the lab image"
+			fi
+			LAB_IMAGE_OF[$h]=$dkms
+			;;
+		*) fail "LAB_IMAGE_VARIANT[$h]=$v: base or dkms" ;;
+		esac
+	done
 }
 
 # A run killed with SIGKILL (no EXIT trap) leaves its QEMUs daemonized and its namespace: the
@@ -281,14 +314,31 @@ lab_guest_define() {
 }
 
 # lab_heartbeats NAME: the guest's heartbeats from every host's log, merged by sequence number:
-# "SEQ BOOT-ID UPTIME HOST" a line.
+# "SEQ BOOT-ID UPTIME HOST" a line. Not deduplicated: a heartbeat found twice (the same sequence
+# number on two hosts) is a guest that ran twice.
 lab_heartbeats() {
 	local g=$1 h
 	for h in "${LAB_HOSTS[@]}"; do
 		lab_ssh "$h" cat "$LAB_GUEST_LOGS/$g.log" 2>/dev/null |
 			grep -aoE 'ekvm-hb [0-9a-f-]{36} [0-9]+ [0-9]+\.[0-9]+' |
 			awk -v h="$h" '{ print $3, $2, $4, h }' || true
-	done | sort -n -k1,1 -u
+	done | sort -n -k1,1 -k3,3n
+}
+
+# lab_heartbeat_check FILE (lab_heartbeats' output): "MISSING TWICE TORN LONGEST": heartbeats
+# missing from the sequence; found twice (the guest ran twice); lost where the guest changed host
+# (one line torn between two hosts' console files at the switch-over: the channel's doing, not
+# the guest's; at most one a migration); the longest time between two heartbeats by the guest's
+# own clock (one every half second).
+lab_heartbeat_check() {
+	awk 'NR > 1 {
+			if ($1 == prev) twice++
+			else if ($1 == prev + 2 && $4 != host) torn++
+			else missing += $1 - prev - 1
+			if ($3 - up > longest) longest = $3 - up
+		}
+		{ prev = $1; host = $4; up = $3 }
+		END { printf "%d %d %d %.1f\n", missing, twice, torn, longest }' "$1"
 }
 
 # lab_heartbeat NAME: "SEQ BOOT-ID UPTIME HOST" of the guest's last heartbeat (empty before one).
