@@ -177,6 +177,22 @@ fleet-deps: deps
 fleet-test: fleet-deps userspace
 	@tests/run.sh tests/fleet/cases/*.sh
 
+# The lab (tests/lab, docs/lab.md): three Debian 12 hosts under QEMU TCG with their own network;
+# ekvm installed from a signed repository, libvirt guests on ekvm's KVM, real rollouts to the next
+# release and back with ekvm fleet. A tier of its own, not in make check (root; about 25 minutes,
+# more with a cold image). make lab-hosts runs only the hosts' own test (boot, a migration).
+lab-deps: deps pkg-deps fleet-deps
+	@scripts/install-deps.sh -f tests/lab/deps.txt
+
+lab-image: lab-deps
+	@tests/lab/lib/image.sh
+
+lab-test: lab-deps userspace
+	@tests/lab/cases/10-rollout.sh
+
+lab-hosts: lab-deps
+	@tests/run.sh tests/lab/cases/00-hosts.sh
+
 # Whole kernels with the series built in (docs/kernel-packages.md), from the base source, the
 # series and kernel/config/: KCONFIG=minimal (x86_64_defconfig + fragments, what CI and the VM
 # harness use) or KCONFIG=release (Debian's config of KVER; hours on 2 cores). Output in
@@ -218,4 +234,5 @@ print-%:
 	@echo '$($*)'
 
 .PHONY: all deps import modules userspace install userspace-static vm-test pkg-deps deb modules-deb repo lab-releases rpm pkg-test check-patches check-sync check-base check-full check-releases test check bench clean distclean \
-	kernel-deps kernel-deb kernel-rpm kernel-test fleet-deps fleet-test
+	kernel-deps kernel-deb kernel-rpm kernel-test fleet-deps fleet-test lab-deps lab-image lab-test \
+	lab-hosts

@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# The whole user story on the lab's real hosts (docs/lab.md), each step a TAP test:
+#   hosts        three Debian 12 hosts boot with Debian's stock KVM
+#   repository   each adds the signed ekvm repository (signed-by=) served on the lab network
+#   install      ekvm N from it: hv1, hv2 ekvm-modules-<kver> (no compiler), hv3 ekvm-dkms (the
+#                image's DKMS variant built it in its chroot); ekvm reload, status, validate, smoke
+#   guests       two nested libvirt guests on hv1 and on hv2, on ekvm N; hv3 empty
+#   drain        on a drained host a guest start fails (KVM_CREATE_VM refused), then undrained
+#   rollout      ekvm fleet rollout to N+1 with the README's upgrade command: real drain, live
+#                migration between ekvm hosts, apt-get from the repository, ekvm reload, smoke
+#   upgraded     every host runs N+1 (version and the new sysfs attribute), every guest alive with
+#                its boot id, heartbeats unbroken, back home, UUID set unchanged, logs clean
+#   downgrade    the same tool back to N, as after a bad release; checked the same way
+# A failed step stops the story (the next steps need it); the EXIT trap takes the lab down.
+set -euo pipefail
+. "$(dirname "$0")/../lib/lab.sh"
+
+KVER=$(makefile_var BASE_KVER_6.1)
+N=$(makefile_var EKVM_RELEASE)
+VN=$(makefile_var BASE_VERSION_6.1).$N
+VN1=$(makefile_var BASE_VERSION_6.1).$((N + 1))
+REPO=$EKVM_BUILD/lab/repo
+GUESTS=(g1 g2 g3 g4)
+declare -A HOME_OF=([g1]=hv1 [g2]=hv1 [g3]=hv2 [g4]=hv2)
+EKVM_CTL=$LAB/ekvm
+
+# --- TAP: one line a step, the story's output in "# " lines
+echo "TAP version 13"
+step_n=0 passed=0 failed=0
+note() { echo "# $*" | tee -a "$LAB/story.txt" >&2; }
+# step NAME FUNCTION: runs the function; a failure ends the story
+step() {
+	local name=$1 t=$SECONDS rc=0
+	step_n=$((step_n + 1))
+	# (not "|| rc=$?": that would switch errexit off inside the step)
+	set +e
+	(
+		set -e
+		"$2"
+	)
+	rc=$?
+	set -e
+	if [ $rc -eq 0 ]; then
+		echo "ok $step_n - $name # $((SECONDS - t))s"
+		passed=$((passed + 1))
+	else
+		echo "not ok $step_n - $name # exit $rc after $((SECONDS - t))s"
+		failed=$((failed + 1))
+		echo "$passed passed, $failed failed"
+		exit 1
+	fi
+}
+# on HOST...: run a shell command line on each HOST at once; fails if one fails (its output shown)
+on() {
+	local cmd=$1 h pids=() rc=0
+	shift
+	for h in "$@"; do
+		lab_ssh "$h" "$cmd" >"$LAB/$h/on.out" 2>&1 &
+		pids+=($!)
+	done
+	for h in "$@"; do
+		if ! wait "${pids[0]}"; then
+			rc=1
+			sed "s/^/$h: /" "$LAB/$h/on.out" | tail -15 >&2
+		fi
+		pids=("${pids[@]:1}")
+	done
+	return $rc
+}
+
+# --- the steps
+s_hosts() {
+	lab_wait_hosts "${LAB_HOSTS[@]}"
+	for h in hv1 hv2; do
+		lab_ssh "$h" 'grep -q "^kvm_amd " /proc/modules && test ! -e /sys/module/kvm/ekvm' ||
+			fail "$h does not run Debian's stock KVM at boot"
+	done
+	# hv3's image has ekvm-dkms N, built by DKMS in the image's chroot (tests/lab/lib/image.sh)
+	assert_eq "hv3's KVM at boot (DKMS)" "$VN" "$(lab_ssh hv3 cat /sys/module/kvm/ekvm/version)"
+	note "hosts up in $(cat "$LAB"/hv*/boot-seconds | sort -n | tail -1)s: hv1, hv2 stock KVM, hv3 ekvm $VN (DKMS)"
+}
+
+s_repository() {
+	# the repository on the lab network: busybox httpd on the controller's address
+	ip netns exec "$LAB_NS" busybox httpd -p "$LAB_CTL_IP:8080" -h "$REPO"
+	# as an operator adds a third-party repository: its key to /usr/share/keyrings, signed-by=
+	on "/usr/lib/apt/apt-helper download-file http://ctl:8080/ekvm-archive-keyring.gpg \
+		/usr/share/keyrings/ekvm-archive-keyring.gpg &&
+		echo 'deb [signed-by=/usr/share/keyrings/ekvm-archive-keyring.gpg] http://ctl:8080/ lab main' \
+		>/etc/apt/sources.list.d/ekvm.list && apt-get update -q" "${LAB_HOSTS[@]}"
+	local policy
+	policy=$(lab_ssh hv1 "apt-cache policy ekvm-tools")
+	[[ $policy == *"$VN1"* ]] || fail "hv1 does not see ekvm-tools $VN1: $policy"
+}
+
+# the version every host reports, and what ekvm status says
+versions_are() {
+	local v=$1 h got
+	for h in "${LAB_HOSTS[@]}"; do
+		got=$(lab_ssh "$h" "cat /sys/module/kvm/ekvm/version; ekvm status --json" 2>&1) ||
+			fail "$h: $got"
+		[ "$(head -1 <<<"$got")" = "$v" ] || fail "$h runs KVM $(head -1 <<<"$got"), not $v"
+		tail -n +2 <<<"$got" | jq -e --arg v "$v" '.. | objects | select(.version? == $v)' >/dev/null ||
+			fail "$h: ekvm status does not report $v: $(tail -n +2 <<<"$got" | head -c 400)"
+	done
+}
+
+s_install() {
+	on "apt-get install -y -q ekvm-tools=$VN ekvm-modules-$KVER=$VN" hv1 hv2
+	on "apt-get install -y -q ekvm-tools=$VN ekvm-dkms=$VN && dkms status ekvm | grep -q installed" hv3
+	on "ekvm reload --expect $VN && ekvm validate && ekvm smoke" "${LAB_HOSTS[@]}"
+	versions_are "$VN"
+	note "ekvm $VN on every host: hv1, hv2 ekvm-modules-$KVER, hv3 ekvm-dkms"
+}
+
+s_guests() {
+	local g
+	for g in "${GUESTS[@]}"; do
+		lab_guest_define "$g" "${HOME_OF[$g]}"
+		lab_virsh "${HOME_OF[$g]}" start "$g" >/dev/null
+	done
+	for g in "${GUESTS[@]}"; do
+		lab_wait_heartbeat "$g" 600 >"$LAB/$g.first"
+		note "$g on ${HOME_OF[$g]}: $(cat "$LAB/$g.first")"
+	done
+	lab_uuids >"$LAB/uuids.before"
+}
+
+# the UUIDs of the running guests of the whole lab, sorted
+lab_uuids() {
+	local h
+	for h in "${LAB_HOSTS[@]}"; do lab_virsh "$h" list --uuid; done | sed '/^$/d' | sort
+}
+
+s_drain() {
+	local out
+	lab_guest_define probe hv3
+	lab_ssh hv3 "ekvm drain on" >/dev/null
+	if out=$(lab_virsh hv3 start probe 2>&1); then
+		fail "a guest started on drained hv3: $out"
+	fi
+	note "start on drained hv3 refused: $(tr '\n' ' ' <<<"$out" | cut -c1-200)"
+	grep -qi "busy" <<<"$out" || fail "the refusal does not say the device is busy: $out"
+	lab_ssh hv3 "ekvm drain off" >/dev/null
+	lab_virsh hv3 undefine probe >/dev/null
+	[ "$(lab_ssh hv3 cat /sys/module/kvm/ekvm/vms)" = 0 ] || fail "hv3 counts VMs after the refused start"
+}
+
+# fleet_to VERSION EXTRA-APT-OPTIONS: a rollout of the lab to VERSION with the README's command
+fleet_to() {
+	local v=$1 opts=$2 inv=$LAB/fleet/inventory-$1 rc=0
+	mkdir -p "$LAB/fleet"
+	{
+		echo "fleet version=$v parallel=2 timeout=900 command_timeout=900"
+		echo "fleet upgrade=\"apt-get install -y -q $opts ekvm-tools=$v ekvm-modules-$KVER=$v && ekvm reload --expect $v\""
+		for h in "${LAB_HOSTS[@]}"; do
+			echo "host name=$h uri=$(lab_uri "$h") exec=\"ssh root@$h\""
+		done
+	} >"$inv"
+	lab_ctl "$EKVM_CTL" fleet plan -i "$inv" >"$LAB/fleet/plan-$v.txt" 2>&1 ||
+		{ cat "$LAB/fleet/plan-$v.txt" >&2; fail "ekvm fleet plan failed"; }
+	lab_ctl "$EKVM_CTL" fleet rollout -i "$inv" -s "$LAB/fleet/state-$v" >"$LAB/fleet/rollout-$v.txt" 2>&1 || rc=$?
+	grep -E 'now on|downtime|upgrade: exit|verify: passed|invariant|halted' "$LAB/fleet/state-$v.log" |
+		sed 's/^/  /' >&2 || true
+	[ $rc -eq 0 ] || { tail -30 "$LAB/fleet/rollout-$v.txt" >&2; fail "ekvm fleet rollout to $v exited $rc"; }
+	grep -q '^rollout: done' "$LAB/fleet/rollout-$v.txt" || fail "the rollout did not say done"
+}
+
+s_rollout() {
+	fleet_to "$VN1" ""
+}
+
+# after a rollout to VERSION: hosts, guests, heartbeats, UUIDs, kernel logs
+checked() {
+	local v=$1 g h missing twice torn longest
+	versions_are "$v"
+	for g in "${GUESTS[@]}"; do
+		assert_eq "$g runs on" "${HOME_OF[$g]}" "$(lab_where "$g" | tr '\n' ' ' | sed 's/ $//')"
+		lab_wait_heartbeat "$g" 60 >/dev/null
+		lab_heartbeats "$g" >"$LAB/$g.heartbeats"
+		assert_eq "$g: boot ids" "$(awk '{print $2}' "$LAB/$g.first")" "$(awk '{print $2}' "$LAB/$g.heartbeats" | sort -u)"
+		read -r missing twice torn longest < <(lab_heartbeat_check "$LAB/$g.heartbeats")
+		assert_eq "$g: heartbeats missing from the sequence" 0 "$missing"
+		assert_eq "$g: heartbeats found twice (the guest ran twice)" 0 "$twice"
+		note "$g: $(wc -l <"$LAB/$g.heartbeats") heartbeats, one boot, longest gap ${longest}s (guest clock), $torn torn at a switch-over, hosts $(awk '{print $4}' "$LAB/$g.heartbeats" | uniq | tr '\n' ' ')"
+		awk -v m="$longest" 'BEGIN { exit !(m < 10) }' || fail "$g went ${longest}s without a heartbeat"
+		for h in "${LAB_HOSTS[@]}"; do
+			! lab_ssh "$h" "grep -aE 'WARNING: CPU|BUG: |Oops|Call Trace' $LAB_GUEST_LOGS/$g.log 2>/dev/null" ||
+				fail "$g's console on $h has a kernel report"
+		done
+	done
+	lab_uuids >"$LAB/uuids.after"
+	cmp -s "$LAB/uuids.before" "$LAB/uuids.after" || fail "the set of running guests changed: $(diff "$LAB/uuids.before" "$LAB/uuids.after" | tr '\n' ' ')"
+	for h in "${LAB_HOSTS[@]}"; do
+		! lab_ssh "$h" "dmesg | grep -E 'WARNING: CPU|BUG: |Oops|Call Trace'" >"$LAB/$h/klog-issues" ||
+			fail "$h's kernel log: $(head -3 "$LAB/$h/klog-issues")"
+	done
+}
+
+s_upgraded() {
+	local h
+	checked "$VN1"
+	for h in "${LAB_HOSTS[@]}"; do
+		assert_eq "$h: lab_release (the code of N+1)" "$((N + 1))" "$(lab_ssh "$h" cat /sys/module/kvm/ekvm/lab_release)"
+	done
+	grep -E 'now on .*downtime [0-9]+ ms' "$LAB/fleet/state-$VN1.log" | sed 's/.*evacuate: \|.*return: //' |
+		while read -r l; do note "migration: $l"; done
+	lab_ssh hv3 "dpkg-query -W -f='\${Status}' ekvm-dkms 2>/dev/null | grep -q '^install ok installed'" &&
+		fail "hv3 still has ekvm-dkms after moving to ekvm-modules"
+	return 0
+}
+
+s_downgrade() {
+	local h
+	fleet_to "$VN" "--allow-downgrades"
+	checked "$VN"
+	for h in "${LAB_HOSTS[@]}"; do
+		lab_ssh "$h" "test ! -e /sys/module/kvm/ekvm/lab_release" || fail "$h still runs N+1's code"
+	done
+}
+
+t0=$SECONDS
+# the releases N, N+1 and the signed repository (tests/lab/releases), then the lab
+"$EKVM_TOP/tests/lab/releases/build.sh" >"$EKVM_BUILD/lab/releases.log" 2>&1 ||
+	{ tail -20 "$EKVM_BUILD/lab/releases.log" >&2; fail "building the releases failed"; }
+[ -x "$EKVM_BUILD/userspace/ekvm" ] || fail "no $EKVM_BUILD/userspace/ekvm (make userspace)"
+# hv3 is the DKMS host: its image has ekvm-dkms N, built by DKMS in the image's chroot
+LAB_IMAGE_VARIANT[hv3]=dkms
+lab_up
+cp "$EKVM_BUILD/userspace/ekvm" "$EKVM_CTL"
+step hosts s_hosts
+step repository s_repository
+step "install ekvm $VN" s_install
+step guests s_guests
+step "drain refuses a guest" s_drain
+step "rollout to $VN1" s_rollout
+step "upgraded: hosts on $VN1, guests unharmed" s_upgraded
+step "downgrade to $VN" s_downgrade
+note "story done in $((SECONDS - t0))s"
+echo "1..$step_n"
+echo "$passed passed, $failed failed"
