@@ -89,8 +89,8 @@ EKVM_MODULE_KEY="$TEST_TMP/test.key" EKVM_MODULE_CERT="$TEST_TMP/test.crt" \
 cat "$TEST_TMP/build.log"
 check_deb "$kver" "$TEST_TMP/out/ekvm-modules-${kver}_${pkgver}_amd64.deb" "$TEST_TMP/test.crt"
 
-# make deb's packages: one for each base's kernel whose modules are built
-for b in $(makefile_var BASES); do
+# make deb's packages: one for the kernel of each base of MODULES_DEB_BASES whose modules are built
+for b in $(makefile_var MODULES_DEB_BASES); do
 	k=$(makefile_var "BASE_KVER_$b")
 	made="$EKVM_BUILD/deb/ekvm-modules-${k}_${pkgver}_amd64.deb"
 	if [ ! -f "$EKVM_BUILD/modules/$k/kvm.ko" ]; then
