@@ -171,6 +171,21 @@ dkms_root() {
 	umount -R "$mnt"
 }
 
+# built OUT: prints OUT and succeeds when it is built (its .done); else takes the images' lock
+# (one build at a time: a second lab starting meanwhile waits) and succeeds only if OUT was built
+# while it waited. The lock is held until the script ends.
+built() {
+	if [ -f "$1/.done" ]; then
+		echo "$1"
+		return 0
+	fi
+	mkdir -p "$EKVM_BUILD/lab/image"
+	exec 9>"$EKVM_BUILD/lab/image/.lock"
+	flock 9
+	[ -f "$1/.done" ] || return 1
+	echo "$1"
+}
+
 # dkms_variant DEB KVER: builds (or reuses) the DKMS variant of the base image; prints its folder.
 dkms_variant() {
 	local deb=$1 kver=$2 repo=${EKVM_LAB_REPO:-$EKVM_BUILD/lab/repo} base version sum pkgsum
@@ -190,16 +205,7 @@ dkms_variant() {
 	base=$("$0") || die "no base image"
 	name=$(basename "$base")-dkms-$(cut -c1-16 <<<"$sum")
 	out=$images/$name
-	if [ -f "$out/.done" ]; then
-		echo "$out"
-		return 0
-	fi
-	exec 9>"$images/.lock"
-	flock 9
-	if [ -f "$out/.done" ]; then
-		echo "$out"
-		return 0
-	fi
+	! built "$out" || return 0
 	tmp=$images/.$name.tmp
 	# the namespace took its mounts along: never delete through one all the same
 	# shellcheck disable=SC2064 # $tmp is fixed now
@@ -278,18 +284,7 @@ hash=$({
 } | sha256sum | cut -c1-16)
 images=$EKVM_BUILD/lab/image
 out=$images/$hash
-if [ -f "$out/.done" ]; then
-	echo "$out"
-	exit 0
-fi
-# one build at a time (two labs starting together): the second waits, then finds it done
-mkdir -p "$images"
-exec 9>"$images/.lock"
-flock 9
-if [ -f "$out/.done" ]; then
-	echo "$out"
-	exit 0
-fi
+! built "$out" || exit 0
 
 tmp=$images/.$hash.tmp
 cleanup() {
