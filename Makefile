@@ -143,8 +143,8 @@ repo: deb
 		$(filter-out %-dbgsym_$(PKG_VERSION)_amd64.deb,$(wildcard $(B)/deb/*_$(PKG_VERSION)_*.deb))
 
 # What the lab (tests/lab) installs: releases EKVM_RELEASE and EKVM_RELEASE+1 (with the lab's
-# patch) and a broken EKVM_RELEASE+1, in a signed repository (suites lab and lab-broken), in
-# build/lab/ (tests/lab/releases/README.md).
+# patch) and two broken EKVM_RELEASE+1, in a signed repository (suites lab, lab-broken and
+# lab-broken-preinst), in build/lab/ (tests/lab/releases/README.md).
 lab-releases: pkg-deps
 	@tests/lab/releases/build.sh $(B)/lab
 	@EKVM_LAB_OUT=$(abspath $(B)/lab) tests/run.sh tests/lab/releases/check.sh

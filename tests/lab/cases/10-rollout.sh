@@ -152,7 +152,7 @@ fleet_to() {
 	mkdir -p "$LAB/fleet"
 	{
 		echo "fleet version=$v parallel=2 timeout=900 command_timeout=900"
-		echo "fleet upgrade=\"apt-get install -y -q $opts ekvm-tools=$v ekvm-modules-$KVER=$v && ekvm reload --expect $v\""
+		echo "fleet upgrade=\"apt-get install -y -q${opts:+ $opts} ekvm-tools=$v ekvm-modules-$KVER=$v && ekvm reload --expect $v\""
 		for h in "${LAB_HOSTS[@]}"; do
 			echo "host name=$h uri=$(lab_uri "$h") exec=\"ssh root@$h\""
 		done
