@@ -220,6 +220,7 @@ s_downgrade() {
 }
 
 t0=$SECONDS
+mkdir -p "$EKVM_BUILD/lab"
 # the releases N, N+1 and the signed repository (tests/lab/releases), then the lab
 "$EKVM_TOP/tests/lab/releases/build.sh" >"$EKVM_BUILD/lab/releases.log" 2>&1 ||
 	{ tail -20 "$EKVM_BUILD/lab/releases.log" >&2; fail "building the releases failed"; }
