@@ -91,6 +91,16 @@ static bool log_progress(struct mig *m)
 	virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_TOTAL, &total);
 	virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DOWNTIME, &down);
 	virTypedParamsFree(p, np);
+	/*
+	 * Before the first byte is sent (libvirt is still starting the destination's QEMU: seconds
+	 * on a busy host) the job has no data statistics yet: say so rather than "0 of 0 MiB".
+	 */
+	if (!total) {
+		fleet_log(m->f, m->src, "%s: %s -> %s: %.1f s, setting up (no memory sent yet)",
+			  m->f->moving, m->f->vms[m->vm].name, m->f->hosts[m->dst].name,
+			  fleet_mono() - m->t0);
+		return true;
+	}
 	fleet_log(m->f, m->src,
 		  "%s: %s -> %s: %.1f s, %llu of %llu MiB remaining, "
 		  "expected downtime %llu ms",

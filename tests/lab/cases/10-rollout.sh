@@ -5,13 +5,18 @@
 #   install      ekvm N from it: hv1, hv2 ekvm-modules-<kver> (no compiler), hv3 ekvm-dkms (the
 #                image's DKMS variant built it in its chroot); ekvm reload, status, validate, smoke
 #   guests       two nested libvirt guests on hv1 and on hv2, on ekvm N; hv3 empty
-#   drain        on a drained host a guest start fails (KVM_CREATE_VM refused), then undrained
-#   rollout      ekvm fleet rollout to N+1 with the README's upgrade command: real drain, live
-#                migration between ekvm hosts, apt-get from the repository, ekvm reload, smoke
+#   broken       ekvm fleet rollout to N+1 with the README's upgrade command, hv3 (empty) the
+#                canary and on the broken suite: its upgrade fails, the rollout halts, hv3 keeps
+#                a working KVM N; the operator repairs it (the good suite, N again)
+#   killed       ekvm fleet resume; hv3's QEMU is killed during its upgrade (a power cut): halted
+#                again; hv3 boots with a working KVM; dpkg --configure -a
+#   rollout      ekvm fleet resume to the end: real drain, live migration between ekvm hosts,
+#                apt-get from the repository, ekvm reload, smoke; a guest start on drained hv1
+#                (someone else's) is refused
 #   upgraded     every host runs N+1 (version and the new sysfs attribute), every guest alive with
 #                its boot id, heartbeats unbroken, back home, UUID set unchanged, logs clean
 #   downgrade    the same tool back to N, as after a bad release; checked the same way
-# A failed step stops the story (the next steps need it); the EXIT trap takes the lab down.
+# Every halt leaves the guests running where they were, at home. A failed step stops the story (the next steps need it); the EXIT trap takes the lab down.
 set -euo pipefail
 . "$(dirname "$0")/../lib/lab.sh"
 
@@ -132,42 +137,131 @@ lab_uuids() {
 	for h in "${LAB_HOSTS[@]}"; do lab_virsh "$h" list --uuid; done | sed '/^$/d' | sort
 }
 
-s_drain() {
-	local out
-	lab_guest_define probe hv3
-	lab_ssh hv3 "ekvm drain on" >/dev/null
-	if out=$(lab_virsh hv3 start probe 2>&1); then
-		fail "a guest started on drained hv3: $out"
-	fi
-	note "start on drained hv3 refused: $(tr '\n' ' ' <<<"$out" | cut -c1-200)"
-	grep -qi "busy" <<<"$out" || fail "the refusal does not say the device is busy: $out"
-	lab_ssh hv3 "ekvm drain off" >/dev/null
-	lab_virsh hv3 undefine probe >/dev/null
-	[ "$(lab_ssh hv3 cat /sys/module/kvm/ekvm/vms)" = 0 ] || fail "hv3 counts VMs after the refused start"
-}
-
-# fleet_to VERSION EXTRA-APT-OPTIONS: a rollout of the lab to VERSION with the README's command
-fleet_to() {
-	local v=$1 opts=$2 inv=$LAB/fleet/inventory-$1 rc=0
+# fleet_inventory VERSION EXTRA-APT-OPTIONS HOST...: $LAB/fleet/inventory-VERSION for a rollout
+# to VERSION with the README's upgrade command, hosts in that order (the first is the canary)
+fleet_inventory() {
+	local v=$1 opts=$2 h
+	shift 2
 	mkdir -p "$LAB/fleet"
 	{
 		echo "fleet version=$v parallel=2 timeout=900 command_timeout=900"
 		echo "fleet upgrade=\"apt-get install -y -q${opts:+ $opts} ekvm-tools=$v ekvm-modules-$KVER=$v && ekvm reload --expect $v\""
-		for h in "${LAB_HOSTS[@]}"; do
+		for h in "$@"; do
 			echo "host name=$h uri=$(lab_uri "$h") exec=\"ssh root@$h\""
 		done
-	} >"$inv"
-	lab_ctl "$EKVM_CTL" fleet plan -i "$inv" >"$LAB/fleet/plan-$v.txt" 2>&1 ||
+	} >"$LAB/fleet/inventory-$v"
+	lab_ctl "$EKVM_CTL" fleet plan -i "$LAB/fleet/inventory-$v" >"$LAB/fleet/plan-$v.txt" 2>&1 ||
 		{ cat "$LAB/fleet/plan-$v.txt" >&2; fail "ekvm fleet plan failed"; }
-	lab_ctl "$EKVM_CTL" fleet rollout -i "$inv" -s "$LAB/fleet/state-$v" >"$LAB/fleet/rollout-$v.txt" 2>&1 || rc=$?
-	grep -E 'now on|downtime|upgrade: exit|verify: passed|invariant|halted' "$LAB/fleet/state-$v.log" |
+}
+
+# fleet VERSION OUT rollout|resume: ekvm fleet on the lab (state $LAB/fleet/state-VERSION), its
+# output in $LAB/fleet/OUT; returns its exit status
+fleet() {
+	local v=$1 out=$LAB/fleet/$2 rc=0 args=(-s "$LAB/fleet/state-$1")
+	[ "$3" = resume ] || args+=(-i "$LAB/fleet/inventory-$v")
+	lab_ctl "$EKVM_CTL" fleet "$3" "${args[@]}" >"$out" 2>&1 || rc=$?
+	grep -E 'now on|downtime|upgrade: exit|verify: passed|invariant|halted|FAILED' "$out" |
 		sed 's/^/  /' >&2 || true
-	[ $rc -eq 0 ] || { tail -30 "$LAB/fleet/rollout-$v.txt" >&2; fail "ekvm fleet rollout to $v exited $rc"; }
-	grep -q '^rollout: done' "$LAB/fleet/rollout-$v.txt" || fail "the rollout did not say done"
+	return $rc
+}
+
+# fleet_done VERSION OUT: the rollout or resume that wrote OUT went to the end
+fleet_done() {
+	grep -q '^rollout: done' "$LAB/fleet/$2" || { tail -30 "$LAB/fleet/$2" >&2; fail "ekvm fleet did not say done ($2)"; }
+	grep -q '^result done' "$LAB/fleet/state-$1" || fail "the state file does not say done"
+}
+
+# halted_at VERSION HOST STEP: the rollout to VERSION is halted at HOST's STEP, the other hosts
+# untouched, every guest running at home
+halted_at() {
+	local v=$1 st=$LAB/fleet/state-$1 g
+	grep -q '^result halted' "$st" || fail "the state file does not say halted: $(grep '^result' "$st")"
+	grep -q "^failure host=$2 step=$3 " "$st" || fail "not halted at $2's $3: $(grep '^failure' "$st")"
+	note "halted: $(sed -n 's/^failure //p' "$st" | cut -c1-240)"
+	for g in "${GUESTS[@]}"; do
+		assert_eq "$g runs on" "${HOME_OF[$g]}" "$(lab_where "$g" | tr '\n' ' ' | sed 's/ $//')"
+	done
+	grep -Eq "^host name=hv[12] status=pending" "$st" || fail "hv1 and hv2 are not pending: $(grep '^host' "$st")"
+}
+
+# the kernel module and the dpkg state of ekvm-modules on HOST: "VERSION|stock STATUS"
+kvm_on() {
+	lab_ssh "$1" "grep -q '^kvm_amd ' /proc/modules || echo no-kvm_amd
+		cat /sys/module/kvm/ekvm/version 2>/dev/null || echo stock
+		dpkg-query -W -f='\${db:Status-Abbrev}' ekvm-modules-$KVER 2>/dev/null || echo none" | tr '\n' ' ' | sed 's/ *$//'
+}
+
+s_broken() {
+	local rc=0 st
+	# hv3 takes its packages from the broken suite: N+1's modules package fails in its postinst
+	on "sed -i 's# lab main\$# lab-broken main#' /etc/apt/sources.list.d/ekvm.list && apt-get update -q" hv3
+	fleet_inventory "$VN1" "" hv3 hv1 hv2
+	fleet "$VN1" rollout-broken.txt rollout || rc=$?
+	assert_eq "ekvm fleet rollout's exit (halted)" 1 "$rc"
+	halted_at "$VN1" hv3 upgrade
+	# the host whose upgrade failed still has a working KVM: N's modules stay loaded
+	st=$(kvm_on hv3)
+	note "hv3 after the failed upgrade: KVM, dpkg: $st"
+	assert_eq "hv3's KVM and ekvm-modules after the failed upgrade" "$VN iF" "$st"
+	lab_ssh hv3 "ekvm smoke" >/dev/null || fail "hv3: ekvm smoke fails after the failed upgrade"
+	# the operator's repair (tests/lab/releases/README.md): the good suite, back to N's package
+	on "sed -i 's# lab-broken main\$# lab main#' /etc/apt/sources.list.d/ekvm.list && apt-get update -q &&
+		apt-get install -y -q --allow-downgrades ekvm-modules-$KVER=$VN" hv3
+	assert_eq "hv3 repaired" "$VN ii" "$(kvm_on hv3)"
+}
+
+# wait_log VERSION FROM-LINE PATTERN PID: until the rollout's log has a line matching PATTERN
+# past line FROM-LINE (the fleet, PID, must still run)
+wait_log() {
+	local log=$LAB/fleet/state-$1.log t=$SECONDS
+	until tail -n "+$(($2 + 1))" "$log" | grep -qE "$3"; do
+		kill -0 "$4" 2>/dev/null || fail "ekvm fleet ended before its log said: $3"
+		[ $((SECONDS - t)) -lt 1200 ] || fail "ekvm fleet's log never said: $3"
+		sleep 1
+	done
+}
+
+s_killed() {
+	local rc=0 from pid st t
+	from=$(wc -l <"$LAB/fleet/state-$VN1.log")
+	fleet "$VN1" resume-killed.txt resume &
+	pid=$!
+	# a power cut in the middle of hv3's upgrade command
+	wait_log "$VN1" "$from" '^[^ ]+ hv3: upgrade: apt-get' $pid
+	sleep "${EKVM_LAB_KILL_AFTER:-8}"
+	lab_kill hv3
+	note "hv3 killed ${EKVM_LAB_KILL_AFTER:-8}s into its upgrade command"
+	wait $pid || rc=$?
+	assert_eq "ekvm fleet resume's exit (halted)" 1 "$rc"
+	t=$SECONDS
+	lab_restart hv3
+	# what an operator does after a crash in the middle of a package upgrade
+	lab_ssh hv3 "dpkg --configure -a" >"$LAB/hv3/configure.out" 2>&1 ||
+		{ cat "$LAB/hv3/configure.out" >&2; fail "hv3: dpkg --configure -a failed"; }
+	st=$(kvm_on hv3)
+	note "hv3 booted again in $((SECONDS - t))s; after dpkg --configure -a: KVM, dpkg: $st"
+	[[ $st != no-kvm_amd* ]] || fail "hv3 has no working KVM after the power cut: $st"
+	lab_ssh hv3 "ekvm smoke" >/dev/null || fail "hv3: ekvm smoke fails after the power cut"
+	halted_at "$VN1" hv3 upgrade
 }
 
 s_rollout() {
-	fleet_to "$VN1" ""
+	local rc=0 from pid out
+	# someone else's guest, defined on hv1, started while the rollout has hv1 drained
+	lab_guest_define probe hv1
+	from=$(wc -l <"$LAB/fleet/state-$VN1.log")
+	fleet "$VN1" resume.txt resume &
+	pid=$!
+	wait_log "$VN1" "$from" '^[^ ]+ hv1: drain: exit 0' $pid
+	if out=$(lab_virsh hv1 start probe 2>&1); then
+		fail "a guest started on drained hv1: $out"
+	fi
+	note "start on drained hv1 refused: $(tr '\n' ' ' <<<"$out" | cut -c1-200)"
+	grep -qi "busy" <<<"$out" || fail "the refusal does not say the device is busy: $out"
+	wait $pid || rc=$?
+	assert_eq "ekvm fleet resume's exit" 0 "$rc"
+	fleet_done "$VN1" resume.txt
+	lab_virsh hv1 undefine probe >/dev/null
 }
 
 # after a rollout to VERSION: hosts, guests, heartbeats, UUIDs, kernel logs
@@ -211,8 +305,11 @@ s_upgraded() {
 }
 
 s_downgrade() {
-	local h
-	fleet_to "$VN" "--allow-downgrades"
+	local h rc=0
+	fleet_inventory "$VN" "--allow-downgrades" hv1 hv2 hv3
+	fleet "$VN" rollout.txt rollout || rc=$?
+	assert_eq "ekvm fleet rollout's exit" 0 "$rc"
+	fleet_done "$VN" rollout.txt
 	checked "$VN"
 	for h in "${LAB_HOSTS[@]}"; do
 		lab_ssh "$h" "test ! -e /sys/module/kvm/ekvm/lab_release" || fail "$h still runs N+1's code"
@@ -233,8 +330,9 @@ step hosts s_hosts
 step repository s_repository
 step "install ekvm $VN" s_install
 step guests s_guests
-step "drain refuses a guest" s_drain
-step "rollout to $VN1" s_rollout
+step "rollout to $VN1 halts at a broken package" s_broken
+step "resume; a host killed in its upgrade" s_killed
+step "resume to the end; a guest start on a drained host refused" s_rollout
 step "upgraded: hosts on $VN1, guests unharmed" s_upgraded
 step "downgrade to $VN" s_downgrade
 note "story done in $((SECONDS - t0))s"

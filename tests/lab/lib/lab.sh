@@ -154,19 +154,29 @@ lab_config_disk() {
 	mkfs.ext4 -q -L ekvm-lab-cfg -d "$t" "$d/config.ext4" 8M >/dev/null
 }
 
-# lab_boot HOST IMAGE-DIR: starts the host's QEMU (daemonized, in the namespace).
+# lab_boot HOST IMAGE-DIR: the host's disk (an overlay on the image), its tap, its first boot.
 lab_boot() {
-	local h=$1 img=$2 d=$LAB/$1 tap=lab-$1 uuid
-	uuid=$(lab_uuid "$h")
+	local h=$1 img=$2 d=$LAB/$1 tap=lab-$1
 	qemu-img create -q -f qcow2 -b "$img/base.qcow2" -F qcow2 "$d/disk.qcow2"
 	ip -n "$LAB_NS" tuntap add dev "$tap" mode tap
 	ip -n "$LAB_NS" link set "$tap" master br0 up
 	rm -f "$d/console.log"
-	# cache=unsafe: the overlay is thrown away with the run; tsc=reliable as tests/vm/boot.sh
+	lab_qemu "$h" "$img"
+}
+
+# lab_qemu HOST IMAGE-DIR: starts the host's QEMU (daemonized, in the namespace) on the disk and
+# tap lab_boot made; the console log is appended to across boots.
+lab_qemu() {
+	local h=$1 img=$2 d=$LAB/$1 tap=lab-$1 uuid
+	uuid=$(lab_uuid "$h")
+	# cache=unsafe: the overlay is thrown away with the run, and this machine's disk is never
+	# synced; a guest's flush still writes QEMU's qcow2 metadata out to this machine's page cache,
+	# so a killed QEMU (lab_kill) is a power cut for the host: what it flushed survives.
+	# tsc=reliable as tests/vm/boot.sh
 	ip netns exec "$LAB_NS" qemu-system-x86_64 -name "$h" \
 		-accel tcg,thread=single -cpu EPYC -smp "$LAB_SMP" -m "$LAB_MEM" -uuid "$uuid" \
 		-nodefaults -display none -monitor none \
-		-serial "file:$d/console.log" \
+		-chardev "file,id=con0,path=$d/console.log,append=on" -serial chardev:con0 \
 		-kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
 		-append "root=/dev/vda rw console=ttyS0 loglevel=4 tsc=reliable systemd.hostname=$h systemd.machine_id=${uuid//-/} systemd.firstboot=off" \
 		-drive "file=$d/disk.qcow2,if=none,id=root,format=qcow2,cache=unsafe" \
@@ -249,6 +259,30 @@ lab_reap_stale() {
 		kill -9 "$pid" 2>/dev/null || true
 		[ -z "$ns" ] || LAB_NS=$ns lab_down
 	done
+}
+
+# lab_kill HOST: the host dies as in a power cut: its QEMU is killed (SIGKILL), and the
+# controller's SSH connections to it are closed (they would wait for their keepalive).
+lab_kill() {
+	local h=$1 pid
+	pid=$(cat "$LAB/$h/qemu.pid")
+	kill -9 "$pid"
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	! kill -0 "$pid" 2>/dev/null || fail "$h: QEMU $pid did not die"
+	lab_ctl ssh -O exit "root@$(lab_ip "$h")" >/dev/null 2>&1 || true
+	lab_ctl ssh -O exit "root@$h" >/dev/null 2>&1 || true
+}
+
+# lab_restart HOST: boots a killed host again from its own disk; returns when SSH and libvirt
+# answer.
+lab_restart() {
+	local h=$1
+	! lab_alive "$h" || fail "$h is running: no restart"
+	lab_qemu "$h" "${LAB_IMAGE_OF[$h]}"
+	lab_wait_hosts "$h"
 }
 
 lab_alive() { kill -0 "$(cat "$LAB/$1/qemu.pid" 2>/dev/null || echo 0)" 2>/dev/null; }
