@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The smoke test's checks of the guest's exits (the guest itself is x86-guest.c). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "ekvmfeat.h"
 #include "smoke.h"
 #include "x86-guest.h"
 
@@ -177,7 +179,11 @@ int smoke_run(int kvm_fd, uint32_t loops, struct smoke_report *rep)
 	if (r) {
 		rep->setup_err = r;
 		rep->failed = STEP_REAL_IO;
-		snprintf(rep->detail, sizeof(rep->detail), "creating the guest: %s", strerror(-r));
+		/* a drained ekvm refuses every new VM, the smoke test's too: say why */
+		snprintf(rep->detail, sizeof(rep->detail), "creating the guest: %s%s", strerror(-r),
+			 r == -EBUSY && feat_read_bool(FEAT_DRAIN) == 1
+				 ? " (the host is drained: 'ekvm drain off' lets VMs start)"
+				 : "");
 		return 1;
 	}
 	r = run_steps(&g, loops, rep);

@@ -192,18 +192,32 @@ kvm_on() {
 }
 
 s_broken() {
-	local rc=0 st
+	local rc=0 st out
 	# hv3 takes its packages from the broken suite: N+1's modules package fails in its postinst
 	on "sed -i 's# lab main\$# lab-broken main#' /etc/apt/sources.list.d/ekvm.list && apt-get update -q" hv3
 	fleet_inventory "$VN1" "" hv3 hv1 hv2
 	fleet "$VN1" rollout-broken.txt rollout || rc=$?
 	assert_eq "ekvm fleet rollout's exit (halted)" 1 "$rc"
 	halted_at "$VN1" hv3 upgrade
-	# the host whose upgrade failed still has a working KVM: N's modules stay loaded
+	# the host whose upgrade failed still has a working KVM: N's modules stay loaded; the
+	# rollout leaves it drained, so its smoke test is refused too, and says why
 	st=$(kvm_on hv3)
 	note "hv3 after the failed upgrade: KVM, dpkg: $st"
 	assert_eq "hv3's KVM and ekvm-modules after the failed upgrade" "$VN iF" "$st"
-	lab_ssh hv3 "ekvm smoke" >/dev/null || fail "hv3: ekvm smoke fails after the failed upgrade"
+	assert_eq "hv3's drain after the failed upgrade" "drain: on (0 VMs, 0 vCPUs open)" "$(lab_ssh hv3 ekvm drain)"
+	if out=$(lab_ssh hv3 "ekvm smoke" 2>&1); then
+		fail "ekvm smoke passed on drained hv3"
+	fi
+	grep -q "the host is drained" <<<"$out" || fail "ekvm smoke on drained hv3 does not say it is drained: $out"
+	# a halted rollout is not started over, and resumed unrepaired it halts again, at the same place
+	rc=0
+	fleet "$VN1" rollout-again.txt rollout || rc=$?
+	assert_eq "a second ekvm fleet rollout's exit (refused)" 2 "$rc"
+	grep -q "resume" "$LAB/fleet/rollout-again.txt" || fail "the refusal does not point to resume: $(cat "$LAB/fleet/rollout-again.txt")"
+	rc=0
+	fleet "$VN1" resume-broken.txt resume || rc=$?
+	assert_eq "ekvm fleet resume's exit, hv3 still broken" 1 "$rc"
+	halted_at "$VN1" hv3 upgrade
 	# the operator's repair (tests/lab/releases/README.md): the good suite, back to N's package
 	on "sed -i 's# lab-broken main\$# lab main#' /etc/apt/sources.list.d/ekvm.list && apt-get update -q &&
 		apt-get install -y -q --allow-downgrades ekvm-modules-$KVER=$VN" hv3
