@@ -4,6 +4,8 @@
 # The kernel command line says what to do:
 #   ekvm.job=tests   ekvm.mods=stock|ekvm ekvm.npt=0|1   load that module set, run /tests/list
 #                    [ekvm.from=N]                       from its Nth test on (after a hang)
+#                    [ekvm.retry=F]                      a test that timed out runs once more
+#                                                        with F times its limit (0: never)
 #   ekvm.job=reload                                      the module reload scenario
 #   ekvm.job=bench   ekvm.rounds=N ekvm.secs=S           exits/s, stock and ekvm interleaved
 # Results go to the second serial port (/dev/ttyS1) as lines starting with "@@" that
@@ -11,6 +13,7 @@
 #   @@BEGIN <job> <mods> <npt>      @@LOAD <set> ok|fail <text>    @@PARAM npt <Y|N>
 #   @@IDENT <set> cap=<n> version=<v|->                            @@T <name> <status> <rc> <ms>
 #   @@S <name> (started)            @@O <name> <output line>       @@K <name> <kernel log line>
+#   @@R <name> <status> <rc> <ms> <limit s> <retry limit s>  (a first attempt that timed out)
 #   @@UNLOAD ok|fail <text>         @@B <round> <set> <kvmloop's result>                  @@END
 #   (bench: set "nohist" is ekvm with kvm.ekvm_exit_hist=0, measured right after "ekvm")
 # shellcheck shell=sh disable=SC2013,SC2016,SC1091
@@ -37,6 +40,7 @@ JOB=$(param job tests)
 MODS=$(param mods stock)
 NPT=$(param npt 1)
 FROM=$(param from 1)
+RETRY=$(param retry 0)
 
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 exec 3>/dev/ttyS1
@@ -94,18 +98,35 @@ unload_set() {
 	rmmod kvm_amd && rmmod kvm
 }
 
-# runs one test: name timeout program args...
-run_one() {
-	name=$1 t=$2
-	shift 2
-	out "@@S $name"
-	rm -rf /tmp/run && mkdir -p /tmp/run
-	(cd /tmp/run && runtest -t "$t" -o /tmp/result -- "$@" >/tmp/out 2>&1 </dev/null)
+# one attempt of a test: timeout program args...; /tmp/result, /tmp/out
+attempt() {
+	lim=$1
+	shift
+	rm -rf /tmp/run /tmp/result && mkdir -p /tmp/run
+	(cd /tmp/run && runtest -t "$lim" -o /tmp/result -- "$@" >/tmp/out 2>&1 </dev/null)
 	[ -s /tmp/result ] || echo "error -1 0" >/tmp/result
 	# at most the last 300 lines of a test's output
 	# (awk ends the last line even when the test's output did not)
 	tail -n 300 /tmp/out | awk -v n="$name" '{ print "@@O " n " " $0 }' >&3
+}
+
+# runs one test: name timeout program args...
+# A test that timed out (a loaded host makes a TCG guest slow) runs once more with RETRY times
+# its limit; @@R says so, and @@T is the retry's result. The same in the stock and ekvm guests.
+run_one() {
+	name=$1 t=$2
+	shift 2
+	out "@@S $name"
+	attempt "$t" "$@"
 	read -r status rc ms </tmp/result
+	if [ "$status" = timeout ] && [ "$RETRY" -gt 0 ]; then
+		t2=$((t * RETRY))
+		out "@@O $name [harness] timeout at $t s (${ms} ms); once more with a limit of $t2 s"
+		out "@@R $name $status $rc $ms $t $t2"
+		klog "$name"
+		attempt "$t2" "$@"
+		read -r status rc ms </tmp/result
+	fi
 	out "@@T $name $status $rc $ms"
 	klog "$name"
 }

@@ -25,6 +25,15 @@ unpack_module() {
 	esac
 }
 
+# The knobs of a test's time limit (docs/vm-test.md, "Slow hosts"): a timeout scale is a positive
+# number (2, 0.5, 1.25), a retry factor a whole number from 0 (no retry) to 10.
+timeout_scale_ok() {
+	[[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v s="$1" 'BEGIN { exit !(s > 0) }'
+}
+retry_factor_ok() {
+	[[ $1 =~ ^([0-9]|10)$ ]]
+}
+
 EKVM_VM_EXPECTATIONS=${EKVM_VM_EXPECTATIONS:-$EKVM_TOP/tests/vm/expectations.txt}
 
 # Every entry of the expectations is "<test> <kind> <base> <npt> <reason...>"; a line that is

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Make the guest's initramfs: busybox, tests/vm/guest-init.sh as /init, the stock module set
 # of the kernel image and the ekvm one, the test programs and the list of tests to run.
-#   mkinitramfs.sh -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX]
+#   mkinitramfs.sh -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX] [-T SCALE]
 # Writes OUT.cpio and OUT.list (the tests in it: name, timeout, program, arguments).
 # BASE_VERSION (default: that of the ekvm modules, e.g. 6.12.117 for 6.12.117.1) says whose
 # programs go in (build-tests.sh BASE_VERSION) and which expectations and arguments apply.
 # SETS is a comma list of selftests, ekvm, extra (none: no tests, e.g. for the benchmark); -x adds a static program as test extra/<name>;
 # -f keeps only the tests whose name matches REGEX (grep -E). Tests whose expectation is "skip"
-# (tests/vm/expectations.txt) are left out; tests/vm/test-args.txt gives timeouts and arguments.
+# (tests/vm/expectations.txt) are left out; tests/vm/test-args.txt gives timeouts and arguments;
+# -T multiplies every timeout by SCALE (a positive number, e.g. 2 or 0.5; rounded up, at least 1 s).
 # Needs fetch-kernel.sh KVER and build-tests.sh run before.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$(dirname "$0")/lib-vm.sh"
 
-USAGE="$0 -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX]"
-kver='' ekvm='' sets='' out='' filter='' extras=() base_version=''
-while getopts k:e:s:o:x:f:b: opt; do
+USAGE="$0 -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX] [-T SCALE]"
+kver='' ekvm='' sets='' out='' filter='' extras=() base_version='' scale=1
+while getopts k:e:s:o:x:f:b:T: opt; do
 	case $opt in
 	b) base_version=$OPTARG ;;
 	k) kver=$OPTARG ;;
@@ -24,10 +25,12 @@ while getopts k:e:s:o:x:f:b: opt; do
 	o) out=$OPTARG ;;
 	x) extras+=("$OPTARG") ;;
 	f) filter=$OPTARG ;;
+	T) scale=$OPTARG ;;
 	*) usage "$USAGE" ;;
 	esac
 done
 { [ $OPTIND -gt $# ] && [ -n "$kver" ] && [ -n "$ekvm" ] && [ -n "$sets" ] && [ -n "$out" ]; } || usage "$USAGE"
+timeout_scale_ok "$scale" || die "timeout scale '$scale' (-T): not a positive number like 2 or 0.5"
 
 here=$EKVM_TOP/tests/vm
 vm=$EKVM_BUILD/vm
@@ -108,7 +111,8 @@ add() {
 	local name=$1 prog=$2
 	if [ -n "$filter" ] && ! grep -qE -- "$filter" <<<"$name"; then return; fi
 	if skipped "$name"; then return; fi
-	echo "$name $(args_of "$name" | sed "s|^\([0-9]*\)|\1 $prog|")" >>"$list"
+	echo "$name $(args_of "$name" | awk -v p="$prog" -v s="$scale" '
+		{ t = $1 * s; t = (t == int(t) ? t : int(t) + 1); if (t < 1) t = 1; $1 = ""; print t " " p $0 }')" >>"$list"
 }
 # The extra programs are in every image, run as tests or not: the reload scenario runs the
 # static ekvm tool (extra/ekvm-static) as an operator would.

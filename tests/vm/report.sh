@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compare the guest runs of one harness run and say whether ekvm regressed.
-#   report.sh -d RUNDIR [-V EKVM_VERSION] [-b BASE] [-n NPTS]
+#   report.sh -d RUNDIR [-V EKVM_VERSION] [-b BASE] [-n NPTS] [-S TIMEOUT_SCALE] [-R RETRY_FACTOR]
 # RUNDIR holds stock-nptN/ and ekvm-nptN/ (results.log and console.log of boot.sh) for each
 # npt setting of NPTS (comma list, default 1,0), and optionally reload/. Writes, in RUNDIR:
 #   <run>/tests.tsv, <run>/dmesg.log, <run>/logs/<test>.log, <run>.tap   each guest run (kselftest TAP)
@@ -10,15 +10,22 @@
 #   not report the ekvm version (sysfs and KVM_CAP_EKVM) or do not unload; the guest's kernel
 #   log has a WARNING, BUG, Oops or Call Trace with ekvm that stock did not have; a guest did not
 #   finish; a test fails with stock and ekvm and is not listed in tests/vm/expectations.txt.
+# A test that timed out ran once more with a longer limit (guest-init.sh, @@R): the verdict is on
+# the retry's result, and the notes say what the first attempt did. A test that timed out with
+# stock and with ekvm, retry included, is no ekvm regression: verdict SLOW (the machine is too
+# slow for it), counted as skipped and listed at the end, unless the expectations list it.
 # BASE (6.1, 6.12; default: the series of EKVM_VERSION) chooses the expectations that apply.
+# -S and -R (what run.sh used: EKVM_VM_TIMEOUT_SCALE, EKVM_VM_RETRY) only go into the table.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$(dirname "$0")/lib-vm.sh"
 
-USAGE="$0 -d RUNDIR [-V EKVM_VERSION] [-b BASE] [-n NPTS]"
-dir='' want_version='' npts=1,0 base=''
-while getopts d:V:b:n: opt; do
+USAGE="$0 -d RUNDIR [-V EKVM_VERSION] [-b BASE] [-n NPTS] [-S TIMEOUT_SCALE] [-R RETRY_FACTOR]"
+dir='' want_version='' npts=1,0 base='' tscale='' retry=''
+while getopts d:V:b:n:S:R: opt; do
 	case $opt in
+	S) tscale=$OPTARG ;;
+	R) retry=$OPTARG ;;
 	d) dir=$OPTARG ;;
 	V) want_version=$OPTARG ;;
 	b) base=$OPTARG ;;
@@ -30,6 +37,8 @@ done
 # 6.12.117.1 -> 6.12
 [ -n "$base" ] || [ -z "$want_version" ] || base=$(series_of "$(series_of "$want_version")")
 [[ $base =~ ^[0-9]+\.[0-9]+$ ]] || usage "$USAGE"
+[ -z "$tscale" ] || timeout_scale_ok "$tscale" || die "timeout scale '$tscale' (-S): not a positive number like 2 or 0.5"
+[ -z "$retry" ] || retry_factor_ok "$retry" || die "retry factor '$retry' (-R): not a whole number from 0 to 10"
 expectations_check
 
 # --- parse one guest run: tests.tsv (name status rc ms), meta, dmesg.log, logs/, kernel issues
@@ -64,6 +73,9 @@ parse() {
 		/^@@END/ { print "end" > (run "/meta") }
 		/^@@RESTART/ { restarts++; print "restart", $3 > (run "/meta") }
 		/^@@QEMU/ { s = $0; sub(/^@@QEMU /, "", s); print "qemu", s > (run "/meta") }
+		/^@@HOST / { print "host_" $2, $3, $4, $5 > (run "/meta") }
+		# a first attempt that timed out: name status rc ms limit retry-limit
+		/^@@R / { print $2 "\t" $3 "\t" $4 "\t" $5 "\t" $6 "\t" $7 > (run "/retries.tsv") }
 		/^@@S / { current = $2 }
 		/^@@T / { print $2 "\t" $3 "\t" $4 "\t" $5 > (run "/tests.tsv"); current = "" }
 		/^@@O / { n = $2; s = $0; sub(/^@@O [^ ]+ /, "", s); print s > log_of(n) }
@@ -77,7 +89,7 @@ parse() {
 			  print $2 "\t" i "\t" s > (run "/issues.tsv") }
 		END { if (current != "") print "running", current > (run "/meta") }
 	'
-	touch "$run/meta" "$run/tests.tsv" "$run/issues.tsv" "$run/dmesg.log"
+	touch "$run/meta" "$run/tests.tsv" "$run/issues.tsv" "$run/dmesg.log" "$run/retries.tsv"
 	# A guest that hung or died: its console has the last words (panic, oops, lockup) that the
 	# ring buffer never gave; they are the hung test's.
 	if grep -q '^restart\|^running' "$run/meta" && [ -f "$run/console.log" ]; then
@@ -91,20 +103,36 @@ parse() {
 
 meta() { awk -v k="$2" '$1 == k { $1 = ""; print substr($0, 2); exit }' "$1/meta"; }
 
+# What a test's retry did, from its first attempt (retries.tsv: name status rc ms limit limit2)
+# and its final result: "timeout at 120 s, passed on retry at 360 s (in 200.1 s)"; nothing when
+# it was not retried.
+retry_note() {
+	local run=$1 name=$2 st=$3 ms=$4 r
+	r=$(awk -F'\t' -v n="$name" '$1 == n { print $5 "\t" $6; exit }' "$run/retries.tsv")
+	[ -n "$r" ] || return 0
+	local l1=${r%%$'\t'*} l2=${r#*$'\t'}
+	case $st in
+	pass) echo "timeout at $l1 s, passed on retry at $l2 s (in $(secs "$ms") s)" ;;
+	timeout) echo "timeout at $l1 s and again on retry at $l2 s" ;;
+	*) echo "timeout at $l1 s, $st on retry at $l2 s" ;;
+	esac
+}
+
 # kselftest-style TAP of one guest run
 run_tap() {
-	local run=$1 n=0 name st rc ms
+	local run=$1 n=0 name st rc ms rn
 	{
 		echo "TAP version 13"
 		echo "1..$(wc -l <"$run/tests.tsv")"
 		while IFS=$'\t' read -r name st rc ms; do
 			n=$((n + 1))
+			rn=$(retry_note "$run" "$name" "$st" "$ms")
 			case $st in
-			pass) echo "ok $n $name" ;;
+			pass) echo "ok $n $name${rn:+ # $rn}" ;;
 			skip) echo "ok $n $name # SKIP" ;;
-			timeout) echo "not ok $n $name # TIMEOUT" ;;
-			signal) echo "not ok $n $name # killed by signal $rc" ;;
-			*) echo "not ok $n $name # exit=$rc" ;;
+			timeout) echo "not ok $n $name # TIMEOUT${rn:+ ($rn)}" ;;
+			signal) echo "not ok $n $name # killed by signal $rc${rn:+ ($rn)}" ;;
+			*) echo "not ok $n $name # exit=$rc${rn:+ ($rn)}" ;;
 			esac
 		done <"$run/tests.tsv"
 	} >"$run.tap"
@@ -119,6 +147,11 @@ secs() {
 table=$dir/table.txt
 : >"$table"
 row() { printf '%-46s %-8s %-8s %8s %8s  %s\n' "$@" >>"$table"; }
+if [ -n "$tscale$retry" ]; then
+	echo "time limits: the timeouts of test-args.txt x ${tscale:-1} (EKVM_VM_TIMEOUT_SCALE);" \
+		"a test that timed out ran once more at ${retry:-?}x its limit (EKVM_VM_RETRY; 0: no retry)" >>"$table"
+fi
+retried=() slow=()
 
 IFS=, read -r -a npt_list <<<"$npts"
 for npt in "${npt_list[@]}"; do
@@ -129,6 +162,10 @@ for npt in "${npt_list[@]}"; do
 	run_tap "$e"
 	echo "" >>"$table"
 	echo "npt=$npt" >>"$table"
+	for r in "$s" "$e"; do
+		h0=$(meta "$r" host_start) h1=$(meta "$r" host_end)
+		[ -z "$h0" ] || echo "  host load (1, 5, 15 min) ${r##*/}: $h0 at the start, ${h1:-?} at the end" >>"$table"
+	done
 	row test stock ekvm "stock s" "ekvm s" verdict
 
 	# the guests ran to the end
@@ -190,6 +227,11 @@ for npt in "${npt_list[@]}"; do
 		exp=$(expectation "$name" "$base" "$npt")
 		kind=${exp%%$'\t'*} why=${exp#*$'\t'}
 		v=PASS note=""
+		# what the retries did, each side (the same policy in both guests)
+		sr=$(retry_note "$s" "$name" "$st" "${S_MS[$name]:-}") er=$(retry_note "$e" "$name" "$et" "${E_MS[$name]:-}")
+		rnote="${sr:+stock: $sr}${sr:+${er:+; }}${er:+ekvm: $er}"
+		[ -z "$sr" ] || retried+=("npt$npt/$name: stock: $sr")
+		[ -z "$er" ] || retried+=("npt$npt/$name: ekvm: $er")
 		case $et in
 		pass)
 			[ "$kind" != fail ] || note="XPASS: listed as failing ($why), remove the entry?" ;;
@@ -208,6 +250,10 @@ for npt in "${npt_list[@]}"; do
 				fi
 			elif [ "$kind" = fail ] || [ "$kind" = flaky ]; then
 				v=XFAIL note="$kind: $why"
+			elif [ "$st" = timeout ] && [ "$et" = timeout ]; then
+				# no ekvm regression: neither side finished it in time, retry included
+				v=SLOW note="timeout on both sides (machine too slow)"
+				slow+=("npt$npt/$name: ${rnote:-timeout with stock and ekvm}")
 			elif [ "$st" = - ]; then
 				v=FAIL note="$et with ekvm, not run with stock"
 			elif [ "$st" = skip ]; then
@@ -216,6 +262,7 @@ for npt in "${npt_list[@]}"; do
 				v=FAIL note="$et with ekvm and $st with stock: not in expectations.txt for $base"
 			fi ;;
 		esac
+		[ -z "$rnote" ] || note+="${note:+; }$rnote"
 		verdict "npt$npt/$name" "$v" "$note"
 		row "$name" "$st" "$et" "$(secs "${S_MS[$name]:-}")" "$(secs "${E_MS[$name]:-}")" "$v${note:+ ($note)}"
 	done
@@ -286,6 +333,7 @@ pass=0 fail=0 skip=0
 		case ${V_VERDICT[i]} in
 		PASS) pass=$((pass + 1)); echo "ok $n $name${note:+ # $note}" ;;
 		SKIP) skip=$((skip + 1)); echo "ok $n $name # SKIP" ;;
+		SLOW) skip=$((skip + 1)); echo "ok $n $name # SKIP $note" ;;
 		XFAIL | FLAKY) skip=$((skip + 1)); echo "not ok $n $name # TODO $note" ;;
 		*) fail=$((fail + 1)); echo "not ok $n $name # $note" ;;
 		esac
@@ -299,7 +347,7 @@ xml() { sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/
 		printf '  <testcase classname="ekvm-vm" name="%s">' "$(xml "${V_NAME[i]}")"
 		case ${V_VERDICT[i]} in
 		PASS) ;;
-		SKIP | XFAIL | FLAKY) printf '<skipped message="%s"/>' "$(xml "${V_VERDICT[i]} ${V_NOTE[i]}")" ;;
+		SKIP | XFAIL | FLAKY | SLOW) printf '<skipped message="%s"/>' "$(xml "${V_VERDICT[i]} ${V_NOTE[i]}")" ;;
 		*) printf '<failure message="%s"/>' "$(xml "${V_NOTE[i]}")" ;;
 		esac
 		echo '</testcase>'
@@ -309,6 +357,14 @@ xml() { sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/
 
 cat "$table"
 echo ""
+if [ ${#retried[@]} -gt 0 ]; then
+	echo "RETRIED (timed out, then ran once more with a longer limit):"
+	printf '  %s\n' "${retried[@]}"
+fi
+if [ ${#slow[@]} -gt 0 ]; then
+	echo "TIMEOUT ON BOTH SIDES (machine too slow: no ekvm regression, not a failure; counted as skipped):"
+	printf '  %s\n' "${slow[@]}"
+fi
 if [ "$fail" -gt 0 ]; then
 	echo "FAILED:"
 	for i in "${!V_NAME[@]}"; do

@@ -22,7 +22,11 @@ USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [-n NPTS] [-f RE
   -o OUTDIR   where results go (default: build/vm/results/<date>, linked as results/latest)
   -K PACKAGE  an ekvm kernel package (linux-image-*.deb, or an unpacked kernel folder): the
               'ekvm' guests boot its kernel with its own KVM modules, the 'stock' guests boot
-              KVER's with its stock modules (the reference); not with -e, no reload set"
+              KVER's with its stock modules (the reference); not with -e, no reload set
+Environment (docs/vm-test.md, \"Slow hosts\"):
+  EKVM_VM_TIMEOUT_SCALE  multiplies every test's timeout (test-args.txt), e.g. 2 or 0.5 (default 1)
+  EKVM_VM_RETRY          a test that timed out runs once more with this many times its limit,
+                         in the stock and the ekvm guests alike; 0 to 10, 0: no retry (default 3)"
 
 kver='' ekvm='' sets='' npts=${EKVM_VM_NPTS:-1,0} filter='' outdir='' extras=() jobs=2 kpkg='' ekvm_kernel='' krel=''
 while getopts k:e:s:n:f:x:j:o:K:h opt; do
@@ -40,6 +44,10 @@ while getopts k:e:s:n:f:x:j:o:K:h opt; do
 	esac
 done
 [ $OPTIND -gt $# ] || usage "$USAGE"
+tscale=${EKVM_VM_TIMEOUT_SCALE:-1} retry=${EKVM_VM_RETRY:-3}
+timeout_scale_ok "$tscale" ||
+	die "EKVM_VM_TIMEOUT_SCALE='$tscale': not a positive number like 2 or 0.5"
+retry_factor_ok "$retry" || die "EKVM_VM_RETRY='$retry': not a whole number from 0 (no retry) to 10"
 read -r -a env_extras <<<"${EKVM_VM_EXTRA_TESTS:-}"
 extras+=("${env_extras[@]}")
 kver=${kver:-$(makefile_var KVER)}
@@ -93,23 +101,29 @@ timed() {
 	return $rc
 }
 
-info "testing ekvm $version ($ekvm) against stock $kver (base $base); sets $sets; npt $npts; results in $outdir"
+info "testing ekvm $version ($ekvm) against stock $kver (base $base); sets $sets; npt $npts; timeouts x$tscale, retry x$retry; results in $outdir"
 here=$EKVM_TOP/tests/vm
+# the report's own logic first: it decides the run (a second, fake results)
+# shellcheck disable=SC2317 # called through timed
+report_unit_test() { "$here/report-unit-test.sh" >"$outdir/report-unit-test.log" 2>&1; }
+timed report-unit-test report_unit_test ||
+	die "tests/vm/report-unit-test.sh failed: $outdir/report-unit-test.log"
 timed deps "$EKVM_TOP/scripts/install-deps.sh" -f "$here/deps.txt" "$kver"
 timed fetch-kernel "$here/fetch-kernel.sh" "$kver"
 timed build-tests "$here/build-tests.sh" "$base_version"
 test_sets=$(tr , '\n' <<<"$sets" | { grep -v '^reload$' || true; } | paste -sd, -)
 initrd=$outdir/initramfs.cpio
-mk=("$here/mkinitramfs.sh" -k "$kver" -e "$ekvm" -b "$base_version" -s "${test_sets:-ekvm}" -o "$initrd")
+mk=("$here/mkinitramfs.sh" -k "$kver" -e "$ekvm" -b "$base_version" -s "${test_sets:-ekvm}" -o "$initrd" -T "$tscale")
 [ -z "$filter" ] || mk+=(-f "$filter")
 for x in "${extras[@]}"; do mk+=(-x "$x"); done
 timed initramfs "${mk[@]}"
 mv "$outdir/initramfs.list" "$outdir/tests.list"
 
-# A guest's time limit: the sum of its tests' timeouts, and some for booting and loading; it has
-# stalled (a hung guest kernel) when it wrote no result for the longest timeout and 60 s more.
-limit=$(awk '{ t += $2 } END { print t + 300 }' "$outdir/tests.list")
-stall=$(awk '$2 > m { m = $2 } END { print m + 60 }' "$outdir/tests.list")
+# A guest's time limit: the sum of its tests' timeouts, each retried (the worst case), and some
+# for booting and loading; it has stalled (a hung guest kernel) when it wrote no result for the
+# longest timeout (of a retry) and 60 s more.
+limit=$(awk -v r="$retry" '{ t += $2 } END { print t * (1 + r) + 300 }' "$outdir/tests.list")
+stall=$(awk -v r="$retry" '$2 > m { m = $2 } END { print m * (r > 1 ? r : 1) + 60 }' "$outdir/tests.list")
 
 # Runs one guest job into $outdir/NAME; when the guest hangs or dies during a test, that test
 # is recorded as "hang" and a new guest goes on with the next test (at most 3 times).
@@ -121,6 +135,8 @@ run_guest() {
 	[ -z "$ekvm_kernel" ] || [[ $name != ekvm-* ]] || kopt=(-K "$ekvm_kernel")
 	rm -rf "$dir"
 	mkdir -p "$dir"
+	# the host's load (1, 5, 15 min) when the guest started and ended, for the report
+	echo "@@HOST start $(cut -d' ' -f1-3 /proc/loadavg)" >"$dir/results.log"
 	while :; do
 		seg=$((seg + 1))
 		rc=0
@@ -128,7 +144,10 @@ run_guest() {
 			"$@" ekvm.from="$from" || rc=$?
 		tr -d '\r' <"$dir/boot$seg/results.log" >>"$dir/results.log"
 		tr -d '\r' <"$dir/boot$seg/console.log" >>"$dir/console.log"
-		[ "$rc" -ne 0 ] || return 0
+		if [ "$rc" -eq 0 ]; then
+			echo "@@HOST end $(cut -d' ' -f1-3 /proc/loadavg)" >>"$dir/results.log"
+			return 0
+		fi
 		# the test that was running: started (@@S) and not finished (@@T)
 		last=$(awk '/^@@S / { t = $2 } /^@@T / { t = "" } END { print t }' "$dir/boot$seg/results.log")
 		idx=$(awk -v t="$last" '$1 == t { print NR; exit }' "$outdir/tests.list")
@@ -149,7 +168,7 @@ if [ -n "$test_sets" ]; then
 		pids=()
 		for mods in stock ekvm; do
 			timed "guest $mods npt=$npt" run_guest "$mods-npt$npt" \
-				ekvm.job=tests ekvm.mods="$mods" ekvm.npt="$npt" &
+				ekvm.job=tests ekvm.mods="$mods" ekvm.npt="$npt" ekvm.retry="$retry" &
 			pids+=($!)
 			if [ "$jobs" -eq 1 ]; then wait "${pids[-1]}" || boot_rc=1; fi
 		done
@@ -168,7 +187,7 @@ fi
 rm -f "$initrd"
 rc=0
 [ -n "$test_sets" ] || npts=""
-timed report "$here/report.sh" -d "$outdir" -V "$version" -b "$base" -n "$npts" || rc=$?
+timed report "$here/report.sh" -d "$outdir" -V "$version" -b "$base" -n "$npts" -S "$tscale" -R "$retry" || rc=$?
 printf '%-28s %5ds\n' total $((SECONDS - t_all)) | tee -a "$timings" >&2
 [ $boot_rc -eq 0 ] || info "a guest did not finish (see above)"
 exit $rc
