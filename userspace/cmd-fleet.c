@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +268,12 @@ int cmd_fleet(int argc, char **argv, struct ekvm_ctx *ctx)
 		;
 	if (r == 4)
 		return arg_invalid(ctx, "subcommand", argv[1], "plan, rollout, resume or status");
+	/*
+	 * A host that dies mid-rollout leaves libvirt's connection to it (qemu+ssh: a pipe to ssh)
+	 * and our own ssh pipes broken: a write there must fail with EPIPE, as libvirt asks of
+	 * its clients, not kill the controller before it records the halt (found by the lab).
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	o.sub = (enum sub)r;
 	r = parse_opts(argc - 1, argv + 1, ctx, &o);
 	return r ? r : run(ctx, &o);
