@@ -77,7 +77,8 @@ sed -i -e "s/@KVER@/$kver/g" -e "s/@ABI@/$abi/g" -e "s/@MODVER@/$modver/g" "$sta
 cat >"$stage/debian/changelog" <<EOT
 $pkg ($pkgver) unstable; urgency=medium
 
-  * ekvm $pkgver: KVM modules $modver, prebuilt for Linux $kver
+  * ekvm $pkgver: KVM modules $modver,
+    prebuilt for Linux $kver
 
  -- ekvm maintainers <maintainers@ekvm.invalid>  $(git -C "$EKVM_TOP" log -1 --format=%cD 2>/dev/null || date -R)
 EOT
