@@ -145,7 +145,7 @@ fleet_inventory() {
 	mkdir -p "$LAB/fleet"
 	{
 		echo "fleet version=$v parallel=2 timeout=900 command_timeout=900"
-		echo "fleet upgrade=\"apt-get install -y -q${opts:+ $opts} ekvm-tools=$v ekvm-modules-$KVER=$v && ekvm reload --expect $v\""
+		echo "fleet upgrade=\"apt-get update -q && apt-get install -y -q${opts:+ $opts} ekvm-tools=$v ekvm-modules-$KVER=$v && ekvm reload --expect $v\""
 		for h in "$@"; do
 			echo "host name=$h uri=$(lab_uri "$h") exec=\"ssh root@$h\""
 		done
@@ -242,9 +242,9 @@ s_killed() {
 	pid=$!
 	# a power cut in the middle of hv3's upgrade command
 	wait_log "$VN1" "$from" '^[^ ]+ hv3: upgrade: apt-get' $pid
-	sleep "${EKVM_LAB_KILL_AFTER:-8}"
+	sleep "${EKVM_LAB_KILL_AFTER:-12}"
 	lab_kill hv3
-	note "hv3 killed ${EKVM_LAB_KILL_AFTER:-8}s into its upgrade command"
+	note "hv3 killed ${EKVM_LAB_KILL_AFTER:-12}s into its upgrade command"
 	wait $pid || rc=$?
 	assert_eq "ekvm fleet resume's exit (halted)" 1 "$rc"
 	t=$SECONDS
@@ -254,6 +254,8 @@ s_killed() {
 		{ cat "$LAB/hv3/configure.out" >&2; fail "hv3: dpkg --configure -a failed"; }
 	st=$(kvm_on hv3)
 	note "hv3 booted again in $((SECONDS - t))s; after dpkg --configure -a: KVM, dpkg: $st"
+	# what the power cut left of apt's view of the repository
+	note "hv3's apt after the power cut: $(lab_ssh hv3 "cat /etc/apt/sources.list.d/ekvm.list; ls -l /var/lib/apt/lists | grep -c ctl; apt-cache madison ekvm-modules-$KVER" 2>&1 | tr '\n' ' ' | cut -c1-400)"
 	[[ $st != no-kvm_amd* ]] || fail "hv3 has no working KVM after the power cut: $st"
 	lab_ssh hv3 "ekvm smoke" >/dev/null || fail "hv3: ekvm smoke fails after the power cut"
 	halted_at "$VN1" hv3 upgrade
