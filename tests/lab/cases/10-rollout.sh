@@ -249,13 +249,18 @@ s_killed() {
 	assert_eq "ekvm fleet resume's exit (halted)" 1 "$rc"
 	t=$SECONDS
 	lab_restart hv3
-	# what an operator does after a crash in the middle of a package upgrade
-	lab_ssh hv3 "dpkg --configure -a" >"$LAB/hv3/configure.out" 2>&1 ||
-		{ cat "$LAB/hv3/configure.out" >&2; fail "hv3: dpkg --configure -a failed"; }
+	# what the power cut left of apt's view of the repository: package lists written shortly
+	# before it may be empty files (written, renamed, never flushed), which apt-get update
+	# then takes as current ("Hit"): a later install finds no version of the repository
+	note "hv3's package lists after the power cut: $(lab_ssh hv3 "cd /var/lib/apt/lists && stat -c '%n %s bytes' *ctl*; apt-cache madison ekvm-modules-$KVER | wc -l" 2>&1 | tr '\n' ' ' | cut -c1-400) versions known"
+	# what an operator does after a crash in the middle of a package upgrade (docs/fleet.md):
+	# finish dpkg's work, fetch the package lists anew
+	lab_ssh hv3 "dpkg --configure -a && rm -rf /var/lib/apt/lists/* && apt-get update -q" >"$LAB/hv3/repair.out" 2>&1 ||
+		{ cat "$LAB/hv3/repair.out" >&2; fail "hv3: the repair after the power cut failed"; }
 	st=$(kvm_on hv3)
 	note "hv3 booted again in $((SECONDS - t))s; after dpkg --configure -a: KVM, dpkg: $st"
-	# what the power cut left of apt's view of the repository
-	note "hv3's apt after the power cut: $(lab_ssh hv3 "cat /etc/apt/sources.list.d/ekvm.list; ls -l /var/lib/apt/lists | grep -c ctl; apt-cache madison ekvm-modules-$KVER" 2>&1 | tr '\n' ' ' | cut -c1-400)"
+	lab_ssh hv3 "apt-cache madison ekvm-modules-$KVER | grep -q '$VN '" ||
+		fail "hv3 does not see release $VN after the repair"
 	[[ $st != no-kvm_amd* ]] || fail "hv3 has no working KVM after the power cut: $st"
 	lab_ssh hv3 "ekvm smoke" >/dev/null || fail "hv3: ekvm smoke fails after the power cut"
 	halted_at "$VN1" hv3 upgrade
