@@ -174,14 +174,16 @@ fleet_done() {
 # halted_at VERSION HOST STEP: the rollout to VERSION is halted at HOST's STEP, the other hosts
 # untouched, every guest running at home
 halted_at() {
-	local v=$1 st=$LAB/fleet/state-$1 g
+	local v=$1 st=$LAB/fleet/state-$1 g h
 	grep -q '^result halted' "$st" || fail "the state file does not say halted: $(grep '^result' "$st")"
 	grep -q "^failure host=$2 step=$3 " "$st" || fail "not halted at $2's $3: $(grep '^failure' "$st")"
 	note "halted: $(sed -n 's/^failure //p' "$st" | cut -c1-240)"
 	for g in "${GUESTS[@]}"; do
 		assert_eq "$g runs on" "${HOME_OF[$g]}" "$(lab_where "$g" | tr '\n' ' ' | sed 's/ $//')"
 	done
-	grep -Eq "^host name=hv[12] status=pending" "$st" || fail "hv1 and hv2 are not pending: $(grep '^host' "$st")"
+	for h in hv1 hv2; do
+		grep -q "^host name=$h status=pending " "$st" || fail "$h is not pending: $(grep "^host name=$h " "$st")"
+	done
 }
 
 # the kernel module and the dpkg state of ekvm-modules on HOST: "VERSION|stock STATUS"
