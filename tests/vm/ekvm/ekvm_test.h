@@ -103,6 +103,26 @@ static inline void ekvm_check_rejected(const char *path, const char *const *bad,
 }
 
 /*
+ * Until /sys/module/kvm/ekvm/{vms,vcpus} read vms and vcpus (5 s at most): the counters may lag
+ * the exit of a killed process by its final fput()s.
+ */
+static inline void ekvm_wait_counts(long vms, long vcpus, const char *when)
+{
+	long v = -1, c = -1;
+
+	for (int i = 0; i < 50; i++) {
+		v = ekvm_read_num(EKVM_SYSFS "vms");
+		c = ekvm_read_num(EKVM_SYSFS "vcpus");
+		if (v == vms && c == vcpus) {
+			printf("%s: %ld VMs, %ld vCPUs\n", when, v, c);
+			return;
+		}
+		usleep(100000);
+	}
+	TEST_FAIL("%s: vms %ld vcpus %ld, expected %ld and %ld", when, v, c, vms, vcpus);
+}
+
+/*
  * The feature under test needs ekvm ABI level `level`. On stock KVM (or an
  * older ekvm) the test skips, unless the harness says the loaded KVM is an
  * ekvm of at least that level (EKVM_EXPECT_ABI): then it fails.

@@ -86,23 +86,6 @@ static void child_kill(struct child *c)
 	TEST_ASSERT(waitpid(c->pid, &status, 0) == c->pid, "waitpid");
 }
 
-/* The counters may lag the exit of a killed process by its final fput()s. */
-static void wait_counts(long vms, long vcpus, const char *when)
-{
-	long v = -1, c = -1;
-
-	for (int i = 0; i < 50; i++) {
-		v = ekvm_read_num(VMS);
-		c = ekvm_read_num(VCPUS);
-		if (v == vms && c == vcpus) {
-			printf("%s: %ld VMs, %ld vCPUs\n", when, v, c);
-			return;
-		}
-		usleep(100000);
-	}
-	TEST_FAIL("%s: vms %ld vcpus %ld, expected %ld and %ld", when, v, c, vms, vcpus);
-}
-
 static void expect(const struct outcome *o, const int vm[3], const int vcpu[4], uid_t uid)
 {
 	for (int i = 0; i < 3; i++)
@@ -152,9 +135,9 @@ int main(void)
 	ekvm_must_write(MAX_VCPUS, "0");
 	child_start(&a, 1000);
 	expect(&a.out, free_vm, free_vcpu, 1000);
-	wait_counts(vms0 + 3, vcpus0 + 4, "unlimited, uid 1000");
+	ekvm_wait_counts(vms0 + 3, vcpus0 + 4, "unlimited, uid 1000");
 	child_kill(&a);
-	wait_counts(vms0, vcpus0, "uid 1000 killed");
+	ekvm_wait_counts(vms0, vcpus0, "uid 1000 killed");
 
 	kmsg_ratelimit_settle();
 	ekvm_must_write(MAX_VMS, "2");
@@ -163,26 +146,26 @@ int main(void)
 		    "the limits do not read back");
 	child_start(&a, 1000);
 	expect(&a.out, ok_vm, ok_vcpu, 1000);
-	wait_counts(vms0 + 2, vcpus0 + 3, "uid 1000 at its limits");
+	ekvm_wait_counts(vms0 + 2, vcpus0 + 3, "uid 1000 at its limits");
 	snprintf(needle, sizeof(needle), "KVM_CREATE_VM refused for pid %d ", a.pid);
 	TEST_ASSERT(kmsg_count(kmsg, needle) == 1, "no log line '%s...'", needle);
 
 	/* another uid has its own count */
 	child_start(&b, 1001);
 	expect(&b.out, ok_vm, ok_vcpu, 1001);
-	wait_counts(vms0 + 4, vcpus0 + 6, "uids 1000 and 1001 at their limits");
+	ekvm_wait_counts(vms0 + 4, vcpus0 + 6, "uids 1000 and 1001 at their limits");
 	snprintf(needle, sizeof(needle), "KVM_CREATE_VCPU 1 refused for pid %d ", b.pid);
 	TEST_ASSERT(kmsg_count(kmsg, needle) == 1, "no log line '%s...'", needle);
 
 	/* killing uid 1000's process releases its VMs and vCPUs, and only those */
 	child_kill(&a);
-	wait_counts(vms0 + 2, vcpus0 + 3, "uid 1000 killed");
+	ekvm_wait_counts(vms0 + 2, vcpus0 + 3, "uid 1000 killed");
 	child_start(&a2, 1000);
 	expect(&a2.out, ok_vm, ok_vcpu, 1000);
-	wait_counts(vms0 + 4, vcpus0 + 6, "uid 1000 again");
+	ekvm_wait_counts(vms0 + 4, vcpus0 + 6, "uid 1000 again");
 	child_kill(&a2);
 	child_kill(&b);
-	wait_counts(vms0, vcpus0, "all killed");
+	ekvm_wait_counts(vms0, vcpus0, "all killed");
 
 	check_bad_input(MAX_VMS);
 	check_bad_input(MAX_VCPUS);

@@ -217,23 +217,6 @@ static void kill_wait(pid_t pid)
 	TEST_ASSERT(waitpid(pid, &status, 0) == pid, "waitpid");
 }
 
-/* The counters may lag the exit of a killed process by its final fput()s. */
-static void wait_counts(long vms, long vcpus, const char *when)
-{
-	long v = -1, c = -1;
-
-	for (int i = 0; i < 50; i++) {
-		v = ekvm_read_num(VMS);
-		c = ekvm_read_num(VCPUS);
-		if (v == vms && c == vcpus) {
-			printf("%s: %ld VMs, %ld vCPUs\n", when, v, c);
-			return;
-		}
-		usleep(100000);
-	}
-	TEST_FAIL("%s: vms %ld vcpus %ld, expected %ld and %ld", when, v, c, vms, vcpus);
-}
-
 static void expect3(const int got[3], const int want[3], const char *who)
 {
 	for (int i = 0; i < 3; i++)
@@ -290,7 +273,7 @@ int main(void)
 		    "namespace uids 0 and 1 should have had the VMs, the 4th vCPU refused");
 	TEST_ASSERT(o.nested_vm == EDQUOT, "nested namespace: KVM_CREATE_VM %s, expected %s",
 		    strerror(o.nested_vm), strerror(EDQUOT));
-	wait_counts(vms0 + 2, vcpus0 + 3, "uid 1000's namespace at its limits");
+	ekvm_wait_counts(vms0 + 2, vcpus0 + 3, "uid 1000's namespace at its limits");
 
 	/* the log names the caller's uid (as the host sees it) and the owner charged */
 	log = kmsg_read_new(kmsg);
@@ -326,16 +309,16 @@ int main(void)
 	/* another uid: its own 2 */
 	plain = plain_start(1001, got);
 	expect3(got, own2, "uid 1001");
-	wait_counts(vms0 + 4, vcpus0 + 3, "uids 1000 and 1001 at their limits");
+	ekvm_wait_counts(vms0 + 4, vcpus0 + 3, "uids 1000 and 1001 at their limits");
 	kill_wait(plain);
 
 	/* killing the namespace process releases what was charged to uid 1000 */
 	kill_wait(ns);
-	wait_counts(vms0, vcpus0, "all killed");
+	ekvm_wait_counts(vms0, vcpus0, "all killed");
 	plain = plain_start(OWNER, got);
 	expect3(got, own2, "uid 1000 once its namespace process is gone");
 	kill_wait(plain);
-	wait_counts(vms0, vcpus0, "all killed again");
+	ekvm_wait_counts(vms0, vcpus0, "all killed again");
 
 	kmsg_count(kmsg, NULL);
 	printf("per-user limits across user namespaces ok\n");
