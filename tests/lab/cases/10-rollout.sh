@@ -174,7 +174,7 @@ fleet_done() {
 # halted_at VERSION HOST STEP: the rollout to VERSION is halted at HOST's STEP, the other hosts
 # untouched, every guest running at home
 halted_at() {
-	local v=$1 st=$LAB/fleet/state-$1 g h
+	local st=$LAB/fleet/state-$1 g h
 	grep -q '^result halted' "$st" || fail "the state file does not say halted: $(grep '^result' "$st")"
 	grep -q "^failure host=$2 step=$3 " "$st" || fail "not halted at $2's $3: $(grep '^failure' "$st")"
 	note "halted: $(sed -n 's/^failure //p' "$st" | cut -c1-240)"
