@@ -147,7 +147,7 @@ int main(void)
 	pid_t pid = getpid();
 	struct stat st;
 
-	ekvm_require(2);
+	ekvm_require(4);
 	TEST_ASSERT(!ekvm_read(AUDIT_LOG, saved_audit, sizeof(saved_audit)), "no %s", AUDIT_LOG);
 	TEST_ASSERT(!strcmp(saved_audit, "N"), "ekvm_audit_log is %s, its default is N",
 		    saved_audit);

@@ -37,7 +37,7 @@ static void restore(void)
 	ekvm_write(params[1], "0");
 	ekvm_write(params[2], "0");
 	ekvm_write(params[3], "0");
-	ekvm_write(params[4], "1");
+	ekvm_write(params[4], "0");
 }
 
 /* The values that switch a boolean off (or are refused). */

@@ -5,10 +5,12 @@
  * A real-mode guest with an in-kernel irqchip makes a known number of exits of each kind:
  * K reads of the PIC's port 0x21 (handled in the kernel), N writes to port 0x10 (KVM_EXIT_IO
  * to us), M writes to unbacked memory (KVM_EXIT_MMIO to us), then a last write to port 0x11.
- * The histogram must hold exactly K "kernel io", N "user io" and M "user mmio" exits; the
- * last exit is not counted until the vCPU enters the guest again. Switched off, the
- * histogram does not grow; switched on again, it does. Every line of the file is well-formed
- * and bad values for the parameter are refused.
+ * The recording is off by default (a static key): a VM that makes all these exits then has
+ * an empty histogram file. Switched on, a new VM's histogram must hold exactly K "kernel io",
+ * N "user io" and M "user mmio" exits; the last exit is not counted until the vCPU enters
+ * the guest again. Switched off, the histogram does not grow; switched on again, it does,
+ * without the exit pending from before. Every line of the file is well-formed and bad values
+ * for the parameter are refused. (hist_toggle_test switches it while vCPUs run.)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -118,12 +120,23 @@ int main(void)
 	struct tiny_vm t;
 	char path[256], val[8];
 
-	ekvm_require(2);
+	ekvm_require(5);
 	TEST_ASSERT(!ekvm_read(HIST_PARAM, saved, sizeof(saved)), "no %s", HIST_PARAM);
-	TEST_ASSERT(!strcmp(saved, "Y"), "ekvm_exit_hist is %s, its default is Y", saved);
+	TEST_ASSERT(!strcmp(saved, "N"), "ekvm_exit_hist is %s, its default is N", saved);
 	atexit(restore);
 	ensure_mounted(DEBUGFS, "debugfs", "kvm");
 
+	/* off (the default): a VM that makes every kind of exit records nothing */
+	tiny_vm_create(&t, guest, sizeof(guest), 0x10000, 1);
+	snprintf(path, sizeof(path), DEBUGFS "/kvm/%d-%d/ekvm_exit_latency", getpid(), t.vm);
+	run_to_done(&t);
+	tiny_vm_outs(&t, 5);	/* and enters the guest again after each */
+	read_hist(path, &c);
+	TEST_ASSERT(c.lines == 0, "recording off: the VM has %d histogram lines", c.lines);
+	tiny_vm_destroy(&t);
+	printf("off by default: nothing recorded\n");
+
+	ekvm_must_write(HIST_PARAM, "1");
 	tiny_vm_create(&t, guest, sizeof(guest), 0x10000, 1);
 	snprintf(path, sizeof(path), DEBUGFS "/kvm/%d-%d/ekvm_exit_latency", getpid(), t.vm);
 	read_hist(path, &c);

@@ -118,7 +118,7 @@ int main(void)
 	long vms0, vcpus0;
 	int kmsg;
 
-	ekvm_require(2);
+	ekvm_require(3);
 	TEST_ASSERT(!ekvm_read(MAX_VMS, saved_vms, sizeof(saved_vms)) &&
 		    !ekvm_read(MAX_VCPUS, saved_vcpus, sizeof(saved_vcpus)),
 		    "the limit parameters are missing");

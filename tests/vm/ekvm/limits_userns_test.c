@@ -234,7 +234,7 @@ int main(void)
 	long vms0, vcpus0;
 	struct stat st;
 
-	ekvm_require(2);
+	ekvm_require(3);
 	TEST_REQUIRE(!access("/proc/self/uid_map", F_OK));
 	TEST_ASSERT(!ekvm_read(MAX_VMS, saved_vms, sizeof(saved_vms)) &&
 		    !ekvm_read(MAX_VCPUS, saved_vcpus, sizeof(saved_vcpus)),
