@@ -6,7 +6,8 @@
  *
  *   drain status/on/off change and report /sys/module/kvm/ekvm/drain; `drain on --wait` times
  *   out (exit 1) while a VM is open and returns 0 once it is closed; `status --json` reports
- *   the features; `stat --hist -p PID` shows exactly the I/O exits the VM made.
+ *   the features; with the recording switched on (off by default since ABI 5), `stat --hist
+ *   -p PID` shows exactly the I/O exits the VM made.
  */
 #define _GNU_SOURCE
 #include <sys/wait.h>
@@ -14,6 +15,9 @@
 #include "ekvm_test.h"
 
 #define TOOL	"/tests/extra/ekvm-static"
+#define HIST_PARAM	KVM_PARAMS "ekvm_exit_hist"
+
+static char saved_hist[8];
 
 /* Runs the tool with args (a shell word list), returns its exit status; output in *out. */
 static int tool(char **out, const char *args)
@@ -35,9 +39,11 @@ static int tool(char **out, const char *args)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void drain_off_for_tool(void)
+static void restore(void)
 {
 	ekvm_write(EKVM_SYSFS "drain", "0");
+	if (saved_hist[0])
+		ekvm_write(HIST_PARAM, saved_hist);
 }
 
 static void expect(const char *args, int want_rc, const char *want)
@@ -58,7 +64,7 @@ int main(void)
 	ekvm_require(2);
 	if (access(TOOL, X_OK))
 		ksft_exit_skip("no %s in this guest (the harness adds it with -x)\n", TOOL);
-	atexit(drain_off_for_tool);
+	atexit(restore);
 
 	expect("drain status --json", 0, "\"drain\":false");
 	expect("drain on", 0, "drain: on");
@@ -66,6 +72,8 @@ int main(void)
 	expect("drain off", 0, "drain: off");
 	TEST_ASSERT(ekvm_read_num(EKVM_SYSFS "drain") == 0, "ekvm drain off did not clear drain");
 
+	if (!ekvm_read(HIST_PARAM, saved_hist, sizeof(saved_hist)))
+		ekvm_must_write(HIST_PARAM, "1");
 	tiny_vm_create(&t, tiny_out_loop, sizeof(tiny_out_loop), 0x10000, 0);
 	tiny_vm_outs(&t, 201);	/* 200 counted, the last one pending */
 	expect("status --json", 0, "\"vms\":1");
