@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Boot the Debian kernel image with the harness's initramfs under QEMU (TCG, an SVM-capable CPU,
 # so that kvm-amd loads in the guest with nested SVM emulated by QEMU) and wait for it.
-#   boot.sh -k KVER -i INITRAMFS -o OUTDIR [-t SECONDS] [-s STALL] [-c CPU] [-m MEM] [-K IMAGE] -- [ekvm.KEY=VALUE]...
+#   boot.sh -k KVER -i INITRAMFS -o OUTDIR [-t SECONDS] [-s STALL] [-c CPU] [-m MEM] [-K IMAGE] [-I] -- [ekvm.KEY=VALUE]...
 # -K: boot IMAGE (e.g. an ekvm kernel package's vmlinuz, run.sh -K) instead of KVER's image.
+# -I: deterministic guest time (-icount shift=0,sleep=off): the guest's clocks count its
+# instructions, one a nanosecond, whatever the host's load (tests/vm/bench.sh; single-threaded
+# TCG only). It boots one vCPU: with two, QEMU 7.2's icount hangs the guest at "smp: Bringing up
+# secondary CPUs". A guest second then takes 10-15 s of the host's.
 # -t: the guest's time limit; -s: stop it when it wrote no result for STALL seconds (a hung guest
 # kernel: under TCG a guest can lock up, stock or not).
 # The ekvm.* words go to the kernel command line for the guest's /init (tests/vm/guest-init.sh).
@@ -14,10 +18,11 @@
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
-USAGE="$0 -k KVER -i INITRAMFS -o OUTDIR [-t SECONDS] [-s STALL] [-c CPU] [-m MEM] [-K IMAGE] -- [ekvm.KEY=VALUE]..."
+USAGE="$0 -k KVER -i INITRAMFS -o OUTDIR [-t SECONDS] [-s STALL] [-c CPU] [-m MEM] [-K IMAGE] [-I] -- [ekvm.KEY=VALUE]..."
 kver='' initrd='' outdir='' image='' limit=1800 stall=0 cpu=${EKVM_VM_CPU:-EPYC} mem=4G
 accel=${EKVM_VM_ACCEL:-tcg,thread=single}
-while getopts k:i:o:t:s:c:m:K: opt; do
+icount=() smp=2
+while getopts k:i:o:t:s:c:m:K:I opt; do
 	case $opt in
 	k) kver=$OPTARG ;;
 	i) initrd=$OPTARG ;;
@@ -27,6 +32,7 @@ while getopts k:i:o:t:s:c:m:K: opt; do
 	c) cpu=$OPTARG ;;
 	m) mem=$OPTARG ;;
 	K) image=$OPTARG ;;
+	I) icount=(-icount "shift=0,sleep=off") smp=1 ;;
 	*) usage "$USAGE" ;;
 	esac
 done
@@ -44,7 +50,7 @@ rm -f "$outdir/console.log" "$outdir/results.log"
 # panic=-1 and -no-reboot: a guest kernel panic ends QEMU at once, with results.log cut short.
 rc=0
 timeout --kill-after=10 "$limit" qemu-system-x86_64 \
-	-accel "$accel" -cpu "$cpu" -smp 2 -m "$mem" \
+	-accel "$accel" "${icount[@]}" -cpu "$cpu" -smp "$smp" -m "$mem" \
 	-display none -monitor none -no-reboot -nodefaults \
 	-serial "file:$outdir/console.log" -serial "file:$outdir/results.log" \
 	-kernel "$kernel" -initrd "$initrd" \

@@ -7,15 +7,19 @@
 #                    [ekvm.retry=F]                      a test that timed out runs once more
 #                                                        with F times its limit (0: never)
 #   ekvm.job=reload                                      the module reload scenario
-#   ekvm.job=bench   ekvm.rounds=N ekvm.secs=S           exits/s, stock and ekvm interleaved
+#   ekvm.job=bench   ekvm.rounds=N ekvm.secs=S           exits/s of stock, ekvm-off and ekvm-on
+#                                                        interleaved, I/O and in-kernel exits
 # Results go to the second serial port (/dev/ttyS1) as lines starting with "@@" that
 # tests/vm/report.sh reads; the console (ttyS0) only has the kernel's messages.
 #   @@BEGIN <job> <mods> <npt>      @@LOAD <set> ok|fail <text>    @@PARAM npt <Y|N>
 #   @@IDENT <set> cap=<n> version=<v|->                            @@T <name> <status> <rc> <ms>
 #   @@S <name> (started)            @@O <name> <output line>       @@K <name> <kernel log line>
 #   @@R <name> <status> <rc> <ms> <limit s> <retry limit s>  (a first attempt that timed out)
-#   @@UNLOAD ok|fail <text>         @@B <round> <set> <kvmloop's result>                  @@END
-#   (bench: set "nohist" is ekvm with kvm.ekvm_exit_hist=0, measured right after "ekvm")
+#   @@UNLOAD ok|fail <text>         @@B <round> <set> <kind> <kvmloop's result or error>  @@END
+#   @@HIST <round> <set> <kvm.ekvm_exit_hist as read back>
+#   (bench: set stock, ekvm-off or ekvm-on: ekvm's modules with kvm.ekvm_exit_hist set to 0 or
+#   1 and read back; kind io (kvmloop bench) or kernel (kvmloop bench-kernel); kind "-" when
+#   the set could not be measured at all)
 # shellcheck shell=sh disable=SC2013,SC2016,SC1091
 # (SC2013: /proc/cmdline and /mods/order are read as words on purpose.)
 
@@ -228,30 +232,83 @@ job_reload() {
 	step unload_stock unload_set
 }
 
+# kvm.ekvm_exit_hist set to 0 or 1 and read back (Y/N, or 1/0): fails if it did not take.
+set_hist() {
+	p=/sys/module/kvm/parameters/ekvm_exit_hist
+	[ -w "$p" ] || { echo "no $p"; return 1; }
+	echo "$1" >"$p" || { echo "writing $1 to $p failed"; return 1; }
+	v=$(cat "$p")
+	case "$1/$v" in 0/N | 0/0 | 1/Y | 1/1) return 0 ;; esac
+	echo "$p reads $v after writing $1"
+	return 1
+}
+
+# Both exit kinds with the loaded modules: round set
+bench_set() {
+	for kind in io kernel; do
+		cmd=bench
+		[ "$kind" = kernel ] && cmd=bench-kernel
+		if res=$(kvmloop "$cmd" "$secs" 2>&1); then
+			out "@@B $1 $2 $kind $res"
+		else
+			out "@@B $1 $2 $kind kvmloop failed: $(echo "$res" | tr '\n' ' ')"
+		fi
+	done
+}
+
+# One module set of a round: round set (stock), round hist... (ekvm-off for 0, ekvm-on for 1: the
+# ekvm sets share one load). A set that did not load is unloaded as far as it went.
+bench_stock() {
+	if ! load_set stock 1 >/dev/null; then
+		out "@@B $1 stock - load failed"
+		rmmod kvm_amd 2>/dev/null; rmmod kvm 2>/dev/null
+	else
+		if [ -e /sys/module/kvm/parameters/ekvm_exit_hist ]; then
+			out "@@B $1 stock - not stock KVM: it has ekvm_exit_hist"
+		else
+			bench_set "$1" stock
+		fi
+		unload_set || out "@@B $1 stock - unload failed"
+	fi
+	klog "bench/$1/stock"
+}
+bench_ekvm() {
+	br=$1
+	shift
+	if ! load_set ekvm 1 >/dev/null; then
+		out "@@B $br ekvm - load failed"
+		rmmod kvm_amd 2>/dev/null; rmmod kvm 2>/dev/null
+	else
+		for h in "$@"; do
+			hs=ekvm-off
+			[ "$h" = 1 ] && hs=ekvm-on
+			if msg=$(set_hist "$h" 2>&1); then
+				out "@@HIST $br $hs $(cat /sys/module/kvm/parameters/ekvm_exit_hist)"
+				bench_set "$br" "$hs"
+			else
+				out "@@B $br $hs - ekvm_exit_hist: $msg"
+			fi
+		done
+		unload_set || out "@@B $br ekvm - unload failed"
+	fi
+	klog "bench/$br/ekvm"
+}
+
+# Each round measures stock, ekvm-off and ekvm-on, each with both exit kinds; odd rounds in
+# that order, even rounds the other way round, so that a drift in time weighs on each alike.
 job_bench() {
 	klog boot
 	rounds=$(param rounds 3)
 	secs=$(param secs 5)
 	r=1
 	while [ "$r" -le "$rounds" ]; do
-		for set in stock ekvm; do
-			if load_set "$set" 1 >/dev/null; then
-				res=$(kvmloop bench "$secs" 2>&1)
-				out "@@B $r $set $res"
-				# ekvm's exit-latency histograms off, same load (set "nohist")
-				hist=/sys/module/kvm/parameters/ekvm_exit_hist
-				if [ -w "$hist" ]; then
-					echo 0 >"$hist"
-					res=$(kvmloop bench "$secs" 2>&1)
-					out "@@B $r nohist $res"
-					echo 1 >"$hist"
-				fi
-				unload_set || out "@@B $r $set unload failed"
-			else
-				out "@@B $r $set load failed"
-			fi
-			klog "bench/$r/$set"
-		done
+		if [ $((r % 2)) = 1 ]; then
+			bench_stock "$r"
+			bench_ekvm "$r" 0 1
+		else
+			bench_ekvm "$r" 1 0
+			bench_stock "$r"
+		fi
 		r=$((r + 1))
 	done
 }

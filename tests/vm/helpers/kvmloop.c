@@ -5,9 +5,16 @@
  * The guest is real-mode code at 0x1000, "1: out $0x10, %al; jmp 1b": every iteration is one
  * KVM_EXIT_IO back to us. Every exit is checked (reason, port, size, direction), so a KVM that
  * fails KVM_RUN or reports anything else makes kvmloop fail.
+ * bench-kernel runs another guest at 0x1100: KERNEL_EXITS CPUID instructions, each an exit that
+ * KVM handles in the kernel without returning to us, then one "out" so that we can count; the
+ * guest counts its CPUIDs in %ebp, which is checked against the outs at the end.
  *
  *   kvmloop count N          run N exits, print "exits N seconds S", exit 0
  *   kvmloop bench SECONDS    run for SECONDS, print "exits_per_sec R exits N seconds S"
+ *   kvmloop bench-kernel SECONDS
+ *                            the same with in-kernel (CPUID) exits: "exits_per_sec R exits N
+ *                            seconds S io_exits M per_io K" (R and N count the CPUID exits;
+ *                            M "out" exits to userspace, one every K CPUIDs)
  *   kvmloop cap [CAP]        print KVM_CHECK_EXTENSION(CAP) on /dev/kvm, by default
  *                            KVM_CAP_EKVM (0x454b564d): the ekvm ABI level, 0 on stock KVM
  *   kvmloop hold READYFILE   create the VM, run 1000 exits, create READYFILE, then keep the VM
@@ -30,6 +37,8 @@
 
 #define GUEST_MEM	0x10000
 #define GUEST_CODE	0x1000
+#define GUEST_KCODE	0x1100	/* bench-kernel's guest */
+#define KERNEL_EXITS	256	/* its CPUIDs per "out" */
 #define GUEST_PORT	0x10
 #define KVM_CAP_EKVM	0x454b564d	/* "EKVM" */
 
@@ -53,11 +62,23 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void vm_create(struct vm *v)
+static void vm_create(struct vm *v, unsigned long rip)
 {
 	static const uint8_t code[] = {
 		0xe6, GUEST_PORT,	/* out $0x10, %al */
 		0xeb, 0xfc,		/* jmp . - 2 */
+	};
+	/* real mode: 0x66 makes an instruction's registers 32-bit */
+	static const uint8_t kcode[] = {
+		0xbe, KERNEL_EXITS & 0xff, KERNEL_EXITS >> 8,	/* 0: mov $KERNEL_EXITS, %si */
+		0x66, 0x31, 0xc0,	/* 3: xor %eax, %eax (CPUID leaf 0) */
+		0x66, 0x31, 0xc9,	/* 6: xor %ecx, %ecx */
+		0x0f, 0xa2,		/* 9: cpuid (clobbers eax, ebx, ecx, edx) */
+		0x66, 0x45,		/* 11: inc %ebp (the CPUIDs so far) */
+		0x4e,			/* 13: dec %si */
+		0x75, 0xf3,		/* 14: jnz 3 */
+		0xe6, GUEST_PORT,	/* 16: out $0x10, %al */
+		0xeb, 0xec,		/* 18: jmp 0 */
 	};
 	struct kvm_userspace_memory_region region;
 	struct kvm_sregs sregs;
@@ -80,6 +101,7 @@ static void vm_create(struct vm *v)
 	if (v->mem == MAP_FAILED)
 		die("mmap guest memory");
 	memcpy(v->mem + GUEST_CODE, code, sizeof(code));
+	memcpy(v->mem + GUEST_KCODE, kcode, sizeof(kcode));
 	region = (struct kvm_userspace_memory_region) {
 		.slot = 0,
 		.guest_phys_addr = 0,
@@ -106,7 +128,7 @@ static void vm_create(struct vm *v)
 	if (ioctl(v->vcpu, KVM_SET_SREGS, &sregs))
 		die("KVM_SET_SREGS");
 	memset(&regs, 0, sizeof(regs));
-	regs.rip = GUEST_CODE;
+	regs.rip = rip;
 	regs.rflags = 0x2;
 	if (ioctl(v->vcpu, KVM_SET_REGS, &regs))
 		die("KVM_SET_REGS");
@@ -123,6 +145,24 @@ static void run_once(struct vm *v, unsigned long n)
 	    r->io.direction != KVM_EXIT_IO_OUT || r->io.count != 1) {
 		fprintf(stderr, "kvmloop: exit %lu: reason %u port %#x size %u dir %u count %u\n",
 			n, r->exit_reason, r->io.port, r->io.size, r->io.direction, r->io.count);
+		exit(1);
+	}
+}
+
+/*
+ * bench-kernel's guest counted its CPUIDs in %ebp: did it run them all? It stopped at its "out"
+ * (KVM moves RIP past it at the exit or at the next KVM_RUN, depending on the version).
+ */
+static void check_cpuids(struct vm *v, unsigned long want)
+{
+	struct kvm_regs regs;
+
+	if (ioctl(v->vcpu, KVM_GET_REGS, &regs))
+		die("KVM_GET_REGS");
+	if ((uint32_t)regs.rbp != (uint32_t)want ||
+	    (regs.rip != GUEST_KCODE + 16 && regs.rip != GUEST_KCODE + 18)) {
+		fprintf(stderr, "kvmloop: guest ran %u CPUIDs, want %lu (rip %#llx)\n",
+			(uint32_t)regs.rbp, want, regs.rip);
 		exit(1);
 	}
 }
@@ -157,9 +197,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 3 || (strcmp(argv[1], "count") && strcmp(argv[1], "bench") &&
-			  strcmp(argv[1], "hold")))
+			  strcmp(argv[1], "bench-kernel") && strcmp(argv[1], "hold")))
 		goto usage;
-	vm_create(&v);
+	vm_create(&v, strcmp(argv[1], "bench-kernel") ? GUEST_CODE : GUEST_KCODE);
 
 	if (!strcmp(argv[1], "count")) {
 		want = strtoul(argv[2], NULL, 0);
@@ -182,6 +222,23 @@ int main(int argc, char **argv)
 		n++;
 		secs = now() - t0;
 		printf("exits_per_sec %.0f exits %lu seconds %.3f\n", n / secs, n, secs);
+	} else if (!strcmp(argv[1], "bench-kernel")) {
+		secs = strtod(argv[2], NULL);
+		/* warm up, as bench; each out comes after KERNEL_EXITS CPUIDs */
+		for (n = 0; n < 10; n++)
+			run_once(&v, n);
+		t0 = now();
+		until = t0 + secs;
+		for (n = 0;; n++) {
+			run_once(&v, n);
+			if (now() >= until)
+				break;
+		}
+		n++;
+		secs = now() - t0;
+		check_cpuids(&v, (n + 10) * KERNEL_EXITS);
+		printf("exits_per_sec %.0f exits %lu seconds %.3f io_exits %lu per_io %d\n",
+		       n * KERNEL_EXITS / secs, n * KERNEL_EXITS, secs, n, KERNEL_EXITS);
 	} else {
 		struct sigaction sa = { .sa_handler = on_signal };
 		int fd;
@@ -200,6 +257,7 @@ int main(int argc, char **argv)
 	}
 	return 0;
 usage:
-	fprintf(stderr, "USAGE: kvmloop count N | bench SECONDS | hold READYFILE | cap [CAP]\n");
+	fprintf(stderr, "USAGE: kvmloop count N | bench SECONDS | bench-kernel SECONDS | "
+		"hold READYFILE | cap [CAP]\n");
 	return 2;
 }
