@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ekvm.h"
@@ -105,6 +106,19 @@ static int parse_opts(int argc, char **argv, struct ekvm_ctx *ctx, struct fleet_
 	return 0;
 }
 
+/* A relative path made absolute (the current folder's), so that resume, run from elsewhere,
+ * finds the same file. */
+static void absolute(char *path, size_t size)
+{
+	char cwd[4096], tmp[8200];
+
+	if (path[0] == '/' || !path[0] || !getcwd(cwd, sizeof(cwd)))
+		return;
+	snprintf(tmp, sizeof(tmp), "%s/%s", cwd, path);
+	if (strlen(tmp) < size)
+		memcpy(path, tmp, strlen(tmp) + 1);
+}
+
 static void apply_opts(struct fleet *f, const struct fleet_opts *o)
 {
 	f->json = o->json;
@@ -122,6 +136,7 @@ static void apply_opts(struct fleet *f, const struct fleet_opts *o)
 		snprintf(f->log_path, sizeof(f->log_path), "%s", o->log);
 	else if (!f->log_path[0])
 		snprintf(f->log_path, sizeof(f->log_path), "%.4090s.log", f->state_path);
+	absolute(f->log_path, sizeof(f->log_path));
 }
 
 static int do_plan(struct fleet *f)
@@ -164,6 +179,9 @@ static int lock_state(struct ekvm_ctx *ctx, const struct fleet *f, int *fd)
 	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (*fd < 0)
 		return env_error(ctx, path, errno, "--state FILE puts the state elsewhere");
+	/* `ekvm fleet status` holds a shared lock for a moment to see whether a rollout runs */
+	for (int i = 0; i < 20 && flock(*fd, LOCK_EX | LOCK_NB); i++)
+		nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
 	if (flock(*fd, LOCK_EX | LOCK_NB)) {
 		fprintf(stderr, "ekvm fleet: another ekvm fleet runs on %s\n", f->state_path);
 		close(*fd);
@@ -182,30 +200,96 @@ static int report(struct fleet *f, int rc)
 	return rc;
 }
 
-static int do_rollout(struct ekvm_ctx *ctx, struct fleet *f, const struct fleet_opts *o)
+/* Whether an ekvm fleet rollout or resume holds the state's lock now. */
+static bool rollout_running(const struct fleet *f)
+{
+	char path[4200];
+	bool held;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.lock", f->state_path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	held = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+/*
+ * status: the report, and an exit code for monitoring (docs/fleet.md): 0 done or nothing to
+ * report, 1 halted (or interrupted), 4 the invariant broken, 5 a host unreachable, 6 running.
+ */
+static int status(struct fleet *f)
+{
+	struct invariant inv;
+	int rc;
+
+	fleet_invariant(f, &inv);
+	out_init(stdout, f->json);
+	fleet_print_report(f, &inv);
+	if (rollout_running(f))
+		return FLEET_EXIT_RUNNING;
+	rc = fleet_exit_code(f, &inv);
+	if (!rc && strcmp(f->result, "done") && strcmp(f->result, "planned"))
+		rc = EKVM_EXIT_FAIL;
+	return rc;
+}
+
+/*
+ * rollout over an existing state file: only over one that reads back and records a finished
+ * rollout; anything else (cut short, edited, an unfinished rollout) would lose the VMs' homes.
+ */
+static int check_old_state(const struct fleet *f)
 {
 	char err[FLEET_ERR] = "";
-	int lock = -1, r;
 	struct fleet old;
+	struct stat st;
+	int r;
+
+	if (stat(f->state_path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		fprintf(stderr, "ekvm fleet: %s: %s (not starting over it)\n", f->state_path,
+			strerror(errno));
+		return EKVM_EXIT_USAGE;
+	}
+	fleet_init(&old);
+	r = fleet_state_load(&old, f->state_path, err, sizeof(err));
+	if (r) {
+		fprintf(stderr,
+			"ekvm fleet: %s: not overwriting a state that does not read back: 'ekvm "
+			"fleet status -s %s' or 'resume' once it is fixed, or remove the file to "
+			"start afresh\n",
+			err, f->state_path);
+		r = EKVM_EXIT_USAGE;
+	} else if (strcmp(old.result, "done") && strcmp(old.result, "planned")) {
+		fprintf(stderr,
+			"ekvm fleet: %s records an unfinished rollout (%s): 'ekvm fleet resume' "
+			"continues it, 'ekvm fleet status' shows it; remove the file to start "
+			"afresh\n",
+			f->state_path, old.result);
+		r = EKVM_EXIT_USAGE;
+	}
+	fleet_free(&old);
+	return r;
+}
+
+static int do_rollout(struct ekvm_ctx *ctx, struct fleet *f, const struct fleet_opts *o)
+{
+	int lock = -1, r;
 
 	r = lock_state(ctx, f, &lock);
 	if (r)
 		return r;
+	r = o->sub == SUB_ROLLOUT ? check_old_state(f) : 0;
+	if (!r && (r = fleet_log_check(f->log_path)))
+		r = env_error(ctx, f->log_path, -r, "-l FILE puts the log elsewhere");
+	if (r) {
+		close(lock);
+		return r;
+	}
 	if (o->sub == SUB_ROLLOUT) {
-		fleet_init(&old);
-		snprintf(old.state_path, sizeof(old.state_path), "%s", f->state_path);
-		if (access(f->state_path, F_OK) == 0 &&
-		    fleet_state_load(&old, f->state_path, err, sizeof(err)) == 0 &&
-		    strcmp(old.result, "done") && strcmp(old.result, "planned")) {
-			fprintf(stderr,
-				"ekvm fleet: %s records an unfinished rollout (%s): 'ekvm "
-				"fleet resume' continues it\n",
-				f->state_path, old.result);
-			fleet_free(&old);
-			close(lock);
-			return EKVM_EXIT_USAGE;
-		}
-		fleet_free(&old);
 		fleet_now_iso(f->started, sizeof(f->started));
 	} else {
 		for (int h = 0; h < f->nr_hosts; h++)
@@ -214,13 +298,14 @@ static int do_rollout(struct ekvm_ctx *ctx, struct fleet *f, const struct fleet_
 		f->rescan = o->rescan;
 	}
 	r = fleet_rollout(f, o->sub == SUB_RESUME);
-	r = report(f, r ? EKVM_EXIT_FAIL : EKVM_EXIT_OK);
+	r = report(f, r < 0 ? EKVM_EXIT_FAIL : r);
 	close(lock);
 	return r;
 }
 
 static int run(struct ekvm_ctx *ctx, const struct fleet_opts *o)
 {
+	const char *state = o->state ? o->state : DEFAULT_STATE;
 	char err[FLEET_ERR] = "";
 	struct fleet f;
 	int r;
@@ -229,7 +314,18 @@ static int run(struct ekvm_ctx *ctx, const struct fleet_opts *o)
 	if (o->sub == SUB_PLAN || o->sub == SUB_ROLLOUT) {
 		r = fleet_inventory_load(&f, o->inventory, err, sizeof(err));
 	} else {
-		r = fleet_state_load(&f, o->state ? o->state : DEFAULT_STATE, err, sizeof(err));
+		r = fleet_state_load(&f, state, err, sizeof(err));
+		if (r == -ENOENT && o->sub == SUB_STATUS) {
+			/* nothing to report: {"result": null, "state": STATE} */
+			out_init(stdout, o->json);
+			out_obj_begin(NULL);
+			out_str("result", "no rollout recorded at %s\n", o->json ? NULL : state);
+			out_str("state", NULL, state);
+			out_obj_end();
+			out_flush();
+			fleet_free(&f);
+			return EKVM_EXIT_OK;
+		}
 	}
 	if (r) {
 		fprintf(stderr, "ekvm fleet: %s\n", err);
@@ -246,7 +342,7 @@ static int run(struct ekvm_ctx *ctx, const struct fleet_opts *o)
 	if (o->sub == SUB_PLAN)
 		r = do_plan(&f);
 	else if (o->sub == SUB_STATUS)
-		r = report(&f, EKVM_EXIT_OK);
+		r = status(&f);
 	else
 		r = do_rollout(ctx, &f, o);
 	for (int h = 0; h < f.nr_hosts; h++)

@@ -77,7 +77,10 @@ static const struct ekvm_cmd commands[] = {
 	  "  --batch-size N        hosts a batch after the canary (default 1)\n"
 	  "  --no-return           leave the VMs where the evacuation put them\n"
 	  "  --rescan              (resume) take the VMs running now as the recorded set\n"
-	  "  --json                machine-readable report; the log goes to stderr\n" },
+	  "  --json                machine-readable report; the log goes to stderr\n"
+	  "exit: 0 done (status: or nothing recorded), 1 halted, 2 bad input or a state\n"
+	  "  that does not read back, 4 invariant broken, 5 a host unreachable,\n"
+	  "  6 (status) a rollout runs now\n" },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -50,6 +50,22 @@ int fleet_step_parse(const char *s, enum fleet_step *st)
 	return -EINVAL;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 int fleet_words(const char *line, char **words, int max, char *buf, size_t size)
 {
 	const char *p = line;
@@ -57,61 +73,110 @@ int fleet_words(const char *line, char **words, int max, char *buf, size_t size)
 	int n = 0;
 
 	for (;;) {
-		bool quoted = false, any = false;
+		bool quoted = false;
 
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		while (is_blank(*p))
 			p++;
 		if (!*p || *p == '#')
 			return n;
 		if (n == max)
 			return -E2BIG;
 		words[n++] = buf + o;
-		while (*p && (quoted || (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n'))) {
+		while (*p && (quoted || !is_blank(*p))) {
 			char c = *p++;
 
 			if (c == '"') {
 				quoted = !quoted;
-				any = true;
 				continue;
 			}
-			if (quoted && c == '\\' && (*p == '"' || *p == '\\'))
+			if (quoted && c == '\\' && (*p == '"' || *p == '\\')) {
 				c = *p++;
+			} else if (quoted && c == '\\' && *p == 'x' && hex_digit(p[1]) >= 0 &&
+				   hex_digit(p[2]) >= 0) {
+				c = (char)(hex_digit(p[1]) << 4 | hex_digit(p[2]));
+				p += 3;
+				if (!c)
+					return -EILSEQ; /* \x00: a C string cannot hold it */
+			}
 			if (o + 1 >= size)
 				return -E2BIG;
 			buf[o++] = c;
-			any = true;
 		}
 		if (quoted)
 			return -EINVAL;
-		(void)any;
+		/* an empty word ("") after words that filled buf has no room for its 0 */
+		if (o >= size)
+			return -E2BIG;
 		buf[o++] = 0;
 	}
 }
 
-void fleet_quote(char *out, size_t size, const char *value)
+/* Control characters and DEL: escaped as \xHH inside quotes, so that no value spans lines. */
+static bool is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+int fleet_quote(char *out, size_t size, const char *value)
 {
 	bool plain = *value != 0;
 	size_t o = 0;
 
+	if (!size)
+		return -E2BIG;
 	for (const char *p = value; *p; p++)
-		if (strchr(" \t\"\\#", *p))
+		if (is_control((unsigned char)*p) || strchr(" \"\\#", *p))
 			plain = false;
 	if (plain) {
-		snprintf(out, size, "%s", value);
-		return;
-	}
-	if (size < 3) {
-		*out = 0;
-		return;
+		size_t len = strlen(value);
+
+		if (len >= size) {
+			*out = 0;
+			return -E2BIG;
+		}
+		memcpy(out, value, len + 1);
+		return 0;
 	}
 	out[o++] = '"';
-	for (const char *p = value; *p && o + 3 < size; p++) {
-		if (*p == '"' || *p == '\\')
-			out[o++] = '\\';
-		out[o++] = *p == '\n' ? ' ' : *p;
+	for (const char *p = value; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		char e[8];
+		size_t len;
+
+		if (c == '"' || c == '\\')
+			len = (size_t)snprintf(e, sizeof(e), "\\%c", c);
+		else if (is_control(c))
+			len = (size_t)snprintf(e, sizeof(e), "\\x%02x", c);
+		else
+			len = (size_t)snprintf(e, sizeof(e), "%c", c);
+		if (o + len + 2 > size) { /* room for the closing quote and the 0 */
+			*out = 0;
+			return -E2BIG;
+		}
+		memcpy(out + o, e, len);
+		o += len;
+	}
+	if (o + 2 > size) {
+		*out = 0;
+		return -E2BIG;
 	}
 	out[o++] = '"';
 	out[o] = 0;
+	return 0;
+}
+
+int fleet_text_check(const char *path, const char *data, size_t n, char *err, size_t errsize)
+{
+	const char *nul = memchr(data, 0, n);
+	int line = 1;
+
+	if (!nul)
+		return 0;
+	for (const char *p = data; p < nul; p++)
+		line += *p == '\n';
+	snprintf(err, errsize, "%s:%d: a NUL byte (byte %zu): not a text file", path, line,
+		 (size_t)(nul - data) + 1);
+	return -EINVAL;
 }
 
 void fleet_init(struct fleet *f)
@@ -277,8 +342,10 @@ static int parse_line(struct fleet *f, struct inv_ctx *c, char *line, struct fle
 
 	if (n == -EINVAL)
 		return inv_error(c, "unterminated quote");
+	if (n == -EILSEQ)
+		return inv_error(c, "\\x00 in a quoted value: a value cannot hold a NUL byte");
 	if (n < 0)
-		return inv_error(c, "line too long");
+		return inv_error(c, "line too long (at most 64 words, 8 KiB)");
 	if (n == 0)
 		return 0;
 	is_host = !strcmp(w[0], "host");
@@ -370,10 +437,10 @@ int fleet_inventory_load(struct fleet *f, const char *path, char *err, size_t er
 		return -EFBIG;
 	}
 	data[n] = 0;
-	if (memchr(data, 0, (size_t)n)) {
+	r = fleet_text_check(path, (char *)data, (size_t)n, err, errsize);
+	if (r) {
 		free(data);
-		snprintf(err, errsize, "%s: not a text file", path);
-		return -EINVAL;
+		return r;
 	}
 	if (!realpath(path, f->inventory))
 		snprintf(f->inventory, sizeof(f->inventory), "%s", path);

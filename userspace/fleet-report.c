@@ -164,8 +164,10 @@ void fleet_print_report(const struct fleet *f, const struct invariant *inv)
 	out_str("result", "rollout: %s", f->result);
 	if (f->failure[0]) {
 		out_obj_begin("failure");
-		out_str("host", " at %s", f->fail_host >= 0 ? f->hosts[f->fail_host].name : NULL);
-		out_str("step", " (%s)", fleet_step_name(f->fail_step));
+		out_str("host", f->fail_host >= 0 ? " at %s" : NULL,
+			f->fail_host >= 0 ? f->hosts[f->fail_host].name : NULL);
+		out_str("step", f->fail_step != STEP_NONE ? " (%s)" : NULL,
+			fleet_step_name(f->fail_step));
 		out_str("error", ": %s", f->failure);
 		out_obj_end();
 	} else {

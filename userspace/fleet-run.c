@@ -14,6 +14,42 @@
 
 #include "fleet.h"
 
+/*
+ * Saves the state. When it cannot be saved the rollout halts (returns -1) with one line: the
+ * file keeps the last state that was saved, every VM stays where it runs.
+ */
+static int save(struct fleet *f, enum fleet_step step)
+{
+	int r = fleet_state_save(f), again = f->state_errno == -r;
+
+	f->state_errno = -r;
+	if (!r)
+		return 0;
+	if (!again)
+		fleet_log(f, -1,
+			  "rollout halted: cannot save the state to %s: %s (it keeps the last "
+			  "state saved; every VM stays where it runs)",
+			  f->state_path, strerror(-r));
+	if (strcmp(f->result, "halted")) {
+		f->fail_host = -1;
+		f->fail_step = step;
+		snprintf(f->failure, sizeof(f->failure), "cannot save the state to %.300s: %s",
+			 f->state_path, strerror(-r));
+		snprintf(f->result, sizeof(f->result), "halted");
+	}
+	return -1;
+}
+
+int fleet_exit_code(const struct fleet *f, const struct invariant *inv)
+{
+	if (inv->missing || inv->extra || inv->duplicates)
+		return FLEET_EXIT_INVARIANT;
+	for (int h = 0; h < f->nr_hosts; h++)
+		if (!f->hosts[h].reachable)
+			return FLEET_EXIT_UNREACHABLE;
+	return inv->unverified ? FLEET_EXIT_UNREACHABLE : 0;
+}
+
 static int fail(struct fleet *f, int h, enum fleet_step step, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -34,7 +70,7 @@ static int fail(struct fleet *f, int h, enum fleet_step step, const char *fmt, .
 	fleet_log(f, h, "%s FAILED: %s", fleet_step_name(step), host->error);
 	fleet_log(f, -1, "rollout halted at %s (%s); fix it, then: ekvm fleet resume", host->name,
 		  fleet_step_name(step));
-	fleet_state_save(f);
+	save(f, step);
 	return -1;
 }
 
@@ -136,8 +172,7 @@ static int move_vms(struct fleet *f, const int *batch_of, int b, const int *host
 		return fail(f, home ? v->home : src, step, "%s: %s", v->name, v->error);
 	}
 	free(list);
-	fleet_state_save(f);
-	return 0;
+	return save(f, step);
 }
 
 static int evacuate(struct fleet *f, const int *batch_of, int b, const int *hosts, int nh)
@@ -207,7 +242,8 @@ static int run_batch(struct fleet *f, const int *batch_of, int b, const int *hos
 		if (drain(f, hosts[i], true))
 			return -1;
 	}
-	fleet_state_save(f);
+	if (save(f, STEP_DRAIN))
+		return -1;
 	if (evacuate(f, batch_of, b, hosts, nh))
 		return -1;
 	for (int i = 0; i < nh; i++) {
@@ -240,8 +276,7 @@ static int run_batch(struct fleet *f, const int *batch_of, int b, const int *hos
 			  h->t_total, h->t_migrate, h->t_upgrade,
 			  h->t_total - h->t_migrate - h->t_upgrade);
 	}
-	fleet_state_save(f);
-	return 0;
+	return save(f, STEP_UNDRAIN);
 }
 
 int fleet_rollout(struct fleet *f, bool resume)
@@ -303,7 +338,10 @@ int fleet_rollout(struct fleet *f, bool resume)
 	f->fail_host = -1;
 	f->fail_step = STEP_NONE;
 	snprintf(f->result, sizeof(f->result), "running");
-	fleet_state_save(f);
+	if (save(f, STEP_PREFLIGHT)) {
+		r = -1;
+		goto out;
+	}
 	for (int b = 0; b < nb && !r; b++) {
 		int nh = 0;
 
@@ -322,8 +360,28 @@ out:
 		  "unreachable hosts, %d running twice: %s",
 		  inv.before, inv.after, inv.missing, inv.extra, inv.unverified, inv.duplicates,
 		  inv.holds ? "holds" : "DOES NOT HOLD");
-	fleet_log(f, -1, "rollout %s", f->result);
-	fleet_state_save(f);
+	r = r ? 1 : fleet_exit_code(f, &inv);
+	if (r > 1) {
+		/* every host is done, but the VMs are not (known to be) the recorded set */
+		f->fail_host = -1;
+		f->fail_step = STEP_NONE;
+		if (r == FLEET_EXIT_INVARIANT)
+			snprintf(f->failure, sizeof(f->failure),
+				 "the invariant does not hold at the end: %d missing, %d new, %d "
+				 "on unreachable hosts, %d running twice",
+				 inv.missing, inv.extra, inv.unverified, inv.duplicates);
+		else
+			snprintf(f->failure, sizeof(f->failure),
+				 "a host does not answer at the end: %d VMs unverified",
+				 inv.unverified);
+		fleet_log(f, -1, "rollout done, but %s", f->failure);
+	}
+	if (save(f, f->fail_step))
+		r = 1;
+	fleet_log(f, -1, "rollout %s%s", f->result,
+		  r == FLEET_EXIT_INVARIANT	? " (invariant broken)"
+		  : r == FLEET_EXIT_UNREACHABLE ? " (a host unreachable)"
+						: "");
 	free(order);
 	free(batch_of);
 	free(hosts);

@@ -5,8 +5,11 @@
  *   failure host=NAME step=STEP error=TEXT
  *   host name=NAME status=pending|done|failed step=STEP drained=0|1 ekvm=-1|0|1
  *        version=FOUND times=TOTAL,MIGRATIONS,UPGRADE error=TEXT   (times in seconds)
- *   vm uuid=UUID name=NAME home=HOST host=HOST|-|?
- * It is written whole to FILE.tmp and renamed over FILE after every step. And the log.
+ *   vm uuid=UUID name=NAME home=HOST host=HOST|-|? [recorded=0]   (not in the recorded set)
+ * Values are quoted by fleet_quote() (control characters as \xHH). It is written whole to
+ * FILE.tmp, fsynced and renamed over FILE (then the folder fsynced) after every step. Reading
+ * it is strict: an unknown record, field or value, a record twice, a NUL byte, a last line
+ * without its newline (a file cut short) are errors naming FILE:LINE. And the log.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,9 +45,11 @@ double fleet_mono(void)
 
 void fleet_log(const struct fleet *f, int host, const char *fmt, ...)
 {
+	static bool warned; /* once: the log cannot be written */
 	char when[40], msg[2048];
 	va_list ap;
 	FILE *lf;
+	int r = 0;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -56,11 +61,30 @@ void fleet_log(const struct fleet *f, int host, const char *fmt, ...)
 	if (!f->log_path[0])
 		return;
 	lf = fopen(f->log_path, "ae");
-	if (!lf)
-		return;
-	fprintf(lf, "%s %s%s%s\n", when, host >= 0 ? f->hosts[host].name : "",
-		host >= 0 ? ": " : "", msg);
-	fclose(lf);
+	if (!lf) {
+		r = errno;
+	} else {
+		if (fprintf(lf, "%s %s%s%s\n", when, host >= 0 ? f->hosts[host].name : "",
+			    host >= 0 ? ": " : "", msg) < 0)
+			r = errno ? errno : EIO;
+		if (fclose(lf) && !r)
+			r = errno;
+	}
+	if (r && !warned) {
+		warned = true;
+		fprintf(stderr, "ekvm fleet: %s: %s: the log misses lines from here on\n",
+			f->log_path, strerror(r));
+	}
+}
+
+int fleet_log_check(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
 }
 
 static const char *host_ref(const struct fleet *f, int h)
@@ -68,50 +92,61 @@ static const char *host_ref(const struct fleet *f, int h)
 	return h >= 0 ? f->hosts[h].name : h == -2 ? "?" : "-";
 }
 
-static void put(FILE *o, const char *key, const char *val)
+/* " key=value", quoted; -E2BIG rather than a value cut short. */
+static int put(FILE *o, const char *key, const char *val)
 {
-	char q[2 * FLEET_STR + 8];
+	char q[FLEET_QUOTED(sizeof(((struct fleet *)0)->inventory))];
 
-	fleet_quote(q, sizeof(q), val);
-	fprintf(o, " %s=%s", key, q);
+	if (fleet_quote(q, sizeof(q), val))
+		return -E2BIG;
+	fprintf(o, "%s%s%s", key[0] ? " " : "", key, key[0] ? "=" : " ");
+	fputs(q, o);
+	return 0;
 }
 
 static int write_state(const struct fleet *f, FILE *o)
 {
-	char q[4200];
+	int r = 0;
 
 	fprintf(o, "# ekvm fleet state (docs/fleet.md); read by 'ekvm fleet resume' and "
 		   "'ekvm fleet status'\n");
-	fleet_quote(q, sizeof(q), f->inventory);
-	fprintf(o, "inventory %s\n", q);
-	fleet_quote(q, sizeof(q), f->log_path);
-	fprintf(o, "log %s\nstarted %s\nresult %s\n", q, f->started[0] ? f->started : "-",
-		f->result);
+	fputs("inventory", o);
+	r |= put(o, "", f->inventory);
+	fputs("\nlog", o);
+	r |= put(o, "", f->log_path);
+	fputs("\nstarted", o);
+	r |= put(o, "", f->started[0] ? f->started : "-");
+	fprintf(o, "\nresult %s\n", f->result);
 	if (f->failure[0]) {
 		fprintf(o, "failure");
-		put(o, "host", f->fail_host >= 0 ? f->hosts[f->fail_host].name : "-");
-		put(o, "step", fleet_step_name(f->fail_step));
-		put(o, "error", f->failure);
+		r |= put(o, "host", f->fail_host >= 0 ? f->hosts[f->fail_host].name : "-");
+		r |= put(o, "step", fleet_step_name(f->fail_step));
+		r |= put(o, "error", f->failure);
 		fputc('\n', o);
 	}
 	for (int i = 0; i < f->nr_hosts; i++) {
 		const struct fleet_host *h = &f->hosts[i];
 
-		fprintf(o, "host name=%s status=%s step=%s drained=%d ekvm=%d", h->name,
-			host_status_name(h->status), fleet_step_name(h->failed_step), h->drained,
-			h->ekvm);
-		put(o, "version", h->found_version);
+		fprintf(o, "host");
+		r |= put(o, "name", h->name);
+		fprintf(o, " status=%s step=%s drained=%d ekvm=%d", host_status_name(h->status),
+			fleet_step_name(h->failed_step), h->drained, h->ekvm);
+		r |= put(o, "version", h->found_version);
 		fprintf(o, " times=%.3f,%.3f,%.3f", h->t_total, h->t_migrate, h->t_upgrade);
-		put(o, "error", h->error);
+		r |= put(o, "error", h->error);
 		fputc('\n', o);
 	}
 	for (int i = 0; i < f->nr_vms; i++) {
 		const struct fleet_vm *v = &f->vms[i];
 
-		fprintf(o, "vm uuid=%s", v->uuid);
-		put(o, "name", v->name);
-		fprintf(o, " home=%s host=%s\n", host_ref(f, v->home), host_ref(f, v->host));
+		fprintf(o, "vm");
+		r |= put(o, "uuid", v->uuid);
+		r |= put(o, "name", v->name);
+		fprintf(o, " home=%s host=%s%s\n", host_ref(f, v->home), host_ref(f, v->host),
+			i < f->baseline ? "" : " recorded=0");
 	}
+	if (r)
+		return -E2BIG;
 	return ferror(o) ? -EIO : 0;
 }
 
@@ -131,11 +166,34 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
+/* fsync of the folder holding path, so that a rename in it survives a crash. */
+static int sync_dir(const char *path)
+{
+	char dir[4096], *slash;
+	int fd, r = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = 0;
+	else
+		*slash = 0;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 int fleet_state_save(const struct fleet *f)
 {
-	char tmp[4200];
+	char tmp[sizeof(f->state_path) + 8];
 	FILE *o;
-	int r;
+	int fd, r;
 
 	if (!f->state_path[0])
 		return 0;
@@ -143,21 +201,88 @@ int fleet_state_save(const struct fleet *f)
 	if (r)
 		return r;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", f->state_path);
-	o = fopen(tmp, "we");
-	if (!o)
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
 		return -errno;
-	r = write_state(f, o);
-	if (fflush(o) || fsync(fileno(o)))
+	o = fdopen(fd, "w");
+	if (!o) {
 		r = -errno;
-	fclose(o);
+		close(fd);
+		unlink(tmp);
+		return r;
+	}
+	r = write_state(f, o);
+	if (fflush(o) && !r)
+		r = errno ? -errno : -EIO;
+	if (fsync(fd) && !r)
+		r = -errno;
+	if (fclose(o) && !r)
+		r = -errno;
 	if (!r && rename(tmp, f->state_path))
 		r = -errno;
-	if (r)
+	if (r) {
 		unlink(tmp);
-	return r;
+		return r;
+	}
+	return sync_dir(f->state_path);
 }
 
-/* key=value words into a small table. */
+struct st_ctx {
+	const char *path;
+	int line;
+	char *err;
+	size_t errsize;
+	bool seen[5]; /* inventory, log, started, result, failure */
+	bool *host_seen;
+};
+
+static int st_error(struct st_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int st_error(struct st_ctx *c, const char *fmt, ...)
+{
+	int n = snprintf(c->err, c->errsize, "%s:%d: ", c->path, c->line);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < c->errsize)
+		vsnprintf(c->err + n, c->errsize - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Every word after the first is KEY=VALUE with a KEY of keys (NULL-terminated), once each;
+ * each of the first nreq keys is there. */
+static int check_fields(struct st_ctx *c, char **w, int n, const char *const *keys, int nreq)
+{
+	for (int i = 1; i < n; i++) {
+		const char *eq = strchr(w[i], '=');
+		size_t k = eq ? (size_t)(eq - w[i]) : 0;
+		bool known = false;
+
+		if (!eq || !k)
+			return st_error(c, "%s: '%.40s': expected KEY=VALUE", w[0], w[i]);
+		for (const char *const *key = keys; *key; key++)
+			known |= strlen(*key) == k && !strncmp(*key, w[i], k);
+		if (!known)
+			return st_error(c, "%s: unknown field '%.*s'", w[0], (int)(k > 40 ? 40 : k),
+					w[i]);
+		for (int j = 1; j < i; j++)
+			if (!strncmp(w[j], w[i], k + 1))
+				return st_error(c, "%s: field '%.*s' twice", w[0], (int)k, w[i]);
+	}
+	for (const char *const *key = keys; *key && key - keys < nreq; key++) {
+		size_t k = strlen(*key);
+		bool found = false;
+
+		for (int i = 1; i < n && !found; i++)
+			found = !strncmp(w[i], *key, k) && w[i][k] == '=';
+		if (!found)
+			return st_error(c, "%s: no %s=", w[0], *key);
+	}
+	return 0;
+}
+
+/* The value of KEY=VALUE (check_fields() made sure it is there). */
 static const char *kv(char **w, int n, const char *key)
 {
 	size_t k = strlen(key);
@@ -165,125 +290,220 @@ static const char *kv(char **w, int n, const char *key)
 	for (int i = 1; i < n; i++)
 		if (!strncmp(w[i], key, k) && w[i][k] == '=')
 			return w[i] + k + 1;
-	return NULL;
+	return "";
 }
 
-static int host_of(const struct fleet *f, const char *name, int *h)
+static int copy(struct st_ctx *c, char *dst, size_t size, const char *what, const char *val)
 {
-	if (!name)
-		return -EINVAL;
+	if (strlen(val) >= size)
+		return st_error(c, "%s is too long (at most %zu bytes)", what, size - 1);
+	memcpy(dst, val, strlen(val) + 1);
+	return 0;
+}
+
+static int host_of(const struct fleet *f, struct st_ctx *c, const char *what, const char *name,
+		   int *h)
+{
 	if (!strcmp(name, "-") || !strcmp(name, "?")) {
 		*h = name[0] == '-' ? -1 : -2;
 		return 0;
 	}
 	*h = fleet_host_find(f, name);
-	return *h >= 0 ? 0 : -ENOENT;
-}
-
-static int parse_host(struct fleet *f, char **w, int n)
-{
-	const char *name = kv(w, n, "name"), *st = kv(w, n, "status"), *step = kv(w, n, "step");
-	const char *dr = kv(w, n, "drained"), *ek = kv(w, n, "ekvm"), *err = kv(w, n, "error");
-	int h = name ? fleet_host_find(f, name) : -1;
-	struct fleet_host *host;
-
-	if (h < 0)
-		return -ENOENT;
-	host = &f->hosts[h];
-	if (!st || host_status_parse(st, &host->status) || !step ||
-	    fleet_step_parse(step, &host->failed_step) || !dr || !ek)
-		return -EINVAL;
-	if (kv(w, n, "version"))
-		snprintf(host->found_version, sizeof(host->found_version), "%s",
-			 kv(w, n, "version"));
-	if (kv(w, n, "times") && sscanf(kv(w, n, "times"), "%lf,%lf,%lf", &host->t_total,
-					&host->t_migrate, &host->t_upgrade) != 3)
-		return -EINVAL;
-	host->drained = !strcmp(dr, "1");
-	host->ekvm = atoi(ek);
-	snprintf(host->error, sizeof(host->error), "%s", err ? err : "");
+	if (*h < 0)
+		return st_error(c, "names a host that is not in the inventory: %s=%.64s", what,
+				name);
 	return 0;
 }
 
-static int parse_vm(struct fleet *f, char **w, int n)
+static int parse_host(struct fleet *f, struct st_ctx *c, char **w, int n)
 {
-	const char *uuid = kv(w, n, "uuid"), *name = kv(w, n, "name");
-	int home, host, i, r;
+	static const char *const keys[] = { "name",    "status", "step",  "drained", "ekvm",
+					    "version", "times",	 "error", NULL };
+	const char *name, *times, *dr, *ek;
+	struct fleet_host *host;
+	int h, r, end = -1;
 
-	if (!uuid || !name || strlen(uuid) != FLEET_UUID - 1)
-		return -EINVAL;
-	r = host_of(f, kv(w, n, "home"), &home);
-	if (!r)
-		r = host_of(f, kv(w, n, "host"), &host);
+	name = kv(w, n, "name");
+	h = fleet_host_find(f, name);
+	if (h < 0)
+		return st_error(c, "names a host that is not in the inventory: %.64s", name);
+	r = check_fields(c, w, n, keys, 8);
 	if (r)
 		return r;
+	if (c->host_seen[h])
+		return st_error(c, "host %s twice", name);
+	c->host_seen[h] = true;
+	host = &f->hosts[h];
+	if (host_status_parse(kv(w, n, "status"), &host->status))
+		return st_error(c, "host %s: status=%.40s: expected pending, done or failed", name,
+				kv(w, n, "status"));
+	if (fleet_step_parse(kv(w, n, "step"), &host->failed_step))
+		return st_error(c, "host %s: unknown step=%.40s", name, kv(w, n, "step"));
+	dr = kv(w, n, "drained");
+	if (strcmp(dr, "0") && strcmp(dr, "1"))
+		return st_error(c, "host %s: drained=%.40s: expected 0 or 1", name, dr);
+	host->drained = dr[0] == '1';
+	ek = kv(w, n, "ekvm");
+	if (strcmp(ek, "-1") && strcmp(ek, "0") && strcmp(ek, "1"))
+		return st_error(c, "host %s: ekvm=%.40s: expected -1, 0 or 1", name, ek);
+	host->ekvm = atoi(ek);
+	times = kv(w, n, "times");
+	if (sscanf(times, "%lf,%lf,%lf%n", &host->t_total, &host->t_migrate, &host->t_upgrade,
+		   &end) != 3 ||
+	    end != (int)strlen(times))
+		return st_error(c, "host %s: times=%.40s: expected TOTAL,MIGRATIONS,UPGRADE", name,
+				times);
+	r = copy(c, host->found_version, sizeof(host->found_version), "version",
+		 kv(w, n, "version"));
+	return r ? r : copy(c, host->error, sizeof(host->error), "error", kv(w, n, "error"));
+}
+
+static bool valid_uuid(const char *s)
+{
+	if (strlen(s) != FLEET_UUID - 1)
+		return false;
+	for (int i = 0; s[i]; i++)
+		if (i == 8 || i == 13 || i == 18 || i == 23
+			    ? s[i] != '-'
+			    : !strchr("0123456789abcdefABCDEF", s[i]))
+			return false;
+	return true;
+}
+
+static int parse_vm(struct fleet *f, struct st_ctx *c, char **w, int n)
+{
+	static const char *const keys[] = { "uuid", "name", "home", "host", "recorded", NULL };
+	const char *uuid, *name, *rec;
+	int home, host, i, r;
+
+	r = check_fields(c, w, n, keys, 4);
+	if (r)
+		return r;
+	/* recorded=0: a VM that is not in the recorded set (they come last) */
+	rec = kv(w, n, "recorded");
+	if (rec[0] && strcmp(rec, "0"))
+		return st_error(c, "vm: recorded=%.40s: expected 0 (or no recorded=)", rec);
+	if (!rec[0] && f->baseline != f->nr_vms)
+		return st_error(c, "vm: a recorded VM after one that is not (recorded=0)");
+	uuid = kv(w, n, "uuid");
+	name = kv(w, n, "name");
+	if (!valid_uuid(uuid))
+		return st_error(c, "vm: uuid=%.40s is not a UUID", uuid);
+	if (fleet_vm_find(f, uuid) >= 0)
+		return st_error(c, "vm %s twice", uuid);
+	if (strlen(name) >= sizeof(f->vms[0].name))
+		return st_error(c, "vm %s: name is too long (at most %zu bytes)", uuid,
+				sizeof(f->vms[0].name) - 1);
+	r = host_of(f, c, "home", kv(w, n, "home"), &home);
+	if (!r)
+		r = host_of(f, c, "host", kv(w, n, "host"), &host);
+	if (r)
+		return r;
+	if (home < 0)
+		return st_error(c, "vm %s: home=%s: a VM's home is a host", uuid, kv(w, n, "home"));
 	i = fleet_vm_add(f, uuid, name, home, 0);
 	if (i < 0)
-		return i;
+		return st_error(c, "vm %s: %s", uuid, strerror(-i));
 	f->vms[i].host = host;
+	if (!rec[0])
+		f->baseline = f->nr_vms;
 	return 0;
 }
 
-static int parse_record(struct fleet *f, char **w, int n)
-{
-	if (!strcmp(w[0], "inventory") || !strcmp(w[0], "log") || !strcmp(w[0], "started") ||
-	    !strcmp(w[0], "result")) {
-		if (n != 2)
-			return -EINVAL;
-		if (!strcmp(w[0], "log") && !f->log_path[0])
-			snprintf(f->log_path, sizeof(f->log_path), "%s", w[1]);
-		else if (!strcmp(w[0], "started"))
-			snprintf(f->started, sizeof(f->started), "%s", w[1]);
-		else if (!strcmp(w[0], "result"))
-			snprintf(f->result, sizeof(f->result), "%s", w[1]);
-		return 0;
-	}
-	if (!strcmp(w[0], "failure")) {
-		const char *step = kv(w, n, "step"), *err = kv(w, n, "error");
-		int h;
+static const char *const singletons[] = { "inventory", "log", "started", "result", "failure" };
 
-		if (!step || fleet_step_parse(step, &f->fail_step) || !err ||
-		    host_of(f, kv(w, n, "host"), &h))
-			return -EINVAL;
-		f->fail_host = h;
-		snprintf(f->failure, sizeof(f->failure), "%s", err);
-		return 0;
-	}
+static int parse_record(struct fleet *f, struct st_ctx *c, char **w, int n)
+{
+	int s;
+
 	if (!strcmp(w[0], "host"))
-		return parse_host(f, w, n);
+		return parse_host(f, c, w, n);
 	if (!strcmp(w[0], "vm"))
-		return parse_vm(f, w, n);
-	return -EINVAL;
+		return parse_vm(f, c, w, n);
+	for (s = 0; s < 5 && strcmp(w[0], singletons[s]); s++)
+		;
+	if (s == 5)
+		return st_error(c, "unknown record '%.40s'", w[0]);
+	if (c->seen[s])
+		return st_error(c, "a second '%s' record", w[0]);
+	c->seen[s] = true;
+	if (s == 4) {
+		static const char *const keys[] = { "host", "step", "error", NULL };
+		int r = check_fields(c, w, n, keys, 3), h;
+
+		if (r)
+			return r;
+		if (fleet_step_parse(kv(w, n, "step"), &f->fail_step))
+			return st_error(c, "failure: unknown step=%.40s", kv(w, n, "step"));
+		r = host_of(f, c, "host", kv(w, n, "host"), &h);
+		if (r)
+			return r;
+		f->fail_host = h < 0 ? -1 : h;
+		return copy(c, f->failure, sizeof(f->failure), "error", kv(w, n, "error"));
+	}
+	if (n != 2)
+		return st_error(c, "'%s' takes one value, not %d", w[0], n - 1);
+	if (s == 1 && !f->log_path[0])
+		return copy(c, f->log_path, sizeof(f->log_path), "log", w[1]);
+	if (s == 2)
+		return copy(c, f->started, sizeof(f->started), "started", w[1]);
+	if (s == 3) {
+		if (strcmp(w[1], "planned") && strcmp(w[1], "running") && strcmp(w[1], "halted") &&
+		    strcmp(w[1], "done"))
+			return st_error(
+				c, "result %.40s: expected planned, running, halted or done", w[1]);
+		snprintf(f->result, sizeof(f->result), "%s", w[1]);
+	}
+	return 0;
 }
 
 /* Applies a state file's records to a fleet whose inventory is loaded. */
 int fleet_state_parse(struct fleet *f, const char *text, char *err, size_t errsize)
 {
+	struct st_ctx c = { f->state_path, 0, err, errsize, { 0 }, NULL };
 	const char *p = text;
-	int line = 0;
+	int r = 0;
 
-	f->nr_vms = 0;
-	while (*p) {
+	c.host_seen = calloc((size_t)f->nr_hosts + 1, sizeof(bool));
+	if (!c.host_seen)
+		return -ENOMEM;
+	f->nr_vms = f->baseline = 0;
+	while (*p && !r) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 		char *s = strndup(p, len), *w[16], buf[8192];
-		int n, r;
+		int n;
 
-		if (!s)
-			return -ENOMEM;
-		line++;
-		n = fleet_words(s, w, 16, buf, sizeof(buf));
-		r = n < 0 ? n : n ? parse_record(f, w, n) : 0;
-		free(s);
-		if (r) {
-			snprintf(err, errsize, "%s:%d: %s", f->state_path, line,
-				 r == -ENOENT ? "names a host that is not in the inventory"
-					      : "malformed record");
-			return -EINVAL;
+		if (!s) {
+			r = -ENOMEM;
+			break;
 		}
+		c.line++;
+		n = fleet_words(s, w, 16, buf, sizeof(buf));
+		free(s);
+		if (n == -EINVAL)
+			r = st_error(&c, "unterminated quote");
+		else if (n == -EILSEQ)
+			r = st_error(&c, "\\x00 in a quoted value");
+		else if (n < 0)
+			r = st_error(&c, "line too long (at most 16 words, 8 KiB)");
+		else if (n > 0)
+			r = parse_record(f, &c, w, n);
+		if (!r && !nl)
+			r = st_error(&c, "the last line has no newline: the file is cut short");
 		p += len + (nl ? 1 : 0);
 	}
-	f->baseline = f->nr_vms;
+	free(c.host_seen);
+	if (r)
+		return r;
+	for (int s = 0; s < 4; s++)
+		if (!c.seen[s]) {
+			snprintf(err, errsize,
+				 "%s: no '%s' record: the file is cut short or not a "
+				 "state file",
+				 f->state_path, singletons[s]);
+			return -EINVAL;
+		}
 	return 0;
 }
 
@@ -306,6 +526,10 @@ int fleet_state_load(struct fleet *f, const char *path, char *err, size_t errsiz
 	}
 	data[n] = 0;
 	snprintf(f->state_path, sizeof(f->state_path), "%s", path);
+	if (fleet_text_check(path, (char *)data, (size_t)n, err, errsize)) {
+		free(data);
+		return -EINVAL;
+	}
 	/* the inventory first: the records name its hosts */
 	for (char *p = (char *)data; p && *p;) {
 		char *nl = strchr(p, '\n');

@@ -116,6 +116,7 @@ struct fleet {
 	char failure[FLEET_ERR];
 	int baseline; /* number of VMs in the recorded set */
 	int duplicates; /* VMs the last scan found running on two hosts */
+	int state_errno; /* the last state save failed with it (said once), 0 */
 	bool json;
 };
 
@@ -125,11 +126,17 @@ int host_status_parse(const char *s, enum host_status *st);
 int fleet_step_parse(const char *s, enum fleet_step *st);
 
 /* fleet-inv.c */
-/* Splits a line into words: blanks separate, "..." quotes (\" and \\ inside), # starts a
- * comment outside quotes. Returns the number of words or -EINVAL (unterminated quote). */
+/* Splits a line into words: blanks separate, "..." quotes (\", \\ and \xHH inside), # starts
+ * a comment outside quotes. Returns the number of words, -EINVAL (unterminated quote), -EILSEQ
+ * (\x00) or -E2BIG (more than max words, or more than size bytes with their 0s). */
 int fleet_words(const char *line, char **words, int max, char *buf, size_t size);
-/* Writes value quoted when it needs to be, so that fleet_words() reads it back. */
-void fleet_quote(char *out, size_t size, const char *value);
+/* Writes value quoted when it needs to be, so that fleet_words() reads back exactly value:
+ * quotes and backslashes escaped, control characters (\n, \r, tab...) as \xHH. -E2BIG (out
+ * set to "") when it does not fit: FLEET_QUOTED(n) bytes hold any value of n - 1 bytes. */
+int fleet_quote(char *out, size_t size, const char *value);
+#define FLEET_QUOTED(n) (4 * (n) + 3)
+/* -EINVAL and "FILE:LINE: a NUL byte..." in err when data holds a NUL byte. */
+int fleet_text_check(const char *path, const char *data, size_t n, char *err, size_t errsize);
 void fleet_init(struct fleet *f);
 void fleet_free(struct fleet *f);
 /* Reads an inventory; on error, err says "FILE:LINE: problem". */
@@ -152,6 +159,8 @@ int fleet_vm_find(const struct fleet *f, const char *uuid);
 int fleet_vm_add(struct fleet *f, const char *uuid, const char *name, int host, uint64_t mem_kib);
 
 /* fleet-state.c */
+/* Writes the state whole to STATE.tmp in its folder, fsyncs it, renames it over STATE and
+ * fsyncs the folder; 0 or -errno (STATE untouched then). */
 int fleet_state_save(const struct fleet *f);
 int fleet_state_load(struct fleet *f, const char *path, char *err, size_t errsize);
 int fleet_state_parse(struct fleet *f, const char *text, char *err, size_t errsize);
@@ -159,6 +168,8 @@ int fleet_state_parse(struct fleet *f, const char *text, char *err, size_t errsi
  * stderr with --json). */
 void fleet_log(const struct fleet *f, int host, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Opens the log for appending (creating it) to see that it can be written: 0 or -errno. */
+int fleet_log_check(const char *path);
 void fleet_now_iso(char *buf, size_t size);
 double fleet_mono(void);
 
@@ -204,8 +215,20 @@ struct invariant {
 int fleet_preflight(struct fleet *f, int *order, int *batch_of, int *nr_batches);
 void fleet_invariant(struct fleet *f, struct invariant *inv);
 
+/* Exit codes of rollout, resume and status beyond ekvm's 0, 1 and 2 (docs/fleet.md). */
+enum {
+	FLEET_EXIT_INVARIANT = 4, /* a VM missing, new or running twice */
+	FLEET_EXIT_UNREACHABLE = 5, /* a host does not answer: its VMs are unverified */
+	FLEET_EXIT_RUNNING = 6, /* status: a rollout holds the state's lock now */
+};
+
 /* fleet-run.c */
+/* 0 done and the invariant holds, 1 halted, FLEET_EXIT_INVARIANT: every host done but the
+ * invariant does not hold at the end. */
 int fleet_rollout(struct fleet *f, bool resume);
+/* From the invariant and the hosts: FLEET_EXIT_INVARIANT (a VM missing, new or running twice),
+ * else FLEET_EXIT_UNREACHABLE (a host does not answer), else 0. */
+int fleet_exit_code(const struct fleet *f, const struct invariant *inv);
 
 /* fleet-report.c */
 struct fleet_check {

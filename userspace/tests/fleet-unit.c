@@ -4,9 +4,11 @@
  * inventory, batches, placement, the state file and running commands. ASan/UBSan, TAP-like.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fleet.h"
@@ -216,6 +218,7 @@ static void test_state(void)
 	f.vms[1].host = 3;
 	fleet_vm_add(&f, "00000000-0000-0000-0000-000000000003", "lost", 2, 1 << 20);
 	f.vms[2].host = -2;
+	f.baseline = 3;
 	r = r ?: fleet_state_save(&f);
 	ok(r == 0, "state: saved (folders made)");
 	fleet_init(&g);
@@ -262,6 +265,383 @@ static void test_state(void)
 		ok(0, "cleanup");
 }
 
+/*
+ * Issue 16, item 1: an empty "" word after words that fill the buffer wrote its 0 one byte past
+ * it. Every fill level around the end of buffers of several sizes (exactly malloc'd, so that
+ * ASan sees one byte too far), with the tails that end a word without a character.
+ */
+static void test_words_boundary(void)
+{
+	static const char *const tails[] = { " \"\"",	  " \"\" \"\"", "\"\"", " \"\" x",
+					     " \"\"\"\"", " x \"\"",	"" };
+	static const size_t sizes[] = { 1, 2, 3, 4, 5, 8, 16, 64, 8192 };
+	char *line = malloc(8192 + 64), *w[64];
+	int bad = 0, cases = 0;
+
+	for (size_t s = 0; line && s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t size = sizes[s];
+
+		for (size_t fill = size > 12 ? size - 12 : 0; fill <= size + 2; fill++) {
+			for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+				char *buf = malloc(size);
+				int n;
+
+				memset(line, 'x', fill);
+				strcpy(line + fill, tails[t]);
+				n = fleet_words(line, w, 64, buf, size);
+				cases++;
+				/* every word's bytes and 0 inside buf, or -E2BIG */
+				for (int i = 0; n > 0 && i < n; i++)
+					if (w[i] < buf || w[i] + strlen(w[i]) >= buf + size)
+						bad++;
+				if (n < 0 && n != -E2BIG)
+					bad++;
+				free(buf);
+			}
+		}
+	}
+	ok(line && cases > 0 && !bad, "words unit: every fill level around the buffer's end, "
+				      "with empty words after it: in bounds or -E2BIG (ASan)");
+	if (line) {
+		char *buf = malloc(8192);
+
+		memset(line, 'x', 8191);
+		strcpy(line + 8191, " \"\"");
+		ok(buf && fleet_words(line, w, 64, buf, 8192) == -E2BIG,
+		   "words unit: 8191 bytes and an empty word in 8 KiB: -E2BIG, not a byte past it");
+		free(buf);
+	}
+	free(line);
+}
+
+/* The same input through the files' own 8 KiB stack buffers: inventory, state. */
+static void test_words_boundary_files(void)
+{
+	struct fleet f = { 0 };
+	char *line = malloc(8300), err[256];
+	int r;
+
+	if (!line) {
+		ok(0, "words unit: memory");
+		return;
+	}
+	/* "fleet" + 0 = 6 bytes, then 8185 bytes + 0: the buffer is full; then "" */
+	snprintf(line, 8300, "fleet ekvm=%0*d \"\"\n", 8180, 0);
+	fleet_init(&f);
+	r = fleet_inventory_parse(&f, line, "inv", err, sizeof(err));
+	ok(r == -EINVAL && strstr(err, "inv:1: line too long"),
+	   "inventory unit: a full line then \"\": line too long (ASan)");
+	fleet_free(&f);
+	fleet_init(&f);
+	snprintf(f.state_path, sizeof(f.state_path), "st");
+	r = fleet_inventory_parse(&f, inv_ok, "inv", err, sizeof(err));
+	/* "vm" + 0 = 3 bytes, then 8188 bytes + 0; then "" */
+	snprintf(line, 8300, "vm uuid=%0*d \"\"\n", 8183, 0);
+	r = r ?: fleet_state_parse(&f, line, err, sizeof(err));
+	ok(r == -EINVAL && strstr(err, "st:1: line too long"),
+	   "state unit: a full line then \"\": line too long (ASan)");
+	fleet_free(&f);
+	free(line);
+}
+
+/* Item 2: whatever a value holds, the writer's quoting reads back as exactly that value. */
+static void test_quote_roundtrip(void)
+{
+	static const char *const values[] = {
+		"web\r\n1",
+		"a\tb",
+		"say \"hi\"",
+		"back\\slash",
+		"\\x41 stays",
+		"\\\"",
+		"#x",
+		"x#",
+		"",
+		" lead",
+		"trail ",
+		"\x7f\x1b[31m",
+		"a=b",
+		"\\",
+		"\"",
+		"\n",
+		"x\nvm uuid=00000000-0000-0000-0000-000000000009 name=evil home=hv1 host=hv1",
+	};
+	char q[FLEET_QUOTED(512)], v[600], *w[4], buf[4096];
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		int n = fleet_quote(q, sizeof(q), values[i])
+				? -1
+				: fleet_words(q, w, 4, buf, sizeof(buf));
+
+		if (n != 1 || strcmp(w[0], values[i]) || strpbrk(q, "\r\n\t\x1b\x7f")) {
+			printf("# value %zu: %s\n", i, q);
+			bad++;
+		}
+	}
+	for (int c = 1; c < 256; c++) {
+		int n;
+
+		snprintf(v, sizeof(v), "a%cb", c);
+		n = fleet_quote(q, sizeof(q), v) ? -1 : fleet_words(q, w, 4, buf, sizeof(buf));
+		if (n != 1 || strcmp(w[0], v) || strchr(q, '\n') || strchr(q, '\r'))
+			bad++;
+	}
+	memset(v, '\n', 511);
+	v[511] = 0;
+	if (fleet_quote(q, sizeof(q), v) || fleet_words(q, w, 4, buf, sizeof(buf)) != 1 ||
+	    strcmp(w[0], v))
+		bad++;
+	ok(!bad, "quote unit: control characters, quotes, backslashes, every byte round-trip "
+		 "on one line");
+	ok(fleet_quote(q, 8, "a b c d e f") == -E2BIG && q[0] == 0 &&
+		   fleet_quote(q, 4, "abcd") == -E2BIG,
+	   "quote unit: a value that does not fit is an error, not cut short");
+	ok(fleet_words("\"a\\x00b\"", w, 4, buf, sizeof(buf)) == -EILSEQ &&
+		   fleet_words("\"\\x4a\\x4B\\xzz\"", w, 4, buf, sizeof(buf)) == 1 &&
+		   !strcmp(w[0], "JK\\xzz"),
+	   "words unit: \\xHH decoded, \\x00 refused, another backslash kept");
+}
+
+static int write_file(const char *path, const char *text, size_t len)
+{
+	FILE *o = fopen(path, "w");
+	size_t n;
+
+	if (!o)
+		return -1;
+	n = fwrite(text, 1, len, o);
+	return fclose(o) || n != len ? -1 : 0;
+}
+
+static char *read_file(const char *path)
+{
+	static char data[1 << 16];
+	FILE *o = fopen(path, "r");
+	size_t n;
+
+	if (!o)
+		return NULL;
+	n = fread(data, 1, sizeof(data) - 1, o);
+	fclose(o);
+	data[n] = 0;
+	return data;
+}
+
+/* Loads STATE's text (with its inventory at inv), err for the message; 0 or -errno. */
+static int load_text(const char *dir, const char *inv, const char *text, size_t len, char *err)
+{
+	struct fleet g;
+	char st[128];
+	int r;
+
+	snprintf(st, sizeof(st), "%s/st-text", dir);
+	(void)inv;
+	if (write_file(st, text, len))
+		return -EIO;
+	fleet_init(&g);
+	err[0] = 0;
+	r = fleet_state_load(&g, st, err, 256);
+	fleet_free(&g);
+	return r;
+}
+
+/* Item 2: hostile names through save and load; strict reading of the state and inventory. */
+static void test_state_strict(void)
+{
+	struct fleet f = { 0 }, g = { 0 };
+	char err[512] = "", dir[] = "/tmp/ekvm-fleet-unit.XXXXXX", inv[64], st[64], text[2048];
+	const char *hdr;
+	int r, ok_names = 1;
+
+	if (!mkdtemp(dir)) {
+		ok(0, "state unit: temporary folder");
+		return;
+	}
+	snprintf(inv, sizeof(inv), "%s/inv", dir);
+	snprintf(st, sizeof(st), "%s/state", dir);
+	write_file(inv, inv_ok, strlen(inv_ok));
+	fleet_init(&f);
+	r = fleet_inventory_load(&f, inv, err, sizeof(err));
+	snprintf(f.state_path, sizeof(f.state_path), "%s", st);
+	snprintf(f.log_path, sizeof(f.log_path), "%s/log\nresult done", dir);
+	snprintf(f.result, sizeof(f.result), "running");
+	fleet_vm_add(&f, "00000000-0000-0000-0000-000000000001", "web\r\n1", 0, 0);
+	fleet_vm_add(&f, "00000000-0000-0000-0000-000000000002",
+		     "x\nvm uuid=00000000-0000-0000-0000-000000000009 name=e home=hv1 host=hv1", 1,
+		     0);
+	fleet_vm_add(&f, "00000000-0000-0000-0000-000000000003", "t\tq\"b\\s\x01\x7f#", 2, 0);
+	snprintf(f.hosts[1].error, sizeof(f.hosts[1].error), "line 1\nline 2\r\n\"quoted\" \\");
+	snprintf(f.failure, sizeof(f.failure), "E: x\nhost name=hv1 status=done");
+	f.fail_host = 1;
+	f.fail_step = STEP_UPGRADE;
+	f.baseline = 2; /* the third VM appeared since the rollout began */
+	r = r ?: fleet_state_save(&f);
+	fleet_init(&g);
+	r = r ?: fleet_state_load(&g, st, err, sizeof(err));
+	for (int i = 0; !r && i < 3; i++)
+		ok_names &= g.nr_vms == 3 && !strcmp(g.vms[i].name, f.vms[i].name);
+	ok(r == 0 && ok_names && !strcmp(g.hosts[1].error, f.hosts[1].error) &&
+		   !strcmp(g.failure, f.failure) && !strcmp(g.log_path, f.log_path) &&
+		   !strcmp(g.result, "running") && g.baseline == 2,
+	   "state unit: names and errors with CR, LF, tab, quotes, backslashes, control "
+	   "characters round-trip; no record added; a VM not recorded stays so");
+	if (r)
+		printf("# %s\n", err);
+	fleet_free(&g);
+
+	/* a valid state to edit: header lines, then one record of each */
+	snprintf(text, sizeof(text),
+		 "inventory %s\nlog /l\nstarted -\nresult halted\n"
+		 "host name=hv1 status=done step=none drained=0 ekvm=1 version=\"\" "
+		 "times=1.000,0.000,0.000 error=\"\"\n"
+		 "vm uuid=00000000-0000-0000-0000-000000000001 name=a home=hv1 host=hv1\n",
+		 inv);
+	hdr = text;
+	r = load_text(dir, inv, hdr, strlen(hdr), err);
+	ok(r == 0, "state unit: the reference state loads");
+	if (r)
+		printf("# %s\n", err);
+	{
+		static const struct {
+			const char *add, *want, *what;
+		} cases[] = {
+			{ "host name=hv1 status=done step=none drained=0 ekvm=1 version=\"\" "
+			  "times=1,0,0 error=\"\"\n",
+			  ":7: host hv1 twice", "the same host twice" },
+			{ "vm uuid=00000000-0000-0000-0000-000000000001 name=b home=hv2 host=hv2\n",
+			  ":7: vm 00000000-0000-0000-0000-000000000001 twice",
+			  "the same VM twice" },
+			{ "result done\n", ":7: a second 'result' record", "a second result" },
+			{ "host name=hv2 status=finished step=none drained=0 ekvm=1 version=\"\" "
+			  "times=1,0,0 error=\"\"\n",
+			  ":7: host hv2: status=finished", "an unknown host status" },
+			{ "host name=hv2 status=done step=none drained=2 ekvm=1 version=\"\" "
+			  "times=1,0,0 error=\"\"\n",
+			  ":7: host hv2: drained=2", "drained=2" },
+			{ "host name=hv2 status=done step=none drained=0 ekvm=7 version=\"\" "
+			  "times=1,0,0 error=\"\"\n",
+			  ":7: host hv2: ekvm=7", "ekvm=7" },
+			{ "host name=hv2 status=done step=none drained=0 ekvm=1 version=\"\" "
+			  "times=1,0,0x error=\"\"\n",
+			  ":7: host hv2: times=1,0,0x", "times with garbage" },
+			{ "host name=hv2 status=done step=none drained=0 ekvm=1 version=\"\" "
+			  "times=1,0,0 error=\"\" colour=red\n",
+			  ":7: host: unknown field 'colour'", "an unknown field" },
+			{ "host name=hv2 status=done step=none drained=0 ekvm=1 times=1,0,0 "
+			  "error=\"\"\n",
+			  ":7: host: no version=", "a missing field" },
+			{ "vm uuid=00000000-0000-0000-0000-000000000002 name=b home=hv2 host=hv2 "
+			  "host=hv1\n",
+			  ":7: vm: field 'host' twice", "a field twice" },
+			{ "vm uuid=not-a-uuid name=b home=hv2 host=hv2\n",
+			  ":7: vm: uuid=not-a-uuid", "a bad UUID" },
+			{ "snapshot x\n", ":7: unknown record 'snapshot'", "an unknown record" },
+			{ "vm uuid=00000000-0000-0000-0000-000000000002 name=b home=hv2 host=hv2 "
+			  "recorded=1\n",
+			  ":7: vm: recorded=1", "recorded=1" },
+			{ "vm uuid=00000000-0000-0000-0000-000000000002 name=b home=hv2 host=hv2 "
+			  "recorded=0\nvm uuid=00000000-0000-0000-0000-000000000003 name=c "
+			  "home=hv2 "
+			  "host=hv2\n",
+			  ":8: vm: a recorded VM after one that is not",
+			  "a recorded VM after a new one" },
+			{ "failure host=hv2 step=reboot error=x\n", ":7: failure: unknown step",
+			  "an unknown step" },
+			{ "vm uuid=00000000-0000-0000-0000-000000000002 name=b home=hv2 host=hv2",
+			  ":7: the last line has no newline", "a file cut short mid-line" },
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			char t[2048];
+
+			snprintf(t, sizeof(t), "%s%s", hdr, cases[i].add);
+			r = load_text(dir, inv, t, strlen(t), err);
+			snprintf(t, sizeof(t), "state unit: %s is an error naming file:line",
+				 cases[i].what);
+			ok(r == -EINVAL && strstr(err, "st-text") && strstr(err, cases[i].want), t);
+			if (!strstr(err, cases[i].want))
+				printf("# got: %s\n", err);
+		}
+	}
+	{
+		char t[2048];
+		const char *cut = strstr(hdr, "result");
+
+		snprintf(t, sizeof(t), "%.*s", (int)(cut - hdr), hdr);
+		r = load_text(dir, inv, t, strlen(t), err);
+		ok(r == -EINVAL && strstr(err, "no 'result' record"),
+		   "state unit: a state cut before its result is an error, not 'planned'");
+		snprintf(t, sizeof(t), "%s", hdr);
+		t[strlen(hdr) - 20] = 0; /* NUL in the vm line (line 6) */
+		r = load_text(dir, inv, t, strlen(hdr), err);
+		ok(r == -EINVAL && strstr(err, "st-text:6: a NUL byte"),
+		   "state unit: a NUL byte is an error naming file:line");
+		snprintf(t, sizeof(t), "%s", inv_ok);
+		t[strlen(inv_ok) - 10] = 0;
+		write_file(inv, t, strlen(inv_ok));
+		fleet_init(&g);
+		r = fleet_inventory_load(&g, inv, err, sizeof(err));
+		ok(r == -EINVAL && strstr(err, "/inv:8: a NUL byte"),
+		   "inventory unit: a NUL byte is an error naming file:line");
+		if (!strstr(err, "/inv:8: a NUL byte"))
+			printf("# got: %s\n", err);
+		fleet_free(&g);
+		bad("host name=a uri=x exec=\"y\\x00\" upgrade=z\n", "inv:1: \\x00",
+		    "inventory unit: \\x00 in a value is an error");
+	}
+	fleet_free(&f);
+	snprintf(err, sizeof(err), "rm -rf '%s'", dir);
+	if (system(err))
+		ok(0, "cleanup");
+}
+
+/* Item 3: a save that fails leaves the last state whole and says so (-errno). */
+static void test_state_save_fails(void)
+{
+	struct fleet f = { 0 };
+	char err[256] = "", dir[] = "/tmp/ekvm-fleet-unit.XXXXXX", path[128], before[4096];
+	const char *now;
+	struct stat sb;
+	int r;
+
+	if (!mkdtemp(dir)) {
+		ok(0, "state unit: temporary folder");
+		return;
+	}
+	fleet_init(&f);
+	r = parse(&f, inv_ok, err);
+	snprintf(f.state_path, sizeof(f.state_path), "%s/state", dir);
+	snprintf(f.result, sizeof(f.result), "running");
+	r = r ?: fleet_state_save(&f);
+	snprintf(path, sizeof(path), "%s/state.tmp", dir);
+	ok(r == 0 && stat(path, &sb) && errno == ENOENT,
+	   "state unit: saved through STATE.tmp, which is gone after the rename");
+	now = read_file(f.state_path);
+	snprintf(before, sizeof(before), "%s", now ? now : "");
+	mkdir(path, 0755); /* STATE.tmp cannot be opened for writing */
+	snprintf(f.result, sizeof(f.result), "done");
+	r = fleet_state_save(&f);
+	now = read_file(f.state_path);
+	ok(r == -EISDIR && now && !strcmp(now, before),
+	   "state unit: a save that cannot write fails (-errno), the last state stays whole");
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/file", dir);
+	write_file(path, "x", 1);
+	snprintf(f.state_path, sizeof(f.state_path), "%s/file/state", dir);
+	r = fleet_state_save(&f);
+	ok(r == -ENOTDIR, "state unit: a state path under a file fails (-ENOTDIR)");
+	snprintf(path, sizeof(path), "%s/file/log", dir);
+	ok(fleet_log_check(path) == -ENOTDIR, "log unit: an unwritable log path is an error");
+	snprintf(path, sizeof(path), "%s/log", dir);
+	ok(fleet_log_check(path) == 0 && stat(path, &sb) == 0,
+	   "log unit: a writable log path is created");
+	fleet_free(&f);
+	snprintf(err, sizeof(err), "rm -rf '%s'", dir);
+	if (system(err))
+		ok(0, "cleanup");
+}
+
 static void test_exec(void)
 {
 	char out[16];
@@ -285,6 +665,11 @@ int main(void)
 	test_batches();
 	test_place();
 	test_state();
+	test_words_boundary();
+	test_words_boundary_files();
+	test_quote_roundtrip();
+	test_state_strict();
+	test_state_save_fails();
 	test_exec();
 	printf("# fleet unit: %d tests, %d failed\n", tests, failures);
 	return failures != 0;

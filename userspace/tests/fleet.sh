@@ -78,8 +78,11 @@ fleet_testdriver_tests() {
 		grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z hostA: evacuate FAILED' "$st.log"
 	ok $? "fleet rollout: nothing upgraded, state and timestamped log record the halt"
 	run -- fleet status -s "$st"
-	[ "$rc" -eq 0 ] && [[ $out == *"rollout: halted at hostA (evacuate)"* ]] && [[ $out == *"vm1"*"on hostA"* ]]
-	ok $? "fleet status: the recorded halt and where each VM runs"
+	[ "$rc" -eq 1 ] && [[ $out == *"rollout: halted at hostA (evacuate)"* ]] && [[ $out == *"vm1"*"on hostA"* ]]
+	ok $? "fleet status: the recorded halt and where each VM runs, exit 1 (halted) (rc $rc)"
+	out=$(flock "$st.lock" "$EKVM" fleet status -s "$st" 2>/dev/null); rc=$?
+	[ "$rc" -eq 6 ] && [[ $out == *"rollout: halted"* ]]
+	ok $? "fleet status while a rollout holds the state's lock: exit 6 (rc $rc)"
 	run -- fleet rollout -i "$inv" -s "$st"
 	[ "$rc" -eq 2 ] && [[ $err == *"unfinished rollout"*"resume"* ]]
 	ok $? "fleet rollout over a halted rollout is refused"
@@ -93,11 +96,23 @@ fleet_testdriver_tests() {
 	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.result == "done" and ([.hosts[].version] == ["6.1.192.2", "6.1.192.2"])' >/dev/null &&
 		[ "$(grep -c upgraded "$T/fleet/upgrades")" -eq 2 ]
 	ok $? "fleet rollout of empty hosts: upgraded, verified, done"
+	run -- fleet status -s "$T/fleet/st-empty"
+	[ "$rc" -eq 0 ] && [[ $out == "rollout: done"* ]]
+	ok $? "fleet status of a finished rollout: exit 0 (rc $rc)"
+	run -- fleet status -s "$T/fleet/nosuch-state" --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.result == null' >/dev/null
+	ok $? "fleet status with no rollout recorded: nothing to report, exit 0 (rc $rc)"
+	cp "$T/fleet/inv-empty" "$T/fleet/inv-ok"
 	sed -i 's/version=6.1.192.2/version=6.1.192.3/' "$T/fleet/inv-empty"
 	run -- fleet rollout -i "$T/fleet/inv-empty" -s "$T/fleet/st-empty" --json
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "verify" and
 		(.failure.error | test("is .6.1.192.2., expected .6.1.192.3."))' >/dev/null
 	ok $? "fleet rollout: a host reporting another version fails verify"
+	mv "$T/fleet/hostD.xml" "$T/fleet/hostD.off"
+	run -- fleet status -s "$T/fleet/st-empty"
+	[ "$rc" -eq 5 ] && [[ $out == *"hostD"*"UNREACHABLE"* ]]
+	ok $? "fleet status with a host that does not answer: exit 5 (rc $rc)"
+	mv "$T/fleet/hostD.off" "$T/fleet/hostD.xml"
 
 	# a VM started since the rollout began: resume stops; --rescan takes the running set
 	test_host hostC 4194304 vm3 524288 3 >/dev/null
@@ -105,6 +120,9 @@ fleet_testdriver_tests() {
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "preflight" and .invariant.new == 1
 		and (.failure.error | test("not the recorded set")) and (.vms[2].recorded | not)' >/dev/null
 	ok $? "fleet resume: a VM that appeared stops it, named as new"
+	run -- fleet status -s "$st"
+	[ "$rc" -eq 4 ] && [[ $out == *"vm3"*"(new)"* ]]
+	ok $? "fleet status with a VM that appeared: exit 4, invariant broken (rc $rc)"
 	run -- fleet resume -s "$st" --rescan --json
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "evacuate" and .invariant.holds
 		and .invariant.before == 3 and ([.vms[].recorded] | all)' >/dev/null
@@ -117,6 +135,7 @@ fleet_testdriver_tests() {
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "preflight" and .invariant.duplicates == 1
 		and (.invariant.holds | not) and (.failure.error | test("1 running twice"))' >/dev/null
 	ok $? "fleet rollout: a VM running on two hosts stops it before anything moves"
+	fleet_safe_state_tests "$inv" "$st"
 
 	usage_error "fleet without subcommand" -- fleet
 	usage_error "fleet bogus subcommand" -- fleet deploy
@@ -134,6 +153,60 @@ fleet_testdriver_tests() {
 		[ "$rc" -eq 2 ] && [[ $out == *"built without libvirt"* ]]
 		ok $? "static ekvm: fleet says it was built without libvirt"
 	fi
+}
+
+# Issue 16: a state that cannot be read back or saved, the log, the exit codes of a rollout.
+fleet_safe_state_tests() {
+	local inv=$1 st=$2 nup
+	ups() { grep -c upgraded "$T/fleet/upgrades"; }
+	# a rollout never writes over a state it cannot read back: cut short, or edited inventory
+	sed -n 1,4p "$st" >"$T/fleet/st-cut" # comment, inventory, log, started: no result
+	cp "$T/fleet/st-cut" "$T/fleet/st-cut.orig"
+	run -- fleet rollout -i "$inv" -s "$T/fleet/st-cut"
+	[ "$rc" -eq 2 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
+		[[ $err == *"no 'result' record"*"status"*"resume"*"remove the file"* ]] &&
+		cmp -s "$T/fleet/st-cut" "$T/fleet/st-cut.orig"
+	ok $? "fleet rollout over a state cut short: refused, one line, the file untouched (rc $rc)"
+	sed 's/name=hostC/name=hostZ/' "$inv" >"$T/fleet/inv-renamed"
+	sed "s|^inventory .*|inventory $T/fleet/inv-renamed|" "$st" >"$T/fleet/st-renamed"
+	cp "$T/fleet/st-renamed" "$T/fleet/st-renamed.orig"
+	run -- fleet rollout -i "$T/fleet/inv-renamed" -s "$T/fleet/st-renamed"
+	[ "$rc" -eq 2 ] && [[ $err == *"st-renamed:"*"not in the inventory: hostC"*"not overwriting"* ]] &&
+		cmp -s "$T/fleet/st-renamed" "$T/fleet/st-renamed.orig"
+	ok $? "fleet rollout over a halted state whose inventory was edited: refused, untouched (rc $rc)"
+
+	# an unwritable log is an error before anything moves
+	: >"$T/fleet/afile"
+	nup=$(ups)
+	run -- fleet rollout -i "$T/fleet/inv-ok" -s "$T/fleet/st-nolog" -l "$T/fleet/afile/log"
+	[ "$rc" -eq 2 ] && [[ $err == "ekvm fleet: $T/fleet/afile/log: Not a directory"* ]] &&
+		[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && [ "$(ups)" -eq "$nup" ] && [ ! -e "$T/fleet/st-nolog" ]
+	ok $? "fleet rollout with an unwritable log: exit 2, one line, nothing done (rc $rc)"
+
+	# a state that cannot be saved halts the rollout: one line, exit 1, nothing upgraded
+	mkdir -p "$T/fleet/st-nosave.tmp"
+	run -- fleet rollout -i "$T/fleet/inv-ok" -s "$T/fleet/st-nosave" --json
+	[ "$rc" -eq 1 ] && [ "$(ups)" -eq "$nup" ] &&
+		[ "$(grep -c "cannot save the state to $T/fleet/st-nosave: Is a directory" <<<"$err")" -eq 1 ] &&
+		echo "$out" | jq -e '.result == "halted" and (.failure.error | test("cannot save the state"))' >/dev/null
+	ok $? "fleet rollout whose state cannot be saved: halted, one line, exit 1 (rc $rc)"
+
+	# the log path recorded in the state is absolute
+	(cd "$T/fleet" && "$EKVM" fleet rollout -i inv-ok -s rel/st >/dev/null 2>&1)
+	grep -qx "log $T/fleet/rel/st.log" "$T/fleet/rel/st" && [ -s "$T/fleet/rel/st.log" ]
+	ok $? "fleet rollout -s relative: the state records the log's absolute path"
+
+	# a VM that appears during the rollout: every host done, but exit 4, and said
+	test_host hostE 4194304 >/dev/null
+	test_host hostE-later 4194304 vm9 524288 9 >/dev/null
+	test_host hostF 4194304 >/dev/null
+	{ head -2 "$inv"; sed -n '/hostC/p' "$inv" | sed "s/hostC/hostE/g; s|\$| upgrade=\"cp $T/fleet/hostE-later.xml $T/fleet/hostE.xml\"|"
+	  sed -n '/hostC/p' "$inv" | sed 's/hostC/hostF/g'; } >"$T/fleet/inv-appear"
+	run -- fleet rollout -i "$T/fleet/inv-appear" -s "$T/fleet/st-appear" --json
+	[ "$rc" -eq 4 ] && echo "$out" | jq -e '.result == "done" and .invariant.new == 1
+		and (.invariant.holds | not) and (.failure.error | test("invariant does not hold at the end"))' >/dev/null &&
+		[[ $err == *"rollout done, but the invariant does not hold at the end: 0 missing, 1 new"* ]]
+	ok $? "fleet rollout whose invariant breaks by the end: exit 4, said (rc $rc)"
 }
 
 # A fake sysfs and fake module tools for ekvm reload.
