@@ -116,7 +116,7 @@ int main(void)
 	char needle[96];
 	struct stat st;
 	long vms0, vcpus0;
-	int kmsg;
+	int kmsg, n;
 
 	ekvm_require(3);
 	TEST_ASSERT(!ekvm_read(MAX_VMS, saved_vms, sizeof(saved_vms)) &&
@@ -144,6 +144,11 @@ int main(void)
 	ekvm_must_write(MAX_VCPUS, "3");
 	TEST_ASSERT(ekvm_read_num(MAX_VMS) == 2 && ekvm_read_num(MAX_VCPUS) == 3,
 		    "the limits do not read back");
+	/* each change is logged with who made it (ABI 3) */
+	snprintf(needle, sizeof(needle), "(pid %d, limits_test)", getpid());
+	n = kmsg_count(kmsg, needle);
+	TEST_ASSERT(n == 2, "%d log lines 'ekvm_max_v*_per_user set to N %s', expected 2", n,
+		    needle);
 	child_start(&a, 1000);
 	expect(&a.out, ok_vm, ok_vcpu, 1000);
 	ekvm_wait_counts(vms0 + 2, vcpus0 + 3, "uid 1000 at its limits");
