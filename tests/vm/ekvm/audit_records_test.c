@@ -45,10 +45,6 @@
 #define MAX_VMS		KVM_PARAMS "ekvm_max_vms_per_user"
 #define MAX_VCPUS	KVM_PARAMS "ekvm_max_vcpus_per_user"
 
-#define SLOT0_SIZE	0x100000	/* 1 MiB */
-#define SLOT1_SIZE	0x10000		/* 64 KiB */
-#define KNOWN_MEMORY	(SLOT0_SIZE + SLOT1_SIZE)
-#define LIFETIME_MS	300
 
 #define BURST_VMS	200
 #define RATE_BURST	10		/* printk_ratelimited(): 10 lines ... */
@@ -161,39 +157,6 @@ static long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static void add_slot(int vm, int slot, uint64_t gpa, size_t size)
-{
-	struct kvm_userspace_memory_region r = {
-		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
-	};
-	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	TEST_ASSERT(mem != MAP_FAILED, "mmap");
-	r.userspace_addr = (uintptr_t)mem;
-	TEST_ASSERT(!ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r), "KVM_SET_USER_MEMORY_REGION: %s",
-		    strerror(errno));
-}
-
-/* A VM of 2 vCPUs and 1 MiB + 64 KiB of memory, about LIFETIME_MS old when destroyed. */
-static void known_vm(int kvm)
-{
-	int vm = vm_create_raw(kvm), c0, c1;
-
-	TEST_ASSERT(vm >= 0, "KVM_CREATE_VM: %s", strerror(-vm));
-	add_slot(vm, 0, 0, SLOT0_SIZE);
-	add_slot(vm, 1, 0x200000, SLOT1_SIZE);
-	TEST_ASSERT(!ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL), "KVM_SET_TSS_ADDR: %s",
-		    strerror(errno));
-	TEST_ASSERT(!ioctl(vm, KVM_CREATE_IRQCHIP, 0), "KVM_CREATE_IRQCHIP: %s", strerror(errno));
-	c0 = vcpu_create_raw(vm, 0);
-	c1 = vcpu_create_raw(vm, 1);
-	TEST_ASSERT(c0 >= 0 && c1 >= 0, "KVM_CREATE_VCPU: %d %d", c0, c1);
-	usleep(LIFETIME_MS * 1000);
-	close(c0);
-	close(c1);
-	close(vm);
 }
 
 /* KVM_CREATE_VM refused by the drain, switched on and off under the same comm. */
@@ -399,12 +362,12 @@ static void check_log_vm(const struct records *r, pid_t pid, const char *comm)
 		return;
 	snprintf(want, sizeof(want),
 		 "vm_destroy vm=%llu pid=%d uid=0 comm=%s vcpus=2 memory=%d lifetime_ms=", serial,
-		 pid, esc, KNOWN_MEMORY);
+		 pid, esc, EKVM_KNOWN_MEMORY);
 	if (EXPECT(!strncmp(got, want, strlen(want)) &&
 		   sscanf(got + strlen(want), "%llu%n", &ms, &n) == 1 && !got[strlen(want) + n],
 		   "log line\n    got:      '%s'\n    expected: '%s<ms>'", show(got), show(want)))
-		EXPECT(ms >= LIFETIME_MS && ms < 60000,
-		       "vm_destroy: lifetime_ms %llu, expected %d+", ms, LIFETIME_MS);
+		EXPECT(ms >= EKVM_KNOWN_LIFETIME_MS && ms < 60000,
+		       "vm_destroy: lifetime_ms %llu, expected %d+", ms, EKVM_KNOWN_LIFETIME_MS);
 	printf("A: vm_create and vm_destroy of vm %llu, comm '%s': expected comm=%s\n", serial,
 	       show(comm), show(esc));
 }
@@ -426,7 +389,7 @@ static void part_a(void)
 
 	set_comm(hostile_name, comm);
 	printf("A: hostile comm '%s' (%zu bytes)\n", show(comm), strlen(comm));
-	known_vm(kvm);
+	ekvm_known_vm(kvm);
 	drain_refusal(kvm);
 	kmsg_records(kmsg, &r, true);
 	check_log_vm(&r, pid, comm);
@@ -476,7 +439,7 @@ static void part_a(void)
 
 	set_comm(plain_name, comm);
 	printf("A: plain comm '%s'\n", show(comm));
-	known_vm(kvm);
+	ekvm_known_vm(kvm);
 	kmsg_records(kmsg, &r, true);
 	check_log_vm(&r, pid, comm);
 	check_no_forgery(&r);
@@ -815,8 +778,8 @@ static void expect_destroy(const char *got, unsigned long long serial, pid_t pid
 		   !strcmp(got + strlen(want) + n, " res=1"),
 		   "audit record %d\n    got:      '%s'\n    expected: '%s<ms> res=1'", idx,
 		   show(got), show(want)) && check_lifetime)
-		EXPECT(ms >= LIFETIME_MS && ms < 60000,
-		       "vm_destroy record: lifetime_ms %llu, expected %d+", ms, LIFETIME_MS);
+		EXPECT(ms >= EKVM_KNOWN_LIFETIME_MS && ms < 60000,
+		       "vm_destroy record: lifetime_ms %llu, expected %d+", ms, EKVM_KNOWN_LIFETIME_MS);
 }
 
 /*
@@ -834,7 +797,7 @@ static void audit_round(int kvm, const char *name)
 	from = audit_marker() + 1;
 	set_comm(name, comm);
 	audit_escape(comm, c, sizeof(c));
-	known_vm(kvm);
+	ekvm_known_vm(kvm);
 	drain_refusal(kvm);
 	vm = vm_create_raw(kvm);
 	TEST_ASSERT(vm >= 0, "KVM_CREATE_VM: %s", strerror(-vm));
@@ -855,7 +818,7 @@ static void audit_round(int kvm, const char *name)
 		    show(name)))
 		return;
 	k = expect_create(got[0], pid, c, 0);
-	expect_destroy(got[1], k, pid, c, 2, KNOWN_MEMORY, true, 1);
+	expect_destroy(got[1], k, pid, c, 2, EKVM_KNOWN_MEMORY, true, 1);
 	snprintf(want, sizeof(want),
 		 "op=ekvm_vm_denied pid=%d uid=0 comm=%s reason=drain err=%d res=0", pid, c,
 		 -EBUSY);
@@ -919,7 +882,7 @@ static void part_c(void)
 	vm = vm_create_raw(kvm);
 	TEST_ASSERT(vm >= 0, "KVM_CREATE_VM: %s", strerror(-vm));
 	close(vm);
-	known_vm(kvm);
+	ekvm_known_vm(kvm);
 	drain_refusal(kvm);
 	to = audit_marker();
 	n = ekvm_records(from, to, got, 16);

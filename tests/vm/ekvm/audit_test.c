@@ -19,9 +19,6 @@
 #define MAX_VMS		KVM_PARAMS "ekvm_max_vms_per_user"
 #define MAX_VCPUS	KVM_PARAMS "ekvm_max_vcpus_per_user"
 
-#define SLOT0_SIZE	0x100000	/* 1 MiB */
-#define SLOT1_SIZE	0x10000		/* 64 KiB */
-#define LIFETIME_MS	300
 
 static char comm[17];
 static char saved_audit[8];
@@ -33,44 +30,6 @@ static void restore(void)
 	ekvm_write(DRAIN, "0");
 	ekvm_write(MAX_VMS, "0");
 	ekvm_write(MAX_VCPUS, "0");
-}
-
-static void add_slot(int vm, int slot, uint64_t gpa, size_t size)
-{
-	struct kvm_userspace_memory_region r = {
-		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
-	};
-	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	TEST_ASSERT(mem != MAP_FAILED, "mmap");
-	r.userspace_addr = (uintptr_t)mem;
-	TEST_ASSERT(!ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r), "KVM_SET_USER_MEMORY_REGION: %s",
-		    strerror(errno));
-}
-
-/*
- * The VM of known shape: 2 vCPUs, 1 MiB + 64 KiB, about LIFETIME_MS old when destroyed. It has
- * what makes KVM add private memory slots on Intel (a TSS address, an in-kernel irqchip: the
- * TSS and APIC access page slots): vm_destroy counts only the guest memory userspace gave. (On
- * AMD these are no-ops, and the check holds either way.)
- */
-static void known_vm(int kvm)
-{
-	int vm = vm_create_raw(kvm), c0, c1;
-
-	TEST_ASSERT(vm >= 0, "KVM_CREATE_VM: %s", strerror(-vm));
-	add_slot(vm, 0, 0, SLOT0_SIZE);
-	add_slot(vm, 1, 0x200000, SLOT1_SIZE);
-	TEST_ASSERT(!ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL), "KVM_SET_TSS_ADDR: %s",
-		    strerror(errno));
-	TEST_ASSERT(!ioctl(vm, KVM_CREATE_IRQCHIP, 0), "KVM_CREATE_IRQCHIP: %s", strerror(errno));
-	c0 = vcpu_create_raw(vm, 0);
-	c1 = vcpu_create_raw(vm, 1);
-	TEST_ASSERT(c0 >= 0 && c1 >= 0, "KVM_CREATE_VCPU");
-	usleep(LIFETIME_MS * 1000);
-	close(c0);
-	close(c1);
-	close(vm);
 }
 
 /* The trace so far, as one string. */
@@ -164,7 +123,7 @@ int main(void)
 
 	kmsg_ratelimit_settle();
 	kvm = kvm_open();
-	known_vm(kvm);
+	ekvm_known_vm(kvm);
 	child_vm(1000);
 	chmod("/dev/kvm", st.st_mode & 07777);
 	/* refused by the drain */
@@ -201,12 +160,12 @@ int main(void)
 	TEST_ASSERT(rec, "no vm_destroy with '%s'", with);
 	TEST_ASSERT(field(rec, "vcpus") == 2, "vm_destroy: vcpus %llu, expected 2",
 		    field(rec, "vcpus"));
-	TEST_ASSERT(field(rec, "memory") == SLOT0_SIZE + SLOT1_SIZE,
+	TEST_ASSERT(field(rec, "memory") == EKVM_KNOWN_MEMORY,
 		    "vm_destroy: memory %llu, expected %d", field(rec, "memory"),
-		    SLOT0_SIZE + SLOT1_SIZE);
+		    EKVM_KNOWN_MEMORY);
 	v = field(rec, "lifetime_ms");
-	TEST_ASSERT(v >= LIFETIME_MS && v < 60000, "vm_destroy: lifetime_ms %llu, expected %d+", v,
-		    LIFETIME_MS);
+	TEST_ASSERT(v >= EKVM_KNOWN_LIFETIME_MS && v < 60000,
+		    "vm_destroy: lifetime_ms %llu, expected %d+", v, EKVM_KNOWN_LIFETIME_MS);
 	/* the VM of uid 1000 */
 	rec = find_event(trace, "vm_create", " uid=1000 ");
 	TEST_ASSERT(rec, "no vm_create of uid 1000");
@@ -233,7 +192,7 @@ int main(void)
 	TEST_ASSERT(strstr(log, needle), "no log record '%s'", needle);
 	snprintf(needle, sizeof(needle),
 		 "audit: vm_destroy vm=%llu pid=%d uid=0 comm=%s vcpus=2 memory=%d lifetime_ms=",
-		 serial, pid, comm, SLOT0_SIZE + SLOT1_SIZE);
+		 serial, pid, comm, EKVM_KNOWN_MEMORY);
 	TEST_ASSERT(strstr(log, needle), "no log record '%s'", needle);
 	snprintf(needle, sizeof(needle), "audit: vm_denied pid=%d uid=0 comm=%s reason=drain err=%d\n",
 		 pid, comm, -EBUSY);

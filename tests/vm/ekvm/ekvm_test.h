@@ -234,6 +234,50 @@ static inline int vcpu_create_raw(int vm, int id)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * The audit tests' VM of known shape: 2 vCPUs, 1 MiB + 64 KiB of memory, about
+ * EKVM_KNOWN_LIFETIME_MS old when destroyed. It has what makes KVM add private memory slots on
+ * Intel (a TSS address, an in-kernel irqchip: the TSS and APIC access page slots): vm_destroy
+ * counts only the guest memory userspace gave. (On AMD these are no-ops, and the check holds
+ * either way.)
+ */
+#define EKVM_KNOWN_SLOT0	0x100000	/* 1 MiB */
+#define EKVM_KNOWN_SLOT1	0x10000		/* 64 KiB */
+#define EKVM_KNOWN_MEMORY	(EKVM_KNOWN_SLOT0 + EKVM_KNOWN_SLOT1)
+#define EKVM_KNOWN_LIFETIME_MS	300
+
+static inline void ekvm_add_slot(int vm, int slot, uint64_t gpa, size_t size)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+	};
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	TEST_ASSERT(mem != MAP_FAILED, "mmap");
+	r.userspace_addr = (uintptr_t)mem;
+	TEST_ASSERT(!ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r), "KVM_SET_USER_MEMORY_REGION: %s",
+		    strerror(errno));
+}
+
+static inline void ekvm_known_vm(int kvm)
+{
+	int vm = vm_create_raw(kvm), c0, c1;
+
+	TEST_ASSERT(vm >= 0, "KVM_CREATE_VM: %s", strerror(-vm));
+	ekvm_add_slot(vm, 0, 0, EKVM_KNOWN_SLOT0);
+	ekvm_add_slot(vm, 1, 0x200000, EKVM_KNOWN_SLOT1);
+	TEST_ASSERT(!ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL), "KVM_SET_TSS_ADDR: %s",
+		    strerror(errno));
+	TEST_ASSERT(!ioctl(vm, KVM_CREATE_IRQCHIP, 0), "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	c0 = vcpu_create_raw(vm, 0);
+	c1 = vcpu_create_raw(vm, 1);
+	TEST_ASSERT(c0 >= 0 && c1 >= 0, "KVM_CREATE_VCPU: %d %d", c0, c1);
+	usleep(EKVM_KNOWN_LIFETIME_MS * 1000);
+	close(c0);
+	close(c1);
+	close(vm);
+}
+
 /* A real-mode guest: memory at 0..mem_size, code at 0x1000, one vCPU. */
 struct tiny_vm {
 	int kvm, vm, vcpu;
