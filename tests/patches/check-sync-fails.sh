@@ -36,11 +36,38 @@ check_copy dropped fail drop_last
 assert_match "dropped" "check-sync: $last: patches: in patches/$a but not in patches/$b" "$out"
 echo "$out" | tail -1
 
-drop_last_with_reason() {
-	drop_last
-	echo "$last the feature needs an interface this base lacks (test)" >not-carried
-}
-check_copy not-carried pass drop_last_with_reason
+# Accepted: a patch only base A carries, listed in B's not-carried with a reason. (Not one of the
+# series' own: each raises the ABI level, so a base without it would differ in "abi", rightly.)
+extra=9999-KVM-ekvm-test-only-note.patch
+copy="$TEST_TMP/patches-not-carried"
+rm -rf "$copy" && cp -a "$EKVM_TOP/patches" "$copy"
+cat >"$copy/$a/$extra" <<'EOT'
+From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: ekvm maintainers <maintainers@ekvm.invalid>
+Date: Wed, 2 Dec 2026 00:00:00 +0000
+Subject: [PATCH] KVM: ekvm: a note only one base carries
+
+A note only one base carries, for the test of check-sync's not-carried
+list; it leaves the ABI alone.
+
+Upstream-Status: ekvm-only
+Signed-off-by: ekvm maintainers <maintainers@ekvm.invalid>
+---
+ Documentation/ekvm-test-note.txt | 1 +
+ 1 file changed, 1 insertion(+)
+ create mode 100644 Documentation/ekvm-test-note.txt
+
+diff --git a/Documentation/ekvm-test-note.txt b/Documentation/ekvm-test-note.txt
+new file mode 100644
+--- /dev/null
++++ b/Documentation/ekvm-test-note.txt
+@@ -0,0 +1 @@
++test
+EOT
+echo "$extra" >>"$copy/$a/series"
+echo "$extra a note for this test only, patches/$a carries it" >"$copy/$b/not-carried"
+out=$(EKVM_PATCHES="$copy" "$EKVM_TOP/scripts/check-sync.sh" 2>&1) ||
+	fail "not-carried: check-sync fails: $out"
 echo "not carried with a reason: accepted"
 
 drop_last_without_reason() {
