@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,51 @@ struct fleet_opts {
 	bool json, rescan;
 	unsigned long long parallel, timeout, bandwidth, batch_size;
 	bool no_return;
+	/* the migration policy: value + 1, 0 not given */
+	unsigned long long per_gib, progress, abort_s, postcopy, downtime, conns, per_source,
+		per_dest, retries;
+	bool insecure, no_auto_converge, serial_upgrades;
+};
+
+enum {
+	OPT_PER_GIB = 256,
+	OPT_PROGRESS,
+	OPT_ABORT,
+	OPT_POSTCOPY,
+	OPT_DOWNTIME,
+	OPT_CONNS,
+	OPT_PER_SOURCE,
+	OPT_PER_DEST,
+	OPT_RETRIES,
+	OPT_INSECURE,
+	OPT_NO_AUTO_CONVERGE,
+	OPT_SERIAL_UPGRADES,
+};
+
+/* The policy's numeric options: name, limits, where it goes (value + 1), what it takes. */
+static const struct {
+	int id;
+	const char *name;
+	unsigned long long min, max;
+	size_t off;
+	const char *range;
+} num_opts[] = {
+	{ OPT_PER_GIB, "--timeout-per-gib", 0, 86400, offsetof(struct fleet_opts, per_gib),
+	  "0 to 86400 seconds" },
+	{ OPT_PROGRESS, "--progress-timeout", 0, 86400, offsetof(struct fleet_opts, progress),
+	  "0 (off) to 86400 seconds" },
+	{ OPT_ABORT, "--abort-timeout", 1, 3600, offsetof(struct fleet_opts, abort_s),
+	  "1 to 3600 seconds" },
+	{ OPT_POSTCOPY, "--postcopy-after", 1, 86400, offsetof(struct fleet_opts, postcopy),
+	  "1 to 86400 seconds" },
+	{ OPT_DOWNTIME, "--max-downtime", 0, 60000, offsetof(struct fleet_opts, downtime),
+	  "0 (libvirt's) to 60000 ms" },
+	{ OPT_CONNS, "--parallel-connections", 2, 255, offsetof(struct fleet_opts, conns),
+	  "2 to 255" },
+	{ OPT_PER_SOURCE, "--max-per-source", 1, 64, offsetof(struct fleet_opts, per_source),
+	  "1 to 64" },
+	{ OPT_PER_DEST, "--max-per-dest", 1, 64, offsetof(struct fleet_opts, per_dest), "1 to 64" },
+	{ OPT_RETRIES, "--retries", 0, 16, offsetof(struct fleet_opts, retries), "0 to 16" },
 };
 
 static int parse_opts(int argc, char **argv, struct ekvm_ctx *ctx, struct fleet_opts *o)
@@ -44,12 +90,40 @@ static int parse_opts(int argc, char **argv, struct ekvm_ctx *ctx, struct fleet_
 		{ "no-return", no_argument, NULL, 'n' },
 		{ "rescan", no_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "timeout-per-gib", required_argument, NULL, OPT_PER_GIB },
+		{ "progress-timeout", required_argument, NULL, OPT_PROGRESS },
+		{ "abort-timeout", required_argument, NULL, OPT_ABORT },
+		{ "postcopy-after", required_argument, NULL, OPT_POSTCOPY },
+		{ "max-downtime", required_argument, NULL, OPT_DOWNTIME },
+		{ "parallel-connections", required_argument, NULL, OPT_CONNS },
+		{ "max-per-source", required_argument, NULL, OPT_PER_SOURCE },
+		{ "max-per-dest", required_argument, NULL, OPT_PER_DEST },
+		{ "retries", required_argument, NULL, OPT_RETRIES },
+		{ "insecure-migration", no_argument, NULL, OPT_INSECURE },
+		{ "no-auto-converge", no_argument, NULL, OPT_NO_AUTO_CONVERGE },
+		{ "serial-upgrades", no_argument, NULL, OPT_SERIAL_UPGRADES },
 		{ 0 },
 	};
 	int c;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, ":i:s:l:p:t:", opts, NULL)) != -1) {
+		bool num = false;
+
+		for (size_t k = 0; k < sizeof(num_opts) / sizeof(num_opts[0]); k++) {
+			unsigned long long v, *dst;
+
+			if (num_opts[k].id != c)
+				continue;
+			num = true;
+			if (parse_u64(optarg, num_opts[k].max, &v) || v < num_opts[k].min)
+				return arg_invalid(ctx, num_opts[k].name, optarg,
+						   num_opts[k].range);
+			dst = (unsigned long long *)((char *)o + num_opts[k].off);
+			*dst = v + 1;
+		}
+		if (num)
+			continue;
 		switch (c) {
 		case 'i':
 			o->inventory = optarg;
@@ -86,6 +160,15 @@ static int parse_opts(int argc, char **argv, struct ekvm_ctx *ctx, struct fleet_
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case OPT_INSECURE:
+			o->insecure = true;
+			break;
+		case OPT_NO_AUTO_CONVERGE:
+			o->no_auto_converge = true;
+			break;
+		case OPT_SERIAL_UPGRADES:
+			o->serial_upgrades = true;
 			break;
 		default:
 			return arg_error(ctx, argv, c);
@@ -131,6 +214,28 @@ static void apply_opts(struct fleet *f, const struct fleet_opts *o)
 	if (o->batch_size)
 		f->batch_size = (unsigned int)o->batch_size;
 	f->no_return = o->no_return;
+	fleet_policy_defaults(f);
+	if (o->per_gib)
+		f->timeout_per_gib_s = (unsigned int)(o->per_gib - 1);
+	if (o->progress)
+		f->progress_timeout_s = (unsigned int)(o->progress - 1);
+	if (o->abort_s)
+		f->abort_timeout_s = (unsigned int)(o->abort_s - 1);
+	if (o->postcopy)
+		f->postcopy_after_s = (unsigned int)(o->postcopy - 1);
+	if (o->downtime)
+		f->downtime_ms = (unsigned int)(o->downtime - 1);
+	if (o->conns)
+		f->parallel_conns = (unsigned int)(o->conns - 1);
+	if (o->per_source)
+		f->max_per_source = (unsigned int)(o->per_source - 1);
+	if (o->per_dest)
+		f->max_per_dest = (unsigned int)(o->per_dest - 1);
+	if (o->retries)
+		f->retries = (unsigned int)(o->retries - 1);
+	f->insecure = o->insecure;
+	f->no_auto_converge = o->no_auto_converge;
+	f->serial_upgrades = o->serial_upgrades;
 	snprintf(f->state_path, sizeof(f->state_path), "%s", o->state ? o->state : DEFAULT_STATE);
 	if (o->log)
 		snprintf(f->log_path, sizeof(f->log_path), "%s", o->log);

@@ -188,6 +188,7 @@ void fleet_init(struct fleet *f)
 	f->cmd_timeout_s = 1800;
 	f->batch_size = 1;
 	f->reserve_mib = 256;
+	f->connect_timeout_s = FLEET_CONNECT_TIMEOUT;
 	f->fail_host = -1;
 	f->moving = "evacuate";
 	snprintf(f->result, sizeof(f->result), "planned");
@@ -197,9 +198,13 @@ void fleet_free(struct fleet *f)
 {
 	free(f->hosts);
 	free(f->vms);
+	free(f->shared);
+	free(f->policies);
 	f->hosts = NULL;
 	f->vms = NULL;
-	f->nr_hosts = f->nr_vms = 0;
+	f->shared = NULL;
+	f->policies = NULL;
+	f->nr_hosts = f->nr_vms = f->nr_shared = f->nr_policies = 0;
 }
 
 int fleet_host_find(const struct fleet *f, const char *name)
@@ -239,8 +244,9 @@ static const struct {
 	const char *key;
 	size_t off, size;
 } host_keys[] = {
-	HOST_KEY(name),	   HOST_KEY(uri),	  HOST_KEY(exec),      HOST_KEY(upgrade),
-	HOST_KEY(version), HOST_KEY(version_cmd), HOST_KEY(smoke_cmd), HOST_KEY(migrate_uri),
+	HOST_KEY(name),	     HOST_KEY(uri),	    HOST_KEY(exec),
+	HOST_KEY(upgrade),   HOST_KEY(version),	    HOST_KEY(version_cmd),
+	HOST_KEY(smoke_cmd), HOST_KEY(migrate_uri), HOST_KEY(meminfo_cmd),
 };
 
 static int set_uint(struct inv_ctx *c, const char *key, const char *val, unsigned long long max,
@@ -273,6 +279,8 @@ static int set_fleet_key(struct fleet *f, struct inv_ctx *c, const char *key, co
 		return set_uint(c, key, val, FLEET_MAX_HOSTS, 1, &f->batch_size);
 	if (!strcmp(key, "reserve"))
 		return set_uint(c, key, val, 1 << 30, 0, &f->reserve_mib);
+	if (!strcmp(key, "connect_timeout"))
+		return set_uint(c, key, val, 3600, 1, &f->connect_timeout_s);
 	return 1; /* not a fleet setting */
 }
 
@@ -325,11 +333,88 @@ static int finish_host(struct fleet *f, struct inv_ctx *c, struct fleet_host *h)
 				 h->name);
 	if (!h->upgrade[0])
 		return inv_error(c, "host %s has no upgrade= (the upgrade command)", h->name);
-	if (f->nr_hosts == FLEET_MAX_HOSTS)
-		return inv_error(c, "more than %d hosts", FLEET_MAX_HOSTS);
+	/* the array grows by powers of two (no cap on hosts) */
+	if (f->nr_hosts >= 16 && !(f->nr_hosts & (f->nr_hosts - 1))) {
+		struct fleet_host *n = realloc(f->hosts, (size_t)f->nr_hosts * 2 * sizeof(*n));
+
+		if (!n)
+			return inv_error(c, "out of memory at host %d", f->nr_hosts + 1);
+		f->hosts = n;
+	}
 	h->line = c->line;
 	h->ekvm = -1;
 	f->hosts[f->nr_hosts++] = *h;
+	return 0;
+}
+
+/* shared_storage=PREFIX: a folder (or pool:NAME) whose disks every host sees; repeatable. */
+static int add_shared(struct fleet *f, struct inv_ctx *c, int host, const char *prefix)
+{
+	struct fleet_shared *n;
+
+	if (!prefix[0] || (prefix[0] != '/' && strncmp(prefix, "pool:", 5)))
+		return inv_error(c, "shared_storage=%s: expected an absolute path or pool:NAME",
+				 prefix);
+	if (strlen(prefix) >= sizeof(n->prefix))
+		return inv_error(c, "shared_storage is too long (at most %zu characters)",
+				 sizeof(n->prefix) - 1);
+	n = realloc(f->shared, (size_t)(f->nr_shared + 1) * sizeof(*n));
+	if (!n)
+		return inv_error(c, "out of memory");
+	f->shared = n;
+	n[f->nr_shared].host = host;
+	snprintf(n[f->nr_shared].prefix, sizeof(n->prefix), "%s", prefix);
+	f->nr_shared++;
+	return 0;
+}
+
+/* vm name=NAME|uuid=UUID policy=migrate|copy-storage|shutdown|pin */
+static int parse_vm(struct fleet *f, struct inv_ctx *c, char **w, int n)
+{
+	struct fleet_vm_policy p = { .line = c->line, .policy = POLICY_MIGRATE };
+	bool have_policy = false;
+
+	for (int i = 1; i < n; i++) {
+		char *eq = strchr(w[i], '=');
+
+		if (!eq || eq == w[i])
+			return inv_error(c, "'%s': expected KEY=VALUE", w[i]);
+		*eq = 0;
+		if (!strcmp(w[i], "name") || !strcmp(w[i], "uuid")) {
+			if (p.vm[0])
+				return inv_error(c, "vm: name= or uuid=, once");
+			if (!eq[1] || strlen(eq + 1) >= sizeof(p.vm))
+				return inv_error(c, "vm: %s= must have 1 to %zu characters", w[i],
+						 sizeof(p.vm) - 1);
+			snprintf(p.vm, sizeof(p.vm), "%s", eq + 1);
+		} else if (!strcmp(w[i], "policy")) {
+			if (fleet_policy_parse(eq + 1, &p.policy))
+				return inv_error(c,
+						 "policy=%s: expected migrate, copy-storage, "
+						 "shutdown or pin",
+						 eq + 1);
+			have_policy = true;
+		} else {
+			return inv_error(c, "vm: unknown key '%s'", w[i]);
+		}
+	}
+	if (!p.vm[0])
+		return inv_error(c, "vm without name= or uuid=");
+	if (!have_policy)
+		return inv_error(c, "vm %s without policy=", p.vm);
+	for (int i = 0; i < f->nr_policies; i++)
+		if (!strcmp(f->policies[i].vm, p.vm))
+			return inv_error(c, "vm %s is listed twice (line %d)", p.vm,
+					 f->policies[i].line);
+	{
+		struct fleet_vm_policy *np =
+			realloc(f->policies, (size_t)(f->nr_policies + 1) * sizeof(*np));
+
+		if (!np)
+			return inv_error(c, "out of memory");
+		f->policies = np;
+		np[f->nr_policies++] = p;
+	}
 	return 0;
 }
 
@@ -348,9 +433,11 @@ static int parse_line(struct fleet *f, struct inv_ctx *c, char *line, struct fle
 		return inv_error(c, "line too long (at most 64 words, 8 KiB)");
 	if (n == 0)
 		return 0;
+	if (!strcmp(w[0], "vm"))
+		return parse_vm(f, c, w, n);
 	is_host = !strcmp(w[0], "host");
 	if (!is_host && strcmp(w[0], "fleet"))
-		return inv_error(c, "'%s': a line starts with 'fleet' or 'host'", w[0]);
+		return inv_error(c, "'%s': a line starts with 'fleet' or 'host' (or 'vm')", w[0]);
 	if (!is_host && f->nr_hosts)
 		return inv_error(c, "'fleet' lines come before the first host");
 	h = *dflt;
@@ -361,6 +448,13 @@ static int parse_line(struct fleet *f, struct inv_ctx *c, char *line, struct fle
 		if (!eq || eq == w[i])
 			return inv_error(c, "'%s': expected KEY=VALUE", w[i]);
 		*eq = 0;
+		if (!strcmp(w[i], "shared_storage")) {
+			/* every host's (fleet line) or this host's: the host it will be */
+			r = add_shared(f, c, is_host ? f->nr_hosts : -1, eq + 1);
+			if (r)
+				return r;
+			continue;
+		}
 		r = is_host ? 1 : set_fleet_key(f, c, w[i], eq + 1);
 		if (r < 0)
 			return r;
@@ -388,7 +482,7 @@ int fleet_inventory_parse(struct fleet *f, const char *text, const char *name, c
 	int r = 0;
 
 	if (!f->hosts)
-		f->hosts = calloc(FLEET_MAX_HOSTS, sizeof(*f->hosts));
+		f->hosts = calloc(16, sizeof(*f->hosts));
 	if (!f->hosts)
 		return -ENOMEM;
 	while (*p && !r) {

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Live migration for ekvm fleet: virDomainMigrateToURI3 with LIVE | PEER2PEER | PERSIST_DEST |
- * UNDEFINE_SOURCE | ABORT_ON_ERROR (as OpenStack nova and oVirt VDSM), one thread per migration
- * in flight, `parallel` at a time; the main thread logs progress from virDomainGetJobStats
- * every second and aborts (virDomainAbortJob) a migration past the timeout.
+ * UNDEFINE_SOURCE | ABORT_ON_ERROR (as OpenStack nova and oVirt VDSM), AUTO_CONVERGE and TLS
+ * unless told otherwise, one thread and one libvirt connection per migration in flight,
+ * `parallel` at a time (and max_per_source / max_per_dest a host). The main thread reads each
+ * job's statistics every 250 ms and applies the policy (fleet_migrate_decide()): progress in
+ * the log every second, max downtime stepped up, post-copy when asked, virDomainAbortJob past
+ * the completion timeout (timeout_s + per GiB) or the progress timeout, and a migration the
+ * abort does not end is reported stuck and its thread given up, never joined.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,16 +22,188 @@
 
 #include "fleet.h"
 
+/*
+ * The policy (docs/fleet.md "Migration policy"): no libvirt calls here, unit-tested.
+ */
+void fleet_policy_defaults(struct fleet *f)
+{
+	f->timeout_per_gib_s = 150;
+	f->progress_timeout_s = 150;
+	f->abort_timeout_s = 60;
+	f->postcopy_after_s = 0;
+	f->downtime_ms = 500;
+	f->parallel_conns = 0;
+	f->max_per_source = 0;
+	f->max_per_dest = 0;
+	f->retries = 1;
+	f->insecure = false;
+	f->no_auto_converge = false;
+	f->serial_upgrades = false;
+}
+
+unsigned int fleet_migrate_flags(const struct fleet *f)
+{
+	unsigned int flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
+			     VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_ABORT_ON_ERROR;
+
+	if (!f->no_auto_converge)
+		flags |= VIR_MIGRATE_AUTO_CONVERGE;
+	if (!f->insecure)
+		flags |= VIR_MIGRATE_TLS;
+	if (f->postcopy_after_s)
+		flags |= VIR_MIGRATE_POSTCOPY;
+	if (f->parallel_conns)
+		flags |= VIR_MIGRATE_PARALLEL;
+	return flags;
+}
+
+double fleet_migrate_timeout(const struct fleet *f, uint64_t mem_kib)
+{
+	return f->timeout_s + f->timeout_per_gib_s * (double)mem_kib / (1024.0 * 1024.0);
+}
+
+void fleet_migrate_watch_init(struct fleet_mig_watch *w, const struct fleet *f, uint64_t mem_kib,
+			      double now)
+{
+	memset(w, 0, sizeof(*w));
+	w->t0 = w->progress_at = now;
+	w->timeout = fleet_migrate_timeout(f, mem_kib);
+	w->low = ULLONG_MAX;
+	w->abort_at = -1;
+}
+
+/* The max downtime of step k: FLEET_DOWNTIME_START_MS (or less) up to downtime_ms. */
+static unsigned int downtime_of(const struct fleet *f, unsigned int k)
+{
+	unsigned int start =
+		f->downtime_ms < FLEET_DOWNTIME_START_MS ? f->downtime_ms : FLEET_DOWNTIME_START_MS;
+
+	return start + (f->downtime_ms - start) * k / FLEET_DOWNTIME_STEPS;
+}
+
+enum fleet_mig_act fleet_migrate_decide(struct fleet_mig_watch *w, const struct fleet *f,
+					double now, bool stats, unsigned long long remaining)
+{
+	double elapsed = now - w->t0;
+	bool stalled;
+
+	if (w->stuck)
+		return MIG_WAIT;
+	if (w->abort_at >= 0) {
+		if (now - w->abort_at < f->abort_timeout_s)
+			return MIG_WAIT;
+		w->stuck = true;
+		return MIG_STUCK;
+	}
+	if (stats && remaining < w->low) {
+		w->low = remaining;
+		w->progress_at = now;
+	}
+	stalled = f->progress_timeout_s && now - w->progress_at >= f->progress_timeout_s;
+	if (w->postcopy) {
+		/* a post-copy migration cannot be aborted: without progress it is stuck */
+		if (!stalled)
+			return MIG_WAIT;
+		w->stuck = true;
+		return MIG_STUCK;
+	}
+	if (f->postcopy_after_s && stats &&
+	    (elapsed >= f->postcopy_after_s || elapsed >= w->timeout || stalled)) {
+		w->postcopy = true;
+		w->progress_at = now;
+		return MIG_POSTCOPY;
+	}
+	if (elapsed >= w->timeout || stalled) {
+		w->abort_at = now;
+		return elapsed >= w->timeout ? MIG_ABORT_TIMEOUT : MIG_ABORT_STALLED;
+	}
+	/* downtime: the start value once the job runs, then steps over the timeout's first half */
+	if (f->downtime_ms && stats && w->step <= FLEET_DOWNTIME_STEPS &&
+	    elapsed >= w->step * w->timeout / 2 / FLEET_DOWNTIME_STEPS) {
+		w->downtime_ms = downtime_of(f, w->step++);
+		return MIG_DOWNTIME;
+	}
+	return MIG_WAIT;
+}
+
+int fleet_migrate_next(const struct fleet *f, const int *vms, const bool *started, int n,
+		       const int *from_n, const int *to_n)
+{
+	for (int i = 0; i < n; i++) {
+		const struct fleet_vm *v = &f->vms[vms[i]];
+
+		if (started[i])
+			continue;
+		if (f->max_per_source && v->host >= 0 && from_n[v->host] >= (int)f->max_per_source)
+			continue;
+		if (f->max_per_dest && v->dest >= 0 && to_n[v->dest] >= (int)f->max_per_dest)
+			continue;
+		return i;
+	}
+	return -1;
+}
+
+/* As fleet-plan.c's fleet_place(): a VM costs a destination its memory (or hugepages) and
+ * QEMU's overhead (64 MiB); keep the two in step. */
+static int64_t retry_room_kib(const struct fleet *f, int h)
+{
+	const struct fleet_host *host = &f->hosts[h];
+
+	return (int64_t)host->avail_kib - (int64_t)f->reserve_mib * 1024 -
+	       (int64_t)host->planned_kib;
+}
+
+int fleet_retry_dest(struct fleet *f, int vm, const int *batch_of, int batch, const bool *tried,
+		     bool (*cpu_ok)(struct fleet *f, int vm, int host))
+{
+	struct fleet_vm *v = &f->vms[vm];
+	/* a hugepage-backed VM's memory comes from the destination's hugepage pool */
+	uint64_t huge = v->traits & VM_HUGEPAGES ? v->mem_kib : 0;
+	int64_t need = (int64_t)((huge ? 0 : v->mem_kib) + 64 * 1024);
+	int best = -1;
+
+	for (int h = 0; h < f->nr_hosts; h++) {
+		const struct fleet_host *d = &f->hosts[h];
+
+		if (tried[h] || h == v->host || batch_of[h] == batch || !d->reachable ||
+		    d->status == HOST_FAILED || retry_room_kib(f, h) < need)
+			continue;
+		if (huge && d->huge_free_kib < d->planned_huge_kib + huge)
+			continue;
+		if (cpu_ok && !cpu_ok(f, vm, h))
+			continue;
+		if (best < 0 || retry_room_kib(f, h) > retry_room_kib(f, best))
+			best = h;
+	}
+	if (best >= 0) {
+		f->hosts[best].planned_kib += (uint64_t)need;
+		f->hosts[best].planned_huge_kib += huge;
+	}
+	return best;
+}
+
+/*
+ * One migration in flight: its thread opens its own connection to the source (libvirtd serves
+ * 5 calls at a time per client connection, max_client_requests) and never touches struct
+ * fleet, so that a thread stuck in libvirt can be given up (detached, its struct leaked) while
+ * the controller goes on.
+ */
 struct mig {
-	struct fleet *f;
 	int vm, src, dst;
+	char src_uri[FLEET_STR], dst_uri[FLEET_STR], uuid[FLEET_UUID];
+	virTypedParameterPtr params;
+	int np;
+	unsigned int flags, connect_timeout_s;
+	virConnectPtr conn; /* set by the thread before ready */
 	virDomainPtr dom;
 	pthread_t thr;
 	bool started, joined, aborted;
-	int done; /* set by the thread (atomic) */
+	int ready, cancel, done; /* atomic: the thread has dom; do not migrate; it ended */
 	int rc;
 	char err[FLEET_ERR];
-	double t0, last_log;
+	double last_log, last_abort;
+	char why[96]; /* why it was aborted */
+	struct fleet_mig_watch w;
 };
 
 static void migrate_uri_of(const struct fleet_host *d, char *buf, size_t size)
@@ -55,65 +232,79 @@ static void migrate_uri_of(const struct fleet_host *d, char *buf, size_t size)
 static void *migrate_thread(void *arg)
 {
 	struct mig *m = arg;
-	const struct fleet_host *d = &m->f->hosts[m->dst];
-	virTypedParameterPtr params = NULL;
-	int np = 0, maxp = 0;
-	char uri[FLEET_STR];
-	unsigned int flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
-			     VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_ABORT_ON_ERROR;
 
-	migrate_uri_of(d, uri, sizeof(uri));
-	if (uri[0])
-		virTypedParamsAddString(&params, &np, &maxp, VIR_MIGRATE_PARAM_URI, uri);
-	if (m->f->bandwidth_mib)
-		virTypedParamsAddULLong(&params, &np, &maxp, VIR_MIGRATE_PARAM_BANDWIDTH,
-					m->f->bandwidth_mib);
-	m->rc = virDomainMigrateToURI3(m->dom, d->uri, params, (unsigned int)np, flags);
-	if (m->rc < 0)
-		snprintf(m->err, sizeof(m->err), "%s", fleet_virt_error());
-	virTypedParamsFree(params, np);
+	/* with a deadline and keepalive (fleet-virt.c), as every connection of the controller */
+	m->conn = fleet_virt_open(m->src_uri, m->connect_timeout_s, m->err, sizeof(m->err));
+	m->dom = m->conn ? virDomainLookupByUUIDString(m->conn, m->uuid) : NULL;
+	if (!m->dom) {
+		m->rc = -1;
+		if (m->conn)
+			snprintf(m->err, sizeof(m->err), "%s", fleet_virt_error());
+		__atomic_store_n(&m->done, 1, __ATOMIC_RELEASE);
+		return NULL;
+	}
+	__atomic_store_n(&m->ready, 1, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE)) {
+		m->rc = -1;
+		snprintf(m->err, sizeof(m->err), "aborted before it started");
+	} else {
+		m->rc = virDomainMigrateToURI3(m->dom, m->dst_uri, m->params, (unsigned int)m->np,
+					       m->flags);
+		if (m->rc < 0)
+			snprintf(m->err, sizeof(m->err), "%s", fleet_virt_error());
+	}
 	__atomic_store_n(&m->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
-/* One progress line; false when the job has no statistics yet (it is still setting up). */
-static bool log_progress(struct mig *m)
+/*
+ * The job's statistics: false when there are none (no job yet, or libvirt still starting the
+ * destination's QEMU: no data total).
+ */
+static bool job_stats(struct mig *m, unsigned long long *rem, unsigned long long *total,
+		      unsigned long long *down)
 {
 	virTypedParameterPtr p = NULL;
-	unsigned long long rem = 0, total = 0, down = 0;
 	int np = 0, type = 0;
 
+	*rem = *total = *down = 0;
+	if (!__atomic_load_n(&m->ready, __ATOMIC_ACQUIRE))
+		return false;
 	if (virDomainGetJobStats(m->dom, &type, &p, &np, 0) < 0 || type == VIR_DOMAIN_JOB_NONE) {
 		virTypedParamsFree(p, np);
 		return false;
 	}
-	virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_REMAINING, &rem);
-	virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_TOTAL, &total);
-	virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DOWNTIME, &down);
+	virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_REMAINING, rem);
+	virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DATA_TOTAL, total);
+	virTypedParamsGetULLong(p, np, VIR_DOMAIN_JOB_DOWNTIME, down);
 	virTypedParamsFree(p, np);
+	return *total > 0;
+}
+
+static void log_progress(struct fleet *f, struct mig *m, bool stats, unsigned long long rem,
+			 unsigned long long total, unsigned long long down)
+{
 	/*
 	 * Before the first byte is sent (libvirt is still starting the destination's QEMU: seconds
 	 * on a busy host) the job has no data statistics yet: say so rather than "0 of 0 MiB".
 	 */
-	if (!total) {
-		fleet_log(m->f, m->src, "%s: %s -> %s: %.1f s, setting up (no memory sent yet)",
-			  m->f->moving, m->f->vms[m->vm].name, m->f->hosts[m->dst].name,
-			  fleet_mono() - m->t0);
-		return true;
+	if (!stats) {
+		fleet_log(f, m->src, "%s: %s -> %s: %.1f s, setting up (no memory sent yet)",
+			  f->moving, f->vms[m->vm].name, f->hosts[m->dst].name,
+			  fleet_mono() - m->w.t0);
+		return;
 	}
-	fleet_log(m->f, m->src,
+	fleet_log(f, m->src,
 		  "%s: %s -> %s: %.1f s, %llu of %llu MiB remaining, "
-		  "expected downtime %llu ms",
-		  m->f->moving, m->f->vms[m->vm].name, m->f->hosts[m->dst].name,
-		  fleet_mono() - m->t0, rem >> 20, total >> 20, down);
-	return true;
+		  "expected downtime %llu ms%s",
+		  f->moving, f->vms[m->vm].name, f->hosts[m->dst].name, fleet_mono() - m->w.t0,
+		  rem >> 20, total >> 20, down, m->w.postcopy ? " (post-copy)" : "");
 }
 
 /* The completed job's downtime, from the destination. */
-static long long downtime_ms(struct mig *m)
+static long long downtime_ms(struct fleet *f, struct mig *m)
 {
-	virDomainPtr d =
-		virDomainLookupByUUIDString(m->f->hosts[m->dst].conn, m->f->vms[m->vm].uuid);
+	virDomainPtr d = virDomainLookupByUUIDString(f->hosts[m->dst].conn, m->uuid);
 	virTypedParameterPtr p = NULL;
 	unsigned long long down = 0;
 	int np = 0, type = 0, r = -1;
@@ -129,20 +320,41 @@ static long long downtime_ms(struct mig *m)
 static int start_one(struct fleet *f, struct mig *m)
 {
 	struct fleet_vm *v = &f->vms[m->vm];
+	const struct fleet_host *d;
+	int maxp = 0;
 
-	m->f = f;
 	m->src = v->host;
 	m->dst = v->dest;
-	m->t0 = m->last_log = fleet_mono();
-	m->dom = virDomainLookupByUUIDString(f->hosts[m->src].conn, v->uuid);
-	if (!m->dom) {
-		snprintf(m->err, sizeof(m->err), "%s", fleet_virt_error());
-		m->rc = -1;
-		m->done = 1;
-		return -1;
+	d = &f->hosts[m->dst];
+	fleet_migrate_watch_init(&m->w, f, v->mem_kib, fleet_mono());
+	m->last_log = m->w.t0;
+	snprintf(m->src_uri, sizeof(m->src_uri), "%s", f->hosts[m->src].uri);
+	snprintf(m->dst_uri, sizeof(m->dst_uri), "%s", d->uri);
+	snprintf(m->uuid, sizeof(m->uuid), "%s", v->uuid);
+	m->flags = fleet_migrate_flags(f);
+	m->connect_timeout_s = f->connect_timeout_s;
+	{
+		char uri[FLEET_STR];
+
+		migrate_uri_of(d, uri, sizeof(uri));
+		if (uri[0])
+			virTypedParamsAddString(&m->params, &m->np, &maxp, VIR_MIGRATE_PARAM_URI,
+						uri);
 	}
-	fleet_log(f, m->src, "%s: migrating %s (%s, %llu MiB) to %s", f->moving, v->name, v->uuid,
-		  (unsigned long long)(v->mem_kib >> 10), f->hosts[m->dst].name);
+	if (f->bandwidth_mib) {
+		virTypedParamsAddULLong(&m->params, &m->np, &maxp, VIR_MIGRATE_PARAM_BANDWIDTH,
+					f->bandwidth_mib);
+		if (f->postcopy_after_s)
+			virTypedParamsAddULLong(&m->params, &m->np, &maxp,
+						VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY,
+						f->bandwidth_mib);
+	}
+	if (f->parallel_conns)
+		virTypedParamsAddInt(&m->params, &m->np, &maxp,
+				     VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
+				     (int)f->parallel_conns);
+	fleet_log(f, m->src, "%s: migrating %s (%s, %llu MiB) to %s, timeout %.0f s", f->moving,
+		  v->name, v->uuid, (unsigned long long)(v->mem_kib >> 10), d->name, m->w.timeout);
 	if (pthread_create(&m->thr, NULL, migrate_thread, m)) {
 		snprintf(m->err, sizeof(m->err), "cannot start a thread");
 		m->rc = -1;
@@ -153,6 +365,19 @@ static int start_one(struct fleet *f, struct mig *m)
 	return 0;
 }
 
+static void free_mig(struct mig *m)
+{
+	if (m->dom)
+		virDomainFree(m->dom);
+	if (m->conn)
+		virConnectClose(m->conn);
+	virTypedParamsFree(m->params, m->np);
+	m->dom = NULL;
+	m->conn = NULL;
+	m->params = NULL;
+	m->np = 0;
+}
+
 static int finish_one(struct fleet *f, struct mig *m)
 {
 	struct fleet_vm *v = &f->vms[m->vm];
@@ -161,73 +386,179 @@ static int finish_one(struct fleet *f, struct mig *m)
 		pthread_join(m->thr, NULL);
 	m->joined = true;
 	if (m->rc < 0 && m->aborted) {
-		snprintf(v->error, sizeof(v->error),
-			 "migration to %s failed: no end after %u s, aborted (%.300s)",
-			 f->hosts[m->dst].name, f->timeout_s, m->err);
+		snprintf(v->error, sizeof(v->error), "migration to %s failed: %s, aborted (%.300s)",
+			 f->hosts[m->dst].name, m->why, m->err);
 		fleet_log(f, m->src, "%s: %s: %s", f->moving, v->name, v->error);
 	} else if (m->rc < 0) {
 		snprintf(v->error, sizeof(v->error), "migration to %s failed: %.400s",
 			 f->hosts[m->dst].name, m->err);
 		fleet_log(f, m->src, "%s: %s: %s", f->moving, v->name, v->error);
 	} else {
-		long long down = downtime_ms(m);
+		long long down = downtime_ms(f, m);
 
 		v->host = m->dst;
 		v->error[0] = 0;
 		if (down >= 0)
-			fleet_log(f, m->src, "%s: %s now on %s (%.1f s, downtime %lld ms)",
-				  f->moving, v->name, f->hosts[m->dst].name, fleet_mono() - m->t0,
-				  down);
+			fleet_log(f, m->src, "%s: %s now on %s (%.1f s, downtime %lld ms%s)",
+				  f->moving, v->name, f->hosts[m->dst].name, fleet_mono() - m->w.t0,
+				  down, m->w.postcopy ? ", post-copy" : "");
 		else
-			fleet_log(f, m->src, "%s: %s now on %s (%.1f s)", f->moving, v->name,
-				  f->hosts[m->dst].name, fleet_mono() - m->t0);
+			fleet_log(f, m->src, "%s: %s now on %s (%.1f s%s)", f->moving, v->name,
+				  f->hosts[m->dst].name, fleet_mono() - m->w.t0,
+				  m->w.postcopy ? ", post-copy" : "");
 	}
-	if (m->dom)
-		virDomainFree(m->dom);
-	m->dom = NULL;
+	free_mig(m);
 	return m->rc < 0;
+}
+
+/*
+ * A migration the abort (or post-copy) did not end: its thread is detached and its struct,
+ * connection and domain are left to it (never freed, never joined); the VM is reported stuck.
+ */
+static void give_up(struct fleet *f, struct mig *m)
+{
+	struct fleet_vm *v = &f->vms[m->vm];
+
+	pthread_detach(m->thr);
+	m->joined = true;
+	v->stuck = true;
+	if (m->w.postcopy)
+		snprintf(v->error, sizeof(v->error),
+			 "migration to %s STUCK: no progress in post-copy for %u s (it cannot be "
+			 "aborted); see 'virsh domjobinfo %.200s' on %s",
+			 f->hosts[m->dst].name, f->progress_timeout_s, v->name,
+			 f->hosts[m->src].name);
+	else
+		snprintf(v->error, sizeof(v->error),
+			 "migration to %s STUCK: aborted %u s ago and still not ended; the VM may "
+			 "be paused: see 'virsh domjobinfo %.200s' on %s",
+			 f->hosts[m->dst].name, f->abort_timeout_s, v->name, f->hosts[m->src].name);
+	fleet_log(f, m->src, "%s: %s: %s", f->moving, v->name, v->error);
+}
+
+/* Acts on the policy's decision for a migration in flight. */
+static void police(struct fleet *f, struct mig *m)
+{
+	unsigned long long rem, total, down;
+	bool stats = job_stats(m, &rem, &total, &down);
+	double now = fleet_mono();
+	const char *name = f->vms[m->vm].name;
+	enum fleet_mig_act act = fleet_migrate_decide(&m->w, f, now, stats, rem);
+
+	switch (act) {
+	case MIG_WAIT:
+		/* an abort asked before the job began on the daemon's side: ask again */
+		if (m->aborted && now - m->last_abort >= 2.0 &&
+		    __atomic_load_n(&m->ready, __ATOMIC_ACQUIRE)) {
+			virDomainAbortJob(m->dom);
+			m->last_abort = now;
+		}
+		break;
+	case MIG_DOWNTIME:
+		if (virDomainMigrateSetMaxDowntime(m->dom, m->w.downtime_ms, 0) == 0)
+			fleet_log(f, m->src, "%s: %s: max downtime %u ms", f->moving, name,
+				  m->w.downtime_ms);
+		else
+			fleet_log(f, m->src, "%s: %s: cannot set the max downtime: %s", f->moving,
+				  name, fleet_virt_error());
+		break;
+	case MIG_POSTCOPY:
+		if (virDomainMigrateStartPostCopy(m->dom, 0) == 0)
+			fleet_log(f, m->src, "%s: %s: %.0f s: switched to post-copy", f->moving,
+				  name, now - m->w.t0);
+		else
+			fleet_log(f, m->src, "%s: %s: %.0f s: cannot switch to post-copy: %s",
+				  f->moving, name, now - m->w.t0, fleet_virt_error());
+		break;
+	case MIG_ABORT_TIMEOUT:
+	case MIG_ABORT_STALLED:
+		if (act == MIG_ABORT_TIMEOUT)
+			snprintf(m->why, sizeof(m->why), "no end after %.0f s", m->w.timeout);
+		else if (m->w.low == ULLONG_MAX)
+			snprintf(m->why, sizeof(m->why), "no progress in %u s (nothing sent)",
+				 f->progress_timeout_s);
+		else
+			snprintf(m->why, sizeof(m->why),
+				 "no progress in %u s (at best %llu MiB remaining)",
+				 f->progress_timeout_s, m->w.low >> 20);
+		fleet_log(f, m->src, "%s: %s: %s: aborting", f->moving, name, m->why);
+		m->aborted = true;
+		m->last_abort = now;
+		__atomic_store_n(&m->cancel, 1, __ATOMIC_RELEASE);
+		if (__atomic_load_n(&m->ready, __ATOMIC_ACQUIRE) && virDomainAbortJob(m->dom) < 0)
+			fleet_log(f, m->src, "%s: %s: abort: %s", f->moving, name,
+				  fleet_virt_error());
+		break;
+	case MIG_STUCK:
+		give_up(f, m);
+		return;
+	}
+	/* at most once a second */
+	if (now - m->last_log >= 1.0) {
+		log_progress(f, m, stats, rem, total, down);
+		m->last_log = now;
+	}
 }
 
 int fleet_migrate(struct fleet *f, const int *vms, int n)
 {
 	struct mig *m = calloc((size_t)(n ? n : 1), sizeof(*m));
-	int next = 0, inflight = 0, failed = 0;
+	bool *started = calloc((size_t)(n ? n : 1), sizeof(bool));
+	int *from_n = calloc((size_t)f->nr_hosts + 1, sizeof(int));
+	int *to_n = calloc((size_t)f->nr_hosts + 1, sizeof(int));
+	int left = n, inflight = 0, failed = 0, stuck = 0;
 	struct timespec tick = { 0, 250 * 1000 * 1000 };
 
-	if (!m)
+	if (!m || !started || !from_n || !to_n) {
+		free(m);
+		free(started);
+		free(from_n);
+		free(to_n);
 		return n;
-	while ((next < n && !failed) || inflight) {
-		while (!failed && inflight < (int)f->parallel && next < n) {
-			m[next].vm = vms[next];
-			if (start_one(f, &m[next]) == 0)
+	}
+	for (int i = 0; i < n; i++)
+		m[i].vm = vms[i];
+	while ((left && !failed) || inflight) {
+		while (!failed && inflight < (int)f->parallel) {
+			int i = fleet_migrate_next(f, vms, started, n, from_n, to_n);
+
+			if (i < 0)
+				break;
+			started[i] = true;
+			left--;
+			if (start_one(f, &m[i]) == 0) {
 				inflight++;
-			else
-				failed += finish_one(f, &m[next]);
-			next++;
+				from_n[m[i].src]++;
+				to_n[m[i].dst]++;
+			} else {
+				failed += finish_one(f, &m[i]);
+			}
 		}
 		nanosleep(&tick, NULL);
-		for (int i = 0; i < next; i++) {
+		for (int i = 0; i < n; i++) {
 			struct mig *x = &m[i];
 
 			if (!x->started || x->joined)
 				continue;
-			if (__atomic_load_n(&x->done, __ATOMIC_ACQUIRE)) {
+			if (__atomic_load_n(&x->done, __ATOMIC_ACQUIRE))
 				failed += finish_one(f, x);
+			else
+				police(f, x);
+			if (x->joined) {
+				failed += f->vms[x->vm].stuck;
+				stuck += f->vms[x->vm].stuck;
 				inflight--;
-				continue;
+				from_n[x->src]--;
+				to_n[x->dst]--;
 			}
-			if (!x->aborted && fleet_mono() - x->t0 > f->timeout_s) {
-				fleet_log(f, x->src, "%s: %s: no end after %u s: aborting",
-					  f->moving, f->vms[x->vm].name, f->timeout_s);
-				virDomainAbortJob(x->dom);
-				x->aborted = true;
-			}
-			/* at most once a second, as soon as there are statistics */
-			if (fleet_mono() - x->last_log >= 1.0 && log_progress(x))
-				x->last_log = fleet_mono();
 		}
 	}
-	free(m);
+	/* a stuck thread still uses its struct: leak them all rather than free it under it */
+	if (!stuck)
+		free(m);
+	free(started);
+	free(from_n);
+	free(to_n);
 	return failed;
 }
 

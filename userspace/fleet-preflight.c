@@ -1,19 +1,147 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The pre-flight of every host (libvirt answers, the exec prefix works, unique host UUIDs,
- * memory and CPU for every VM's planned destination) and the fleet's invariant: the set of VM
- * UUIDs running in the fleet is the recorded one.
+ * memory and CPU for every VM's planned destination, what cannot move: host devices, local
+ * disks, memory backing, each VM's policy; the return trip) and the fleet's invariant: the set
+ * of VM UUIDs running in the fleet is the recorded one.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fleet.h"
+
+static const char *mem_source(const struct fleet_host *h)
+{
+	if (h->meminfo)
+		return " (MemAvailable)";
+	if (h->mem_estimated)
+		return " (estimated: the driver has no memory statistics)";
+	return " (free + buffers + cached: no /proc/meminfo)";
+}
+
+/*
+ * What each VM's definition and policy say (docs/fleet.md, "What cannot move"): a name cut
+ * short, host devices, local disks, hugepages, shared memory; pinned hosts. A VM that cannot
+ * leave its host under its policy is a FAIL.
+ */
+static void vm_checks(struct fleet *f)
+{
+	char why[FLEET_ERR];
+
+	for (int i = 0; i < f->nr_vms; i++)
+		if (f->vms[i].host >= 0)
+			fleet_vm_inspect(f, i);
+	fleet_pin_hosts(f);
+	for (int i = 0; i < f->nr_vms; i++) {
+		struct fleet_vm *v = &f->vms[i];
+
+		if (v->host < 0)
+			continue;
+		if (v->name_cut)
+			fleet_check_add("vm_name", v->host, "FAIL",
+					"VM %s: its name is longer than %d bytes: rename it",
+					v->uuid, FLEET_VM_NAME - 1);
+		if (f->hosts[v->host].pinned)
+			continue; /* its host is skipped: nothing there moves */
+		if (fleet_vm_movable(f, v, why, sizeof(why)))
+			fleet_check_add("movable", v->host, "FAIL", "%s (policy %s): %s", v->name,
+					fleet_policy_name(v->policy), why);
+		else if (v->policy == POLICY_SHUTDOWN)
+			fleet_check_add("movable", v->host, "PASS",
+					"%s: policy shutdown: shut down before its host's upgrade, "
+					"started after",
+					v->name);
+		else if (v->copy_storage ||
+			 (v->policy == POLICY_COPY_STORAGE && v->traits & VM_LOCAL_DISK))
+			fleet_check_add("movable", v->host, "PASS",
+					"%s: policy copy-storage: %d local disk%s copied (%s)",
+					v->name, v->nr_local_disks,
+					v->nr_local_disks == 1 ? "" : "s", v->local_disk);
+		if (v->policy != POLICY_PIN && v->policy != POLICY_SHUTDOWN &&
+		    v->traits & VM_HUGEPAGES)
+			fleet_check_add(
+				"backing", v->host, "PASS",
+				"%s: hugepage-backed: its destination needs %llu MiB of free "
+				"hugepages (HugePages_Free)",
+				v->name, (unsigned long long)(v->mem_kib >> 10));
+		if (v->policy != POLICY_PIN && v->traits & VM_SHARED_MEM)
+			fleet_check_add("backing", v->host, "WARN",
+					"%s: memfd/shared memory backing: counted as used by "
+					"MemAvailable, not by free + buffers + cached%s",
+					v->name,
+					f->hosts[v->host].meminfo ? ""
+								  : " (this host's MemAvailable "
+								    "was not read)");
+	}
+	for (int h = 0; h < f->nr_hosts; h++)
+		if (f->hosts[h].pinned)
+			fleet_check_add("pin", h, "WARN",
+					"skipped, not upgraded: %s has policy pin",
+					f->hosts[h].pin_vm);
+	for (int p = 0; p < f->nr_policies; p++)
+		if (!f->policies[p].used)
+			fleet_check_add("policy", -1, "WARN",
+					"%s:%d: vm %s runs on no host of the fleet", f->inventory,
+					f->policies[p].line, f->policies[p].vm);
+}
+
+/*
+ * The return trip: once its batch is upgraded, a host takes its VMs back (those running on it
+ * now and those whose home it is but run elsewhere, after a halted rollout): its memory now,
+ * plus what its own VMs free when they leave, must hold them all.
+ */
+static void return_trip(struct fleet *f, const int *batch_of)
+{
+	for (int h = 0; h < f->nr_hosts; h++) {
+		const struct fleet_host *x = &f->hosts[h];
+		int64_t room = (int64_t)x->avail_kib - (int64_t)f->reserve_mib * 1024;
+		int64_t back = 0, huge_room = (int64_t)x->huge_free_kib, huge_back = 0;
+		int away = 0;
+
+		if (!x->reachable || batch_of[h] < 0 || f->no_return)
+			continue;
+		for (int i = 0; i < f->nr_vms; i++) {
+			const struct fleet_vm *v = &f->vms[i];
+			int64_t m = (int64_t)v->mem_kib, need = m + 64 * 1024;
+
+			if (v->host < 0 || v->policy == POLICY_PIN)
+				continue;
+			if (v->traits & VM_HUGEPAGES)
+				need -= m;
+			if (v->host == h) {
+				room += need;
+				huge_room += v->traits & VM_HUGEPAGES ? m : 0;
+			}
+			if (v->home == h) {
+				back += need;
+				huge_back += v->traits & VM_HUGEPAGES ? m : 0;
+				away += v->host != h;
+			}
+		}
+		if (!away)
+			continue; /* all at home: they leave and come back, the same memory */
+		if (room < back || (huge_back && huge_room < huge_back))
+			fleet_check_add(
+				"return", h, "FAIL",
+				"its VMs need %lld MiB%s to come back after the upgrade, it "
+				"has %lld MiB%s (%d of them run elsewhere now)",
+				(long long)(back >> 10), huge_back ? " (+ hugepages)" : "",
+				(long long)(room >> 10), mem_source(x), away);
+		else
+			fleet_check_add("return", h, "PASS",
+					"%d VM%s away from home come back: %lld of %lld MiB%s",
+					away, away == 1 ? "" : "s", (long long)(back >> 10),
+					(long long)(room >> 10), mem_source(x));
+	}
+}
 
 int fleet_preflight(struct fleet *f, int *order, int *batch_of, int *nr_batches)
 {
 	char err[FLEET_ERR], out[1024];
 
 	fleet_checks_reset();
+	fleet_connect_all(f); /* every host at once, one deadline */
 	for (int h = 0; h < f->nr_hosts; h++) {
 		struct fleet_host *host = &f->hosts[h];
 		int rc;
@@ -58,17 +186,21 @@ int fleet_preflight(struct fleet *f, int *order, int *batch_of, int *nr_batches)
 		fleet_check_add("cpu_baseline", -1, "PASS",
 				"every host runs CPU model %s: VMs with it migrate anywhere", err);
 	fleet_scan(f);
+	vm_checks(f);
 	*nr_batches = fleet_batches(f, order, batch_of);
 	for (int b = 0; b < *nr_batches; b++) {
 		fleet_place(f, batch_of, b, fleet_cpu_compatible);
 		for (int i = 0; i < f->nr_vms; i++) {
 			struct fleet_vm *v = &f->vms[i];
 
-			if (v->host < 0 || batch_of[v->host] != b)
+			if (v->host < 0 || batch_of[v->host] != b || v->policy == POLICY_SHUTDOWN ||
+			    v->policy == POLICY_PIN)
 				continue;
 			if (v->dest < 0) {
-				fleet_check_add(strstr(v->error, "CPU") ? "cpu" : "memory", v->host,
-						"FAIL", "%s: %s", v->name, v->error);
+				fleet_check_add(strstr(v->error, "CPU")		? "cpu"
+						: strstr(v->error, "hugepages") ? "backing"
+										: "memory",
+						v->host, "FAIL", "%s: %s", v->name, v->error);
 				continue;
 			}
 			fleet_cpu_compatible(f, i, v->dest);
@@ -76,16 +208,15 @@ int fleet_preflight(struct fleet *f, int *order, int *batch_of, int *nr_batches)
 					strstr(fleet_cpu_note(), "cannot") ? "WARN" : "PASS",
 					"%s on %s: %s", v->name, f->hosts[v->dest].name,
 					fleet_cpu_note());
-			fleet_check_add(
-				"memory", v->dest, "PASS",
-				"%s (%llu MiB) fits: %llu MiB available%s", v->name,
-				(unsigned long long)(v->mem_kib >> 10),
-				(unsigned long long)(f->hosts[v->dest].avail_kib >> 10),
-				f->hosts[v->dest].mem_estimated
-					? " (estimated: the driver has no memory statistics)"
-					: "");
+			fleet_check_add("memory", v->dest, "PASS",
+					"%s (%llu MiB%s) fits: %llu MiB available%s", v->name,
+					(unsigned long long)(v->mem_kib >> 10),
+					v->traits & VM_HUGEPAGES ? " in hugepages" : "",
+					(unsigned long long)(f->hosts[v->dest].avail_kib >> 10),
+					mem_source(&f->hosts[v->dest]));
 		}
 	}
+	return_trip(f, batch_of);
 	return fleet_checks_failed();
 }
 

@@ -2,19 +2,19 @@
 /* The plan (preflight checks, batches, moves) and the report, through out.h: text or JSON. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fleet.h"
 #include "out.h"
 
-#define MAX_FLEET_CHECKS 2048
-
-static struct fleet_check checks[MAX_FLEET_CHECKS];
-static int nr_checks, nr_failed;
+/* As many checks as the fleet has (two or more a VM): the array grows. */
+static struct fleet_check *checks;
+static int nr_checks, cap_checks, nr_failed, nr_lost;
 
 void fleet_checks_reset(void)
 {
-	nr_checks = nr_failed = 0;
+	nr_checks = nr_failed = nr_lost = 0;
 }
 
 int fleet_checks_failed(void)
@@ -28,8 +28,17 @@ void fleet_check_add(const char *check, int host, const char *result, const char
 	va_list ap;
 
 	nr_failed += !strcmp(result, "FAIL");
-	if (nr_checks == MAX_FLEET_CHECKS)
-		return;
+	if (nr_checks == cap_checks) {
+		int cap = cap_checks ? cap_checks * 2 : 256;
+		struct fleet_check *n = realloc(checks, (size_t)cap * sizeof(*n));
+
+		if (!n) {
+			nr_lost++; /* said in the plan: "N checks not shown (out of memory)" */
+			return;
+		}
+		checks = n;
+		cap_checks = cap;
+	}
 	c = &checks[nr_checks++];
 	snprintf(c->check, sizeof(c->check), "%s", check);
 	snprintf(c->result, sizeof(c->result), "%s", result);
@@ -66,6 +75,8 @@ static void print_checks(const struct fleet *f)
 		out_obj_end();
 	}
 	out_arr_end();
+	if (nr_lost)
+		out_int("checks_not_shown", "  %lld checks not shown (out of memory)\n", nr_lost);
 	out_int("failed", "  %lld preflight checks failed\n", nr_failed);
 }
 
@@ -80,13 +91,15 @@ void fleet_print_plan(const struct fleet *f, const int *order, const int *batch_
 
 		out_obj_begin(NULL);
 		out_str("name", "  %-12s", x->name);
-		out_int("batch", "  batch %-3lld", batch_of[h] + 1);
+		out_int("batch", batch_of[h] >= 0 ? "  batch %-3lld" : "  %.0lld(pinned) ",
+			batch_of[h] + 1);
 		out_bool("reachable", "  reachable %-3s", x->reachable);
 		out_u64("avail_mib", "  %6llu MiB available", x->avail_kib >> 10);
 		out_int("vms", "  %3lld VMs", fleet_count_on(f, h));
 		out_str("status", "  %s", host_status_name(x->status));
 		out_str("uri", "  %s\n", x->uri);
 		out_str("uuid", NULL, x->uuid[0] ? x->uuid : NULL);
+		out_str("pinned_by", NULL, x->pinned ? x->pin_vm : NULL);
 		out_obj_end();
 	}
 	out_arr_end();
@@ -116,6 +129,10 @@ void fleet_print_plan(const struct fleet *f, const int *order, const int *batch_
 			out_u64("mem_mib", "  %5llu MiB", v->mem_kib >> 10);
 			out_str("from", "  %s", f->hosts[v->host].name);
 			out_str("to", " -> %s", host_name(f, v->dest));
+			out_str("policy", v->policy != POLICY_MIGRATE ? "  policy %s" : NULL,
+				fleet_policy_name(v->policy));
+			out_bool("copy_storage", v->copy_storage ? "  copying its disks" : NULL,
+				 v->copy_storage);
 			out_str("error", v->dest < 0 ? "  (%s)" : NULL,
 				v->dest < 0 ? v->error : NULL);
 			out_txt("\n");

@@ -6,6 +6,7 @@
  * it all for `ekvm fleet resume`, which runs the halted batch again from the drain.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,73 @@ static int drain(struct fleet *f, int h, bool on)
 		    fleet_last_line(out));
 }
 
+/*
+ * Evacuation: each VM whose migration failed tries up to `retries` other destinations that pass
+ * the same checks (fleet_retry_dest()); the VMs the failure kept from starting go too. A stuck
+ * migration is never retried: the rollout halts on it. VMs left with an error halt the rollout.
+ */
+static void retry(struct fleet *f, const int *batch_of, int b, const int *hosts, int nh,
+		  const int *list, int n, int failed)
+{
+	bool *tried = calloc((size_t)n * (size_t)f->nr_hosts + 1, sizeof(bool));
+	int *again = calloc((size_t)n + 1, sizeof(int));
+
+	if (!tried || !again)
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (f->vms[list[i]].dest >= 0)
+			tried[(size_t)i * (size_t)f->nr_hosts + (size_t)f->vms[list[i]].dest] =
+				true;
+	for (unsigned int round = 0; failed && round < f->retries; round++) {
+		int na = 0;
+
+		for (int i = 0; i < n; i++)
+			if (f->vms[list[i]].stuck)
+				goto out;
+		/* where every VM runs now (a failed one resumed if paused), and room */
+		for (int i = 0; i < nh; i++)
+			fleet_resume_paused(f, hosts[i]);
+		fleet_scan(f);
+		for (int h = 0; h < f->nr_hosts; h++) {
+			f->hosts[h].planned_kib = f->hosts[h].planned_huge_kib = 0;
+			if (!in_batch(hosts, nh, h) && f->hosts[h].reachable)
+				fleet_host_facts(f, h, (char[FLEET_ERR]){ 0 }, FLEET_ERR);
+		}
+		for (int i = 0; i < n; i++) {
+			struct fleet_vm *v = &f->vms[list[i]];
+			bool *t = &tried[(size_t)i * (size_t)f->nr_hosts];
+			int d;
+
+			if (v->host < 0 || !in_batch(hosts, nh, v->host))
+				continue; /* moved (or not found: the halt says so) */
+			if (!v->error[0]) {
+				if (v->dest >= 0)
+					again[na++] = list[i]; /* not started */
+				continue;
+			}
+			d = fleet_retry_dest(f, list[i], batch_of, b, t, fleet_cpu_compatible);
+			if (d < 0) {
+				fleet_log(f, v->host,
+					  "evacuate: %s: no other destination to retry on",
+					  v->name);
+				continue;
+			}
+			fleet_log(f, v->host, "evacuate: %s: retrying on %s (retry %u of %u)",
+				  v->name, f->hosts[d].name, round + 1, f->retries);
+			t[d] = true;
+			v->dest = d;
+			v->error[0] = 0;
+			again[na++] = list[i];
+		}
+		if (!na)
+			break;
+		failed = fleet_migrate(f, again, na);
+	}
+out:
+	free(tried);
+	free(again);
+}
+
 /* Moves the VMs of the batch's hosts elsewhere (evacuate) or home (return). */
 static int move_vms(struct fleet *f, const int *batch_of, int b, const int *hosts, int nh,
 		    bool home)
@@ -158,16 +226,24 @@ static int move_vms(struct fleet *f, const int *batch_of, int b, const int *host
 	}
 	fleet_log(f, -1, "%s: %d VM%s to move", fleet_step_name(step), n, n == 1 ? "" : "s");
 	f->moving = fleet_step_name(step);
+	for (int i = 0; i < n; i++)
+		f->vms[list[i]].error[0] = 0;
 	failed = n ? fleet_migrate(f, list, n) : 0;
+	if (failed && !home)
+		retry(f, batch_of, b, hosts, nh, list, n, failed);
 	for (int i = 0; i < nh; i++)
 		f->hosts[hosts[i]].t_migrate += fleet_mono() - t0;
-	for (int i = 0; failed && i < n; i++) {
+	for (int i = 0; i < n; i++) {
 		struct fleet_vm *v = &f->vms[list[i]];
 		int src = v->host;
 
 		if (!v->error[0])
 			continue;
-		fleet_resume_paused(f, src);
+		/* a retry's scan may have lost it (-1, -2): the batch's first host takes the halt */
+		if (src < 0 || (!home && !in_batch(hosts, nh, src)))
+			src = home ? -1 : hosts[0];
+		if (src >= 0)
+			fleet_resume_paused(f, src);
 		free(list);
 		return fail(f, home ? v->home : src, step, "%s: %s", v->name, v->error);
 	}
@@ -193,7 +269,11 @@ static int evacuate(struct fleet *f, const int *batch_of, int b, const int *host
 	return fail(f, hosts[0], STEP_EVACUATE, "VMs keep starting on the batch's hosts");
 }
 
-static int verify(struct fleet *f, int h)
+/*
+ * The host answers again with the expected KVM version and a smoke test passes. Runs in an
+ * upgrade thread: no fail() here, the error goes to err.
+ */
+static int verify(struct fleet *f, int h, char *err, size_t errsize)
 {
 	struct fleet_host *host = &f->hosts[h];
 	char out[2048], *v;
@@ -203,9 +283,11 @@ static int verify(struct fleet *f, int h)
 
 	fleet_disconnect(f, h);
 	while (fleet_connect(f, h)) {
-		if (fleet_mono() - t0 > f->cmd_timeout_s)
-			return fail(f, h, STEP_VERIFY, "libvirt does not answer after %u s: %s",
-				    f->cmd_timeout_s, host->error);
+		if (fleet_mono() - t0 > f->cmd_timeout_s) {
+			snprintf(err, errsize, "libvirt does not answer after %u s: %.400s",
+				 f->cmd_timeout_s, host->error);
+			return -1;
+		}
 		nanosleep(&two, NULL);
 	}
 	host->error[0] = 0;
@@ -213,21 +295,117 @@ static int verify(struct fleet *f, int h)
 	rc = host_cmd(f, h, "verify version", host->version_cmd, 120, out, sizeof(out));
 	v = (char *)fleet_last_line(out);
 	snprintf(host->found_version, sizeof(host->found_version), "%s", rc ? "" : v);
-	if (rc)
-		return fail(f, h, STEP_VERIFY, "'%s' exited %d: %.300s", host->version_cmd, rc, v);
-	if (host->version[0] && strcmp(v, host->version))
-		return fail(f, h, STEP_VERIFY, "KVM version is '%.100s', expected '%s'", v,
-			    host->version);
+	if (rc) {
+		snprintf(err, errsize, "'%.100s' exited %d: %.300s", host->version_cmd, rc, v);
+		return -1;
+	}
+	if (host->version[0] && strcmp(v, host->version)) {
+		snprintf(err, errsize, "KVM version is '%.100s', expected '%s'", v, host->version);
+		return -1;
+	}
 	rc = host_cmd(f, h, "verify smoke", host->smoke_cmd, 300, out, sizeof(out));
-	if (rc)
-		return fail(f, h, STEP_VERIFY, "'%s' exited %d: %.300s", host->smoke_cmd, rc,
-			    fleet_last_line(out));
+	if (rc) {
+		snprintf(err, errsize, "'%.100s' exited %d: %.300s", host->smoke_cmd, rc,
+			 fleet_last_line(out));
+		return -1;
+	}
+	return 0;
+}
+
+/* One host's upgrade and verify, in a thread of its own when the batch has several hosts. */
+struct upgrade {
+	struct fleet *f;
+	int h, rc;
+	enum fleet_step step;
+	char err[FLEET_ERR];
+	pthread_t thr;
+	bool thread;
+};
+
+static void *upgrade_host(void *arg)
+{
+	struct upgrade *u = arg;
+	struct fleet *f = u->f;
+	char out[4096];
+	double tu = fleet_mono();
+	int rc;
+
+	u->step = STEP_UPGRADE;
+	rc = host_cmd(f, u->h, "upgrade", f->hosts[u->h].upgrade, f->cmd_timeout_s, out,
+		      sizeof(out));
+	f->hosts[u->h].t_upgrade = fleet_mono() - tu;
+	if (rc) {
+		snprintf(u->err, sizeof(u->err), "upgrade command exited %d: %.300s", rc,
+			 fleet_last_line(out));
+		u->rc = -1;
+		return NULL;
+	}
+	u->step = STEP_VERIFY;
+	u->rc = verify(f, u->h, u->err, sizeof(u->err));
+	if (!u->rc)
+		fleet_log(f, u->h, "verify: passed%s%s",
+			  f->hosts[u->h].found_version[0] ? ", KVM " : "",
+			  f->hosts[u->h].found_version);
+	return NULL;
+}
+
+/*
+ * Upgrades and verifies the batch's hosts, all at once (one thread a host) unless
+ * serial_upgrades: one after another, stopping at the first failure. Every host that failed is
+ * marked; the rollout halts on the first of the batch's order.
+ */
+static int upgrade_batch(struct fleet *f, const int *hosts, int nh)
+{
+	struct upgrade *u = calloc((size_t)nh, sizeof(*u));
+	int first = -1;
+
+	if (!u)
+		return fail(f, hosts[0], STEP_UPGRADE, "out of memory");
+	if (nh > 1 && !f->serial_upgrades)
+		fleet_log(f, -1, "upgrade: %d hosts at once", nh);
+	for (int i = 0; i < nh; i++) {
+		u[i].f = f;
+		u[i].h = hosts[i];
+		if (nh > 1 && !f->serial_upgrades &&
+		    !pthread_create(&u[i].thr, NULL, upgrade_host, &u[i])) {
+			u[i].thread = true;
+			continue;
+		}
+		upgrade_host(&u[i]);
+		if (u[i].rc && (nh == 1 || f->serial_upgrades))
+			break;
+	}
+	for (int i = 0; i < nh; i++) {
+		if (u[i].thread)
+			pthread_join(u[i].thr, NULL);
+		if (!u[i].rc || !u[i].err[0])
+			continue;
+		if (first < 0) {
+			first = i;
+			continue;
+		}
+		/* failed too: marked, the halt names the first */
+		f->hosts[hosts[i]].status = HOST_FAILED;
+		f->hosts[hosts[i]].failed_step = u[i].step;
+		snprintf(f->hosts[hosts[i]].error, sizeof(f->hosts[hosts[i]].error), "%s",
+			 u[i].err);
+		fleet_log(f, hosts[i], "%s FAILED: %s", fleet_step_name(u[i].step), u[i].err);
+	}
+	if (first >= 0) {
+		char err[FLEET_ERR];
+		enum fleet_step step = u[first].step;
+		int h = hosts[first];
+
+		snprintf(err, sizeof(err), "%s", u[first].err);
+		free(u);
+		return fail(f, h, step, "%s", err);
+	}
+	free(u);
 	return 0;
 }
 
 static int run_batch(struct fleet *f, const int *batch_of, int b, const int *hosts, int nh)
 {
-	char out[4096];
 	double t0 = fleet_mono();
 
 	fleet_log(f, -1, "batch %d%s: %d host%s", b + 1, b == 0 ? " (canary)" : "", nh,
@@ -246,21 +424,8 @@ static int run_batch(struct fleet *f, const int *batch_of, int b, const int *hos
 		return -1;
 	if (evacuate(f, batch_of, b, hosts, nh))
 		return -1;
-	for (int i = 0; i < nh; i++) {
-		int h = hosts[i], rc;
-		double tu = fleet_mono();
-
-		rc = host_cmd(f, h, "upgrade", f->hosts[h].upgrade, f->cmd_timeout_s, out,
-			      sizeof(out));
-		f->hosts[h].t_upgrade = fleet_mono() - tu;
-		if (rc)
-			return fail(f, h, STEP_UPGRADE, "upgrade command exited %d: %.300s", rc,
-				    fleet_last_line(out));
-		if (verify(f, h))
-			return -1;
-		fleet_log(f, h, "verify: passed%s%s", f->hosts[h].found_version[0] ? ", KVM " : "",
-			  f->hosts[h].found_version);
-	}
+	if (upgrade_batch(f, hosts, nh))
+		return -1;
 	if (!f->no_return && move_vms(f, batch_of, b, hosts, nh, true))
 		return -1;
 	for (int i = 0; i < nh; i++) {
@@ -279,6 +444,40 @@ static int run_batch(struct fleet *f, const int *batch_of, int b, const int *hos
 	return save(f, STEP_UNDRAIN);
 }
 
+/* The policy in one line, and the warning that plain TCP migration asks for. */
+static void log_policy(struct fleet *f)
+{
+	char per[64] = "", pc[48] = "off", bw[32] = "none", dt[32] = "libvirt's";
+
+	if (f->max_per_source || f->max_per_dest) {
+		char src[16] = "any", dst[16] = "any";
+
+		if (f->max_per_source)
+			snprintf(src, sizeof(src), "%u", f->max_per_source);
+		if (f->max_per_dest)
+			snprintf(dst, sizeof(dst), "%u", f->max_per_dest);
+		snprintf(per, sizeof(per), " (a source %s, a destination %s)", src, dst);
+	}
+	if (f->postcopy_after_s)
+		snprintf(pc, sizeof(pc), "after %u s", f->postcopy_after_s);
+	if (f->downtime_ms)
+		snprintf(dt, sizeof(dt), "%u ms", f->downtime_ms);
+	if (f->bandwidth_mib)
+		snprintf(bw, sizeof(bw), "%u MiB/s", f->bandwidth_mib);
+	fleet_log(f, -1,
+		  "migration policy: %s, auto-converge %s, timeout %u s + %u s a GiB, no progress "
+		  "%u s, abort deadline %u s, max downtime %s, post-copy %s, bandwidth %s, "
+		  "parallel connections %u, %u at a time%s, %u retr%s on another destination",
+		  f->insecure ? "plain TCP" : "TLS", f->no_auto_converge ? "off" : "on",
+		  f->timeout_s, f->timeout_per_gib_s, f->progress_timeout_s, f->abort_timeout_s, dt,
+		  pc, bw, f->parallel_conns ? f->parallel_conns : 1, f->parallel, per, f->retries,
+		  f->retries == 1 ? "y" : "ies");
+	if (f->insecure)
+		fleet_log(f, -1,
+			  "WARNING: --insecure-migration: guest memory goes between hosts over "
+			  "plain TCP, unencrypted and unauthenticated (VIR_MIGRATE_TLS off)");
+}
+
 int fleet_rollout(struct fleet *f, bool resume)
 {
 	int *order = calloc((size_t)f->nr_hosts, sizeof(int));
@@ -295,6 +494,7 @@ int fleet_rollout(struct fleet *f, bool resume)
 	}
 	fleet_log(f, -1, "%s: inventory %s, %d hosts", resume ? "resume" : "rollout", f->inventory,
 		  f->nr_hosts);
+	log_policy(f);
 	r = fleet_preflight(f, order, batch_of, &nb);
 	fleet_checks_log(f);
 	if (r) {

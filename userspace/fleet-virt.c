@@ -1,13 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * libvirt for ekvm fleet: connections, host facts (UUID, memory from virNodeGetMemoryStats,
- * CPU), the running VMs and CPU compatibility (virConnectCompareHypervisorCPU). Migration is
- * fleet-migrate.c.
+ * libvirt for ekvm fleet: connections, host facts (UUID, memory: MemAvailable from the host's
+ * /proc/meminfo, else virNodeGetMemoryStats; CPU), the running VMs, their definitions and CPU
+ * compatibility (virConnectCompareHypervisorCPU). Migration is fleet-migrate.c.
+ *
+ * Every libvirt call has a deadline: a connection opens in a thread of its own within
+ * connect_timeout (one that does not answer is left behind: the host is unreachable), and
+ * every connection has libvirt's keepalive (FLEET_KEEPALIVE_*), run by the default event loop
+ * in a thread of its own, so that a daemon that stops answering closes the connection and the
+ * call waiting on it fails.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -20,12 +29,173 @@ static void quiet(void *opaque, virErrorPtr err)
 	(void)err;
 }
 
+static void *event_loop(void *arg)
+{
+	(void)arg;
+	for (;;)
+		if (virEventRunDefaultImpl() < 0)
+			usleep(100000);
+	return NULL;
+}
+
 int fleet_virt_init(void)
 {
+	static bool done;
+	pthread_t t;
+
+	if (done)
+		return 0;
 	if (virInitialize() < 0)
 		return -EIO;
 	virSetErrorFunc(NULL, quiet);
+	/* keepalive needs an event loop, registered before the first connection */
+	if (virEventRegisterDefaultImpl() < 0 || pthread_create(&t, NULL, event_loop, NULL))
+		return -EIO;
+	pthread_detach(t);
+	done = true;
 	return 0;
+}
+
+/* A connection opening in its thread; freed by whichever of the thread and its waiter is
+ * last (the waiter gives it up with abandoned). */
+struct opener {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done, abandoned;
+	double deadline;
+	unsigned int timeout_s;
+	char uri[FLEET_STR];
+	virConnectPtr conn;
+	char err[FLEET_ERR];
+};
+
+static void opener_free(struct opener *o)
+{
+	pthread_mutex_destroy(&o->lock);
+	pthread_cond_destroy(&o->cond);
+	free(o);
+}
+
+static void *opener_thread(void *arg)
+{
+	struct opener *o = arg;
+	virConnectPtr conn = virConnectOpen(o->uri);
+	bool abandoned;
+
+	if (conn &&
+	    virConnectSetKeepAlive(conn, FLEET_KEEPALIVE_INTERVAL, FLEET_KEEPALIVE_COUNT) < 0 &&
+	    virGetLastErrorCode() != VIR_ERR_NO_SUPPORT) {
+		/* a remote connection without keepalive could wait forever: refuse it */
+		snprintf(o->err, sizeof(o->err), "keepalive: %.400s", fleet_virt_error());
+		virConnectClose(conn);
+		conn = NULL;
+	} else if (!conn) {
+		snprintf(o->err, sizeof(o->err), "%.480s", fleet_virt_error());
+	}
+	virResetLastError();
+	pthread_mutex_lock(&o->lock);
+	abandoned = o->abandoned;
+	o->conn = conn;
+	o->done = true;
+	pthread_cond_signal(&o->cond);
+	pthread_mutex_unlock(&o->lock);
+	if (abandoned) {
+		if (conn)
+			virConnectClose(conn);
+		opener_free(o);
+	}
+	return NULL;
+}
+
+static struct opener *opener_start(const char *uri, unsigned int timeout_s)
+{
+	struct opener *o = calloc(1, sizeof(*o));
+	pthread_condattr_t ca;
+	pthread_t t;
+
+	if (!o)
+		return NULL;
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&o->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	snprintf(o->uri, sizeof(o->uri), "%s", uri);
+	o->timeout_s = timeout_s;
+	o->deadline = fleet_mono() + timeout_s;
+	if (pthread_create(&t, NULL, opener_thread, o)) {
+		opener_free(o);
+		return NULL;
+	}
+	pthread_detach(t);
+	return o;
+}
+
+/* Waits until the opener's deadline: 0 (conn, or NULL and err) or -ETIMEDOUT (still open). */
+static int opener_wait(struct opener *o, virConnectPtr *conn, char *err, size_t errsize)
+{
+	struct timespec ts;
+	double left;
+
+	pthread_mutex_lock(&o->lock);
+	/* libvirt's test driver runs in this process: it cannot hang on a daemon or a network,
+	 * and opening a large one takes its time */
+	while (!o->done && !strncmp(o->uri, "test:", 5))
+		pthread_cond_wait(&o->cond, &o->lock);
+	while (!o->done && (left = o->deadline - fleet_mono()) > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)left;
+		ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&o->cond, &o->lock, &ts);
+	}
+	if (!o->done) {
+		pthread_mutex_unlock(&o->lock);
+		snprintf(err, errsize,
+			 "no answer within %u s (connect_timeout): the daemon or the network hangs",
+			 o->timeout_s);
+		return -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&o->lock);
+	*conn = o->conn;
+	snprintf(err, errsize, "%s", o->err);
+	return 0;
+}
+
+/* Gives the opener up: the thread closes what it opens and frees it. */
+static void opener_abandon(struct opener *o)
+{
+	bool done;
+
+	pthread_mutex_lock(&o->lock);
+	done = o->done;
+	o->abandoned = true;
+	pthread_mutex_unlock(&o->lock);
+	if (done) {
+		if (o->conn)
+			virConnectClose(o->conn);
+		opener_free(o);
+	}
+}
+
+void *fleet_virt_open(const char *uri, unsigned int timeout_s, char *err, size_t errsize)
+{
+	struct opener *o = opener_start(uri, timeout_s ? timeout_s : FLEET_CONNECT_TIMEOUT);
+	virConnectPtr conn = NULL;
+
+	if (!o) {
+		snprintf(err, errsize, "cannot start a thread: %s", strerror(errno));
+		return NULL;
+	}
+	if (opener_wait(o, &conn, err, errsize)) {
+		opener_abandon(o);
+		return NULL;
+	}
+	opener_free(o);
+	return conn;
 }
 
 const char *fleet_virt_error(void)
@@ -35,19 +205,60 @@ const char *fleet_virt_error(void)
 	return m ? m : "unknown libvirt error";
 }
 
-int fleet_connect(struct fleet *f, int host)
+/* Starts opening the host's connection unless one is open or opening. */
+static int connect_start(struct fleet *f, int host)
 {
 	struct fleet_host *h = &f->hosts[host];
 
 	if (h->conn && virConnectIsAlive(h->conn) == 1)
 		return 0;
-	fleet_disconnect(f, host);
-	h->conn = virConnectOpen(h->uri);
-	h->reachable = h->conn != NULL;
-	if (!h->conn)
+	if (h->conn)
+		virConnectClose(h->conn);
+	h->conn = NULL;
+	h->reachable = false;
+	/* at most one open in flight a host: a hung one is not started again */
+	if (!h->opener)
+		h->opener = opener_start(h->uri, f->connect_timeout_s ? f->connect_timeout_s
+								      : FLEET_CONNECT_TIMEOUT);
+	return h->opener ? 0 : -errno;
+}
+
+int fleet_connect(struct fleet *f, int host)
+{
+	struct fleet_host *h = &f->hosts[host];
+	char err[FLEET_ERR] = "";
+	virConnectPtr conn = NULL;
+	int r = connect_start(f, host);
+
+	if (h->conn)
+		return 0;
+	if (r) {
+		snprintf(h->error, sizeof(h->error), "cannot connect to %.200s: %s", h->uri,
+			 strerror(-r));
+		return -EHOSTUNREACH;
+	}
+	r = opener_wait(h->opener, &conn, err, sizeof(err));
+	if (!r) {
+		opener_free(h->opener);
+		h->opener = NULL;
+	}
+	h->conn = conn;
+	h->reachable = conn != NULL;
+	if (!conn)
 		snprintf(h->error, sizeof(h->error), "cannot connect to %.200s: %.250s", h->uri,
-			 fleet_virt_error());
-	return h->conn ? 0 : -EHOSTUNREACH;
+			 err);
+	return conn ? 0 : -EHOSTUNREACH;
+}
+
+int fleet_connect_all(struct fleet *f)
+{
+	int down = 0;
+
+	for (int h = 0; h < f->nr_hosts; h++)
+		connect_start(f, h);
+	for (int h = 0; h < f->nr_hosts; h++)
+		down += fleet_connect(f, h) != 0;
+	return down;
 }
 
 void fleet_disconnect(struct fleet *f, int host)
@@ -56,6 +267,9 @@ void fleet_disconnect(struct fleet *f, int host)
 
 	if (h->conn)
 		virConnectClose(h->conn);
+	if (h->opener)
+		opener_abandon(h->opener);
+	h->opener = NULL;
 	h->conn = NULL;
 	h->reachable = false;
 }
@@ -121,7 +335,17 @@ static int estimate_memory(struct fleet_host *h)
 	return 0;
 }
 
+static int host_memory(struct fleet *f, int host, char *err, size_t errsize);
+static int host_meminfo(struct fleet_host *h, char *err, size_t errsize);
+
 int fleet_host_facts(struct fleet *f, int host, char *err, size_t errsize)
+{
+	int r = host_memory(f, host, err, errsize);
+
+	return r ? r : host_meminfo(&f->hosts[host], err, errsize);
+}
+
+static int host_memory(struct fleet *f, int host, char *err, size_t errsize)
 {
 	struct fleet_host *h = &f->hosts[host];
 	virNodeMemoryStatsPtr st = NULL;
@@ -158,10 +382,60 @@ int fleet_host_facts(struct fleet *f, int host, char *err, size_t errsize)
 	return 0;
 }
 
+/*
+ * MemAvailable (and the free hugepages) from the host's /proc/meminfo, through its exec prefix:
+ * free + buffers + cached counts shared memory (tmpfs, memfd guests' RAM) as free, MemAvailable
+ * does not. libvirt's test driver hosts are not this machine: their memory is the driver's,
+ * unless meminfo_cmd says where to read it.
+ */
+static int host_meminfo(struct fleet_host *h, char *err, size_t errsize)
+{
+	const char *cmd = h->meminfo_cmd[0] ? h->meminfo_cmd : "cat /proc/meminfo";
+	uint64_t avail = 0, huge = 0;
+	char out[16384];
+	int rc;
+
+	h->meminfo = false;
+	h->huge_free_kib = 0;
+	if (!h->meminfo_cmd[0] && !strncmp(h->uri, "test:", 5))
+		return 0;
+	rc = fleet_exec(h->exec, cmd, 60, out, sizeof(out));
+	if (rc) {
+		snprintf(err, errsize, "meminfo: '%.200s' exited %d: %.200s", cmd, rc,
+			 fleet_last_line(out));
+		return -EIO;
+	}
+	if (fleet_meminfo_parse(out, &avail, &huge)) {
+		snprintf(err, errsize, "meminfo: no MemAvailable in the output of '%.200s'", cmd);
+		return -EIO;
+	}
+	h->avail_kib = avail;
+	h->huge_free_kib = huge;
+	h->meminfo = true;
+	h->mem_estimated = false;
+	return 0;
+}
+
+/*
+ * A host whose VMs cannot all be listed or recorded is treated as one that does not answer
+ * (its VMs unverified, never "gone"): a VM dropped here would let its host be upgraded under
+ * it.
+ */
+static void scan_failed(struct fleet *f, int h, const char *why)
+{
+	struct fleet_host *host = &f->hosts[h];
+
+	snprintf(host->error, sizeof(host->error), "listing its VMs: %.400s", why);
+	host->reachable = false;
+}
+
 static void scan_host(struct fleet *f, int h, bool paused_pass)
 {
 	virDomainPtr *doms = NULL;
 	int n = virConnectListAllDomains(f->hosts[h].conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+
+	if (n < 0)
+		scan_failed(f, h, fleet_virt_error());
 
 	for (int i = 0; i < n; i++) {
 		char uuid[VIR_UUID_STRING_BUFLEN];
@@ -173,6 +447,8 @@ static void scan_host(struct fleet *f, int h, bool paused_pass)
 			v = fleet_vm_find(f, uuid);
 			if (v < 0)
 				v = fleet_vm_add(f, uuid, virDomainGetName(doms[i]), h, 0);
+			if (v < 0)
+				scan_failed(f, h, strerror(-v));
 			if (v >= 0 && !paused_pass && f->vms[v].host >= 0 && f->vms[v].host != h)
 				f->duplicates++; /* running on two hosts: keep the first */
 			else if (v >= 0 && (!paused_pass || f->vms[v].host < 0)) {
@@ -187,15 +463,20 @@ static void scan_host(struct fleet *f, int h, bool paused_pass)
 
 int fleet_scan(struct fleet *f)
 {
-	int down = 0;
+	int down, nr_known, *expected;
 
 	f->duplicates = 0;
-	for (int h = 0; h < f->nr_hosts; h++)
-		down += fleet_connect(f, h) != 0;
+	down = fleet_connect_all(f);
+	nr_known = f->nr_vms;
+	expected = calloc((size_t)nr_known + 1, sizeof(*expected));
+	if (!expected)
+		nr_known = 0; /* (then a host failing its listing leaves its VMs "not found") */
 	/* until found: unverified if its host does not answer, else not running */
 	for (int i = 0; i < f->nr_vms; i++) {
 		int h = f->vms[i].host >= 0 ? f->vms[i].host : f->vms[i].home;
 
+		if (i < nr_known)
+			expected[i] = h;
 		f->vms[i].host = h >= 0 && !f->hosts[h].reachable ? -2 : -1;
 	}
 	/* running VMs first: a VM paused by a migration may also exist on its destination */
@@ -203,6 +484,18 @@ int fleet_scan(struct fleet *f)
 		for (int h = 0; h < f->nr_hosts; h++)
 			if (f->hosts[h].reachable)
 				scan_host(f, h, pass);
+	/* a host that failed its listing: its VMs are unverified, and it counts as down */
+	for (int i = 0; i < f->nr_vms && i < nr_known; i++) {
+		int h = f->vms[i].host;
+
+		if ((h >= 0 && !f->hosts[h].reachable) ||
+		    (h == -1 && expected[i] >= 0 && !f->hosts[expected[i]].reachable))
+			f->vms[i].host = -2;
+	}
+	free(expected);
+	down = 0;
+	for (int h = 0; h < f->nr_hosts; h++)
+		down += !f->hosts[h].reachable;
 	return down;
 }
 
@@ -272,10 +565,15 @@ out:
 
 int fleet_cpu_baseline(struct fleet *f, char *model, size_t size)
 {
-	const char *xmls[FLEET_MAX_HOSTS];
+	const char **xmls = calloc((size_t)f->nr_hosts + 1, sizeof(*xmls));
 	virConnectPtr conn = NULL;
 	unsigned int n = 0;
 	char *base;
+
+	if (!xmls) {
+		snprintf(model, size, "out of memory");
+		return -ENOMEM;
+	}
 
 	for (int h = 0; h < f->nr_hosts; h++) {
 		if (!f->hosts[h].reachable || !f->hosts[h].cpu_xml[0])
@@ -284,10 +582,12 @@ int fleet_cpu_baseline(struct fleet *f, char *model, size_t size)
 		xmls[n++] = f->hosts[h].cpu_xml;
 	}
 	if (!n) {
+		free(xmls);
 		snprintf(model, size, "no host describes its CPU");
 		return -ENOENT;
 	}
 	base = virConnectBaselineHypervisorCPU(conn, NULL, NULL, NULL, NULL, xmls, n, 0);
+	free(xmls);
 	if (!base) {
 		snprintf(model, size, "%s", fleet_virt_error());
 		return -EIO;
@@ -295,5 +595,26 @@ int fleet_cpu_baseline(struct fleet *f, char *model, size_t size)
 	if (xml_element(base, "<cpu", "model", false, model, size))
 		snprintf(model, size, "(no model)");
 	free(base);
+	return 0;
+}
+
+int fleet_vm_inspect(struct fleet *f, int vm)
+{
+	struct fleet_vm *v = &f->vms[vm];
+	virDomainPtr dom = NULL;
+	char *xml = NULL;
+
+	v->policy = fleet_vm_policy(f, v);
+	if (v->host >= 0 && f->hosts[v->host].conn)
+		dom = virDomainLookupByUUIDString(f->hosts[v->host].conn, v->uuid);
+	xml = dom ? virDomainGetXMLDesc(dom, 0) : NULL;
+	if (dom)
+		virDomainFree(dom);
+	if (!xml) {
+		v->traits = VM_XML_UNREAD;
+		return -EIO;
+	}
+	fleet_vm_xml(f, v, v->host, xml);
+	free(xml);
 	return 0;
 }

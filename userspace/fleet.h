@@ -26,8 +26,13 @@
 #define FLEET_STR 512
 #define FLEET_UUID 37
 #define FLEET_ERR 512
+/* The largest --batch-size / batch_size (hosts and VMs themselves have no fixed cap: the
+ * arrays grow) */
 #define FLEET_MAX_HOSTS 256
-#define FLEET_MAX_VMS 4096
+#define FLEET_VM_NAME 1024 /* a longer VM name is kept cut and fails the pre-flight (vm_name) */
+#define FLEET_CONNECT_TIMEOUT 10 /* seconds a libvirt connection may take to open */
+#define FLEET_KEEPALIVE_INTERVAL 5 /* libvirt keepalive: a probe every 5 s, */
+#define FLEET_KEEPALIVE_COUNT 3 /* the connection closed after 3 unanswered */
 
 enum host_status {
 	HOST_PENDING,
@@ -76,16 +81,50 @@ struct fleet_host {
 	bool mem_estimated; /* no memory statistics: total less the running VMs */
 	uint64_t planned_kib; /* placed on it by the plan */
 	char cpu_xml[8192]; /* <cpu> of the host's capabilities */
+	/* added for issue 16 */
+	char meminfo_cmd[FLEET_STR]; /* prints /proc/meminfo there ("" default, see fleet-virt.c) */
+	bool meminfo; /* avail_kib is MemAvailable read from the host's /proc/meminfo */
+	uint64_t huge_free_kib; /* HugePages_Free x Hugepagesize, from meminfo */
+	uint64_t planned_huge_kib; /* hugepages placed on it by the plan */
+	bool pinned; /* a VM with policy pin runs on it: the host is skipped */
+	char pin_vm[FLEET_STR]; /* the VM that pins it */
+	void *opener; /* a connection still opening after its deadline (fleet-virt.c) */
+};
+
+/* A VM's policy (inventory `vm name=NAME policy=...`) */
+enum vm_policy {
+	POLICY_MIGRATE, /* live migration, shared storage (the default) */
+	POLICY_COPY_STORAGE, /* live migration copying local disks (VIR_MIGRATE_NON_SHARED_INC) */
+	POLICY_SHUTDOWN, /* clean shutdown before its host's upgrade, started after */
+	POLICY_PIN, /* not moved: its host is skipped (stays pending), reported */
+};
+
+/* What the pre-flight found in a VM's definition (fleet_vm_xml()) */
+enum {
+	VM_HOSTDEV = 1 << 0, /* <hostdev>: PCI/USB passthrough, cannot migrate */
+	VM_LOCAL_DISK = 1 << 1, /* a file/block/volume disk outside shared_storage */
+	VM_HUGEPAGES = 1 << 2, /* <memoryBacking><hugepages/> */
+	VM_SHARED_MEM = 1 << 3, /* <source type='memfd'/> or <access mode='shared'/> */
+	VM_XML_UNREAD = 1 << 4, /* the definition could not be read */
 };
 
 struct fleet_vm {
 	char uuid[FLEET_UUID];
-	char name[FLEET_NAME * 2];
+	char name[FLEET_VM_NAME];
 	int home; /* host it ran on when the rollout began */
 	int host; /* host it runs on now; -1 not found; -2 its host is unreachable */
 	int dest; /* planned destination, -1 none */
 	uint64_t mem_kib;
 	char error[FLEET_ERR];
+	bool stuck; /* its migration did not end after the abort: where it runs is unknown */
+	/* the pre-flight's view of it (fleet-plan.c, fleet-preflight.c) */
+	bool name_cut; /* libvirt's name is longer than name[] holds: pre-flight FAIL */
+	enum vm_policy policy;
+	unsigned int traits; /* VM_* */
+	int nr_local_disks;
+	char local_disk[FLEET_STR]; /* the first local disk's source */
+	char hostdev[FLEET_NAME]; /* the first host device ("pci 0000:03:00.0") */
+	bool copy_storage; /* planned: migrate with VIR_MIGRATE_NON_SHARED_INC */
 };
 
 struct fleet {
@@ -118,6 +157,36 @@ struct fleet {
 	int duplicates; /* VMs the last scan found running on two hosts */
 	int state_errno; /* the last state save failed with it (said once), 0 */
 	bool json;
+	/* the migration policy (fleet_policy_defaults(), docs/fleet.md "Migration policy") */
+	unsigned int timeout_per_gib_s; /* completion timeout: timeout_s + this a GiB of memory */
+	unsigned int progress_timeout_s; /* abort when data remaining has not fallen for so long */
+	unsigned int abort_timeout_s; /* an abort that has not ended the job by then: stuck */
+	unsigned int postcopy_after_s; /* switch to post-copy after so long, 0 never */
+	unsigned int downtime_ms; /* max downtime, stepped up from FLEET_DOWNTIME_START_MS */
+	unsigned int parallel_conns; /* VIR_MIGRATE_PARALLEL connections, 0 one */
+	unsigned int max_per_source; /* migrations at a time from one host, 0 no limit but -p */
+	unsigned int max_per_dest; /* migrations at a time to one host, 0 no limit but -p */
+	unsigned int retries; /* a failed migration tries this many other destinations */
+	bool insecure; /* plain TCP migration: no VIR_MIGRATE_TLS (--insecure-migration) */
+	bool no_auto_converge; /* no VIR_MIGRATE_AUTO_CONVERGE */
+	bool serial_upgrades; /* a batch's hosts upgraded one after another */
+	/* connections, storage, VM policies (fleet-virt.c, fleet-preflight.c) */
+	unsigned int connect_timeout_s; /* a libvirt connection opens within it, else unreachable */
+	struct fleet_shared {
+		int host; /* -1 every host */
+		char prefix[FLEET_STR];
+	} * shared; /* inventory shared_storage=: folders (or pool:NAME) on shared storage */
+	int nr_shared;
+	struct fleet_vm_policy {
+		char vm[FLEET_VM_NAME]; /* name or UUID */
+		enum vm_policy policy;
+		int line;
+		bool used; /* a VM of the fleet has it */
+	} * policies;
+	int nr_policies;
+	/* what the rollout (fleet-run.c, fleet-migrate.c) can do; the pre-flight fails a VM whose
+	 * policy needs what it cannot */
+	bool can_copy_storage, can_shutdown;
 };
 
 const char *fleet_step_name(enum fleet_step s);
@@ -156,7 +225,25 @@ int fleet_batches(const struct fleet *f, int *order, int *batch_of);
 int fleet_place(struct fleet *f, const int *batch_of, int batch,
 		bool (*cpu_ok)(struct fleet *f, int vm, int host));
 int fleet_vm_find(const struct fleet *f, const char *uuid);
+/* Adds a VM (the array grows: no cap); a name longer than FLEET_VM_NAME - 1 bytes is kept cut
+ * with name_cut set (the pre-flight fails it). Returns its index or -ENOMEM. */
 int fleet_vm_add(struct fleet *f, const char *uuid, const char *name, int host, uint64_t mem_kib);
+const char *fleet_policy_name(enum vm_policy p);
+int fleet_policy_parse(const char *s, enum vm_policy *p);
+/* Reads a VM's definition (libvirt's domain XML): host devices, local disks (file, block and
+ * volume disks whose source is under no shared_storage prefix of its host), hugepages,
+ * memfd/shared memory; fills v->traits and friends. */
+void fleet_vm_xml(const struct fleet *f, struct fleet_vm *v, int host, const char *xml);
+/* The policy of a VM from the inventory (by name or UUID), POLICY_MIGRATE by default. */
+enum vm_policy fleet_vm_policy(struct fleet *f, const struct fleet_vm *v);
+/* Whether the VM can leave its host under its policy: 0, or -EPERM and why. */
+int fleet_vm_movable(const struct fleet *f, const struct fleet_vm *v, char *why, size_t size);
+/* Skips (pinned, batch -1) the hosts that run a VM with policy pin: call before
+ * fleet_batches(). Returns the number of hosts pinned. */
+int fleet_pin_hosts(struct fleet *f);
+/* /proc/meminfo's text: MemAvailable and HugePages_Free x Hugepagesize (kB); -ENOENT when it
+ * has no MemAvailable. */
+int fleet_meminfo_parse(const char *text, uint64_t *avail_kib, uint64_t *huge_free_kib);
 
 /* fleet-state.c */
 /* Writes the state whole to STATE.tmp in its folder, fsyncs it, renames it over STATE and
@@ -186,7 +273,15 @@ const char *fleet_last_line(char *out);
 int fleet_virt_init(void);
 /* The calling thread's last libvirt error message. */
 const char *fleet_virt_error(void);
+/* Opens the host's connection within connect_timeout_s (a thread opens it; one that does not
+ * answer is left behind and the host is unreachable, "did not answer within N s"), with
+ * libvirt keepalive (FLEET_KEEPALIVE_*) so that no later call waits forever. */
 int fleet_connect(struct fleet *f, int host);
+/* fleet_connect() on every host at once, one deadline; returns the number unreachable. */
+int fleet_connect_all(struct fleet *f);
+/* A new connection to uri (for a migration of its own), the same deadline and keepalive:
+ * a virConnectPtr or NULL and err. */
+void *fleet_virt_open(const char *uri, unsigned int timeout_s, char *err, size_t errsize);
 void fleet_disconnect(struct fleet *f, int host);
 /* Host facts: UUID, memory, CPU. */
 int fleet_host_facts(struct fleet *f, int host, char *err, size_t errsize);
@@ -195,17 +290,78 @@ int fleet_host_facts(struct fleet *f, int host, char *err, size_t errsize);
  * not answer. */
 int fleet_scan(struct fleet *f);
 bool fleet_cpu_compatible(struct fleet *f, int vm, int host);
+/* Reads the VM's definition into its traits (fleet_vm_xml()); 0 or -EIO. */
+int fleet_vm_inspect(struct fleet *f, int vm);
 const char *fleet_cpu_note(void);
 /* The CPU model every reachable host can run (virConnectBaselineHypervisorCPU), or why not. */
 int fleet_cpu_baseline(struct fleet *f, char *model, size_t size);
 int fleet_count_on(const struct fleet *f, int host);
 
 /* fleet-migrate.c */
-/* Migrates the VMs with a dest, parallel at a time, printing progress to the log. Stops
- * starting new ones after the first failure. Returns the number that failed. */
+/* Migrates the VMs with a dest under the migration policy, parallel at a time, printing
+ * progress to the log. Stops starting new ones after the first failure. Returns the number
+ * that failed, stuck ones (fleet_vm.stuck: given up, never joined) included. */
 int fleet_migrate(struct fleet *f, const int *vms, int n);
 /* Resumes VMs left paused on a host by a failed migration. */
 void fleet_resume_paused(struct fleet *f, int host);
+
+/*
+ * The migration policy, apart from libvirt calls so that it is unit-tested. Defaults: a
+ * completion timeout of timeout_s + 150 s a GiB of guest memory, a progress timeout of 150 s
+ * (KubeVirt's), 60 s for an abort to end the job, max downtime stepped from 300 ms to 500 ms
+ * (Nova's), auto-converge and TLS on, one retry on another destination.
+ */
+#define FLEET_DOWNTIME_START_MS 300
+#define FLEET_DOWNTIME_STEPS 5
+void fleet_policy_defaults(struct fleet *f);
+/* VIR_MIGRATE_* flags of every migration under the policy. */
+unsigned int fleet_migrate_flags(const struct fleet *f);
+/* Seconds a migration of a VM of mem_kib may take before it is aborted. */
+double fleet_migrate_timeout(const struct fleet *f, uint64_t mem_kib);
+
+enum fleet_mig_act {
+	MIG_WAIT, /* nothing to do */
+	MIG_DOWNTIME, /* set the max downtime to watch.downtime_ms */
+	MIG_POSTCOPY, /* switch to post-copy (virDomainMigrateStartPostCopy) */
+	MIG_ABORT_TIMEOUT, /* past the completion timeout: virDomainAbortJob */
+	MIG_ABORT_STALLED, /* no progress for progress_timeout_s: virDomainAbortJob */
+	MIG_STUCK, /* the abort (or post-copy) did not end it in time: give the thread up */
+};
+
+/* One migration's clock, fed its job statistics by fleet_migrate_decide(). */
+struct fleet_mig_watch {
+	double t0, timeout; /* start, completion timeout (s) */
+	double progress_at; /* when data remaining last fell below its lowest */
+	unsigned long long low; /* the lowest data remaining seen, ULLONG_MAX none yet */
+	double abort_at; /* when the abort was asked, < 0 not asked */
+	bool postcopy; /* switched to post-copy */
+	bool stuck; /* MIG_STUCK said */
+	unsigned int step; /* downtime steps taken (the first sets the start value) */
+	unsigned int downtime_ms; /* for MIG_DOWNTIME */
+};
+void fleet_migrate_watch_init(struct fleet_mig_watch *w, const struct fleet *f, uint64_t mem_kib,
+			      double now);
+/*
+ * What to do now, at most one action a call: stats is whether the job has data statistics
+ * (total > 0), remaining its data remaining. Progress is data remaining falling below its
+ * lowest; a migration that has not started sending counts as without progress.
+ */
+enum fleet_mig_act fleet_migrate_decide(struct fleet_mig_watch *w, const struct fleet *f,
+					double now, bool stats, unsigned long long remaining);
+/*
+ * The next migration to start of the n in vms[] not yet started (started[i] false): the first
+ * in order whose source and destination are under max_per_source and max_per_dest (from_n[],
+ * to_n[]: migrations in flight from and to each host). -1 if none may start now.
+ */
+int fleet_migrate_next(const struct fleet *f, const int *vms, const bool *started, int n,
+		       const int *from_n, const int *to_n);
+/*
+ * Another destination for a VM whose migration failed: as fleet_place() (outside the batch,
+ * reachable, not failed, room for it, free hugepages for a hugepage-backed VM, cpu_ok), not
+ * one in tried[] (nr_hosts flags); the most room first, its room taken. -1 if none.
+ */
+int fleet_retry_dest(struct fleet *f, int vm, const int *batch_of, int batch, const bool *tried,
+		     bool (*cpu_ok)(struct fleet *f, int vm, int host));
 
 /* fleet-preflight.c */
 struct invariant {

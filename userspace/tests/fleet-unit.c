@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Unit tests of ekvm fleet's parts that need no libvirt daemon: the words of its files, the
- * inventory, batches, placement, the state file and running commands. ASan/UBSan, TAP-like.
+ * inventory, batches, placement, the state file, running commands and the migration policy.
+ * ASan/UBSan, TAP-like.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <libvirt/libvirt.h>
 
 #include "fleet.h"
 
@@ -658,6 +661,554 @@ static void test_exec(void)
 	ok(fleet_exec("", "true", 5, out, sizeof(out)) == -EINVAL, "exec: empty prefix");
 }
 
+/*
+ * The migration policy (fleet-migrate.c, docs/fleet.md "Migration policy"), with fakes in
+ * place of libvirt: the flags, the timeouts, the decision fed sequences of job statistics, the
+ * order migrations start in under per-host limits and the destination of a retry.
+ */
+/* A fleet of n hosts h0..h(n-1), reachable, 8 GiB free each, with the policy's defaults. */
+static void policy_fleet(struct fleet *f, int n)
+{
+	char inv[2048] = "fleet upgrade=true\n", line[160];
+
+	for (int h = 0; h < n; h++) {
+		snprintf(line, sizeof(line), "host name=h%d uri=test:///h%d exec=\"sh -c\"\n", h,
+			 h);
+		strcat(inv, line);
+	}
+	fleet_init(f);
+	if (fleet_inventory_parse(f, inv, "inv", line, sizeof(line)))
+		printf("# inventory: %s\n", line); /* the tests fail then */
+	fleet_policy_defaults(f);
+	for (int h = 0; h < f->nr_hosts; h++) {
+		f->hosts[h].reachable = true;
+		f->hosts[h].avail_kib = 8ULL << 20;
+	}
+}
+
+static void test_policy_flags(void)
+{
+	struct fleet f;
+	const unsigned int base = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER |
+				  VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE |
+				  VIR_MIGRATE_ABORT_ON_ERROR;
+	unsigned int fl;
+
+	policy_fleet(&f, 2);
+	fl = fleet_migrate_flags(&f);
+	ok(fl == (base | VIR_MIGRATE_TLS | VIR_MIGRATE_AUTO_CONVERGE),
+	   "policy unit: default flags are live, peer2peer, persist, undefine source, abort on "
+	   "error, TLS and auto-converge; no post-copy, no parallel");
+	f.insecure = true;
+	fl = fleet_migrate_flags(&f);
+	ok(!(fl & VIR_MIGRATE_TLS) && (fl & VIR_MIGRATE_AUTO_CONVERGE),
+	   "policy unit: --insecure-migration drops TLS only");
+	f.insecure = false;
+	f.no_auto_converge = true;
+	f.postcopy_after_s = 60;
+	f.parallel_conns = 4;
+	fl = fleet_migrate_flags(&f);
+	ok(fl == (base | VIR_MIGRATE_TLS | VIR_MIGRATE_POSTCOPY | VIR_MIGRATE_PARALLEL),
+	   "policy unit: --no-auto-converge, --postcopy-after, --parallel-connections");
+	ok(fleet_migrate_timeout(&f, 4ULL << 20) == 300 + 4 * 150 &&
+		   fleet_migrate_timeout(&f, 512ULL << 10) == 300 + 75,
+	   "policy unit: completion timeout is timeout + per GiB of guest memory");
+	f.timeout_per_gib_s = 0;
+	f.timeout_s = 2;
+	ok(fleet_migrate_timeout(&f, 64ULL << 20) == 2,
+	   "policy unit: --timeout-per-gib 0: -t alone");
+	fleet_free(&f);
+}
+
+/* Feeds (second, remaining MiB) samples, one a second from `from` to `to`, remaining given by
+ * rem(t); returns the first action other than MIG_WAIT/MIG_DOWNTIME and when, in *at. */
+static enum fleet_mig_act feed(struct fleet_mig_watch *w, const struct fleet *f, int from, int to,
+			       long long (*rem)(int t), int *at)
+{
+	for (int t = from; t <= to; t++) {
+		long long r = rem(t);
+		enum fleet_mig_act a = fleet_migrate_decide(
+			w, f, t, r >= 0, r >= 0 ? (unsigned long long)r << 20 : 0);
+
+		if (a != MIG_WAIT && a != MIG_DOWNTIME) {
+			*at = t;
+			return a;
+		}
+	}
+	*at = -1;
+	return MIG_WAIT;
+}
+
+/* falls 10 MiB a second to 510 MiB at 49 s, then flat at 500 MiB from 50 s (dirtying as fast
+ * as it sends): the last progress is at 50 s */
+static long long rem_stalls(int t)
+{
+	return t < 50 ? 1000 - 10 * t : 500;
+}
+
+/* falls to 600 MiB at 40 s, then a new iteration every 20 s: up again, never below 600 */
+static long long rem_iterates(int t)
+{
+	return t < 40 ? 1000 - 10 * t : 600 + 10 * (t % 20);
+}
+
+/* steady progress, slow: never stalls */
+static long long rem_steady(int t)
+{
+	return 1000000 - t;
+}
+
+/* no statistics: libvirt still setting up the destination */
+static long long rem_none(int t)
+{
+	(void)t;
+	return -1;
+}
+
+static void test_policy_progress(void)
+{
+	struct fleet_mig_watch w;
+	struct fleet f;
+	int at;
+	enum fleet_mig_act a;
+
+	policy_fleet(&f, 2);
+	f.progress_timeout_s = 30;
+	f.abort_timeout_s = 10;
+	fleet_migrate_watch_init(&w, &f, 1ULL << 20, 0); /* timeout 450 s */
+	a = feed(&w, &f, 0, 200, rem_stalls, &at);
+	ok(a == MIG_ABORT_STALLED && at == 80,
+	   "policy unit: no progress for the progress timeout: abort (stalled)");
+	ok(w.low == 500ULL << 20, "policy unit: progress is data remaining below its lowest");
+	a = feed(&w, &f, at + 1, at + 9, rem_stalls, &at);
+	ok(a == MIG_WAIT, "policy unit: after the abort, wait for it to end");
+	a = feed(&w, &f, 80, 100, rem_stalls, &at);
+	ok(a == MIG_STUCK && at == 90,
+	   "policy unit: an abort that does not end the job in the abort timeout: stuck");
+	a = feed(&w, &f, 90, 1000, rem_stalls, &at);
+	ok(a == MIG_WAIT, "policy unit: stuck is said once");
+
+	fleet_migrate_watch_init(&w, &f, 1ULL << 20, 0);
+	a = feed(&w, &f, 0, 200, rem_iterates, &at);
+	ok(a == MIG_ABORT_STALLED && at == 70,
+	   "policy unit: remaining going up again (a new iteration) is no progress");
+
+	fleet_migrate_watch_init(&w, &f, 1ULL << 20, 0);
+	a = feed(&w, &f, 0, 1000, rem_steady, &at);
+	ok(a == MIG_ABORT_TIMEOUT && at == 450,
+	   "policy unit: steady progress, but past the completion timeout: abort (timeout)");
+
+	fleet_migrate_watch_init(&w, &f, 1ULL << 20, 0);
+	a = feed(&w, &f, 0, 1000, rem_none, &at);
+	ok(a == MIG_ABORT_STALLED && at == 30,
+	   "policy unit: no statistics (never started sending) counts as no progress");
+
+	f.progress_timeout_s = 0;
+	fleet_migrate_watch_init(&w, &f, 1ULL << 20, 0);
+	a = feed(&w, &f, 0, 1000, rem_stalls, &at);
+	ok(a == MIG_ABORT_TIMEOUT && at == 450,
+	   "policy unit: --progress-timeout 0: only the completion timeout");
+	fleet_free(&f);
+}
+
+static void test_policy_postcopy(void)
+{
+	struct fleet_mig_watch w;
+	struct fleet f;
+	int at;
+	enum fleet_mig_act a;
+
+	policy_fleet(&f, 2);
+	f.progress_timeout_s = 30;
+	f.postcopy_after_s = 20;
+	fleet_migrate_watch_init(&w, &f, 1ULL << 20, 0);
+	a = feed(&w, &f, 0, 1000, rem_steady, &at);
+	ok(a == MIG_POSTCOPY && at == 20 && w.postcopy, "policy unit: post-copy after SEC s");
+	a = feed(&w, &f, 21, 1000, rem_steady, &at);
+	ok(a == MIG_WAIT,
+	   "policy unit: in post-copy no abort, not even past the completion timeout");
+	a = feed(&w, &f, 1001, 1100, rem_stalls, &at);
+	ok(a == MIG_STUCK && at == 1031,
+	   "policy unit: post-copy without progress for the progress timeout: stuck");
+
+	f.postcopy_after_s = 1000; /* later than the timeout: the timeout switches instead */
+	fleet_migrate_watch_init(&w, &f, 1ULL << 20, 0);
+	a = feed(&w, &f, 0, 1000, rem_stalls, &at);
+	ok(a == MIG_POSTCOPY && at == 80,
+	   "policy unit: with post-copy allowed a stall switches to it instead of aborting");
+	fleet_migrate_watch_init(&w, &f, 1ULL << 20, 0);
+	a = feed(&w, &f, 0, 1000, rem_none, &at);
+	ok(a == MIG_ABORT_STALLED && !w.postcopy,
+	   "policy unit: no post-copy before the job sends (no statistics): abort");
+	fleet_free(&f);
+}
+
+static void test_policy_downtime(void)
+{
+	struct fleet_mig_watch w;
+	struct fleet f;
+	unsigned int seen[16], n = 0;
+	int t;
+
+	policy_fleet(&f, 2);
+	f.progress_timeout_s = 0;
+	fleet_migrate_watch_init(&w, &f, 0, 0); /* timeout 300 s: a step every 30 s */
+	ok(fleet_migrate_decide(&w, &f, 0, false, 0) == MIG_WAIT,
+	   "policy unit: no downtime set before the job runs");
+	for (t = 1; t < 300 && n < 16; t++)
+		if (fleet_migrate_decide(&w, &f, t, true, 1000ULL << 20) == MIG_DOWNTIME)
+			seen[n++] = w.downtime_ms * 1000 + (unsigned int)t;
+	ok(n == FLEET_DOWNTIME_STEPS + 1 && seen[0] == 300 * 1000 + 1 &&
+		   seen[1] == 340 * 1000 + 30 && seen[n - 1] == 500 * 1000 + 150,
+	   "policy unit: max downtime 300 ms once the job runs, stepped to 500 ms by half the "
+	   "timeout");
+	f.downtime_ms = 0;
+	fleet_migrate_watch_init(&w, &f, 0, 0);
+	for (t = 1, n = 0; t < 299; t++)
+		n += fleet_migrate_decide(&w, &f, t, true, 1000ULL << 20) == MIG_DOWNTIME;
+	ok(n == 0, "policy unit: --max-downtime 0 leaves libvirt's");
+	f.downtime_ms = 100; /* below the start value: it is the start and the end */
+	fleet_migrate_watch_init(&w, &f, 0, 0);
+	fleet_migrate_decide(&w, &f, 1, true, 1);
+	ok(w.downtime_ms == 100, "policy unit: a max below 300 ms starts there");
+	fleet_free(&f);
+}
+
+static void test_policy_next(void)
+{
+	struct fleet f;
+	int vms[4], from_n[4] = { 0 }, to_n[4] = { 0 };
+	bool started[4] = { false };
+
+	policy_fleet(&f, 4);
+	/* VMs 0, 1, 2 on h0 to h2, h2, h3; VM 3 on h1 to h2 */
+	fleet_vm_add(&f, "00000000-0000-0000-0000-000000000001", "a", 0, 1 << 20);
+	fleet_vm_add(&f, "00000000-0000-0000-0000-000000000002", "b", 0, 1 << 20);
+	fleet_vm_add(&f, "00000000-0000-0000-0000-000000000003", "c", 0, 1 << 20);
+	fleet_vm_add(&f, "00000000-0000-0000-0000-000000000004", "d", 1, 1 << 20);
+	f.vms[0].dest = 2;
+	f.vms[1].dest = 2;
+	f.vms[2].dest = 3;
+	f.vms[3].dest = 2;
+	for (int i = 0; i < 4; i++)
+		vms[i] = i;
+	ok(fleet_migrate_next(&f, vms, started, 4, from_n, to_n) == 0,
+	   "policy unit: next: in order when nothing limits");
+	f.max_per_source = 1;
+	from_n[0] = 1;
+	ok(fleet_migrate_next(&f, vms, started, 4, from_n, to_n) == 3,
+	   "policy unit: next: --max-per-source skips a busy source");
+	f.max_per_source = 0;
+	f.max_per_dest = 1;
+	from_n[0] = 0;
+	to_n[2] = 1;
+	ok(fleet_migrate_next(&f, vms, started, 4, from_n, to_n) == 2,
+	   "policy unit: next: --max-per-dest skips a busy destination");
+	f.max_per_source = 1;
+	from_n[0] = 1;
+	ok(fleet_migrate_next(&f, vms, started, 4, from_n, to_n) == -1,
+	   "policy unit: next: none may start");
+	started[2] = true;
+	from_n[0] = to_n[2] = 0;
+	ok(fleet_migrate_next(&f, vms, started, 4, from_n, to_n) == 0,
+	   "policy unit: next: started ones are skipped");
+	fleet_free(&f);
+}
+
+static bool not_h3(struct fleet *f, int vm, int host)
+{
+	(void)f;
+	(void)vm;
+	return host != 3;
+}
+
+static void test_policy_retry(void)
+{
+	struct fleet f;
+	int batch_of[5] = { 0, 1, 1, 1, 1 };
+	bool tried[5] = { false };
+	int d;
+
+	policy_fleet(&f, 5);
+	fleet_vm_add(&f, "00000000-0000-0000-0000-000000000001", "a", 0, 2ULL << 20);
+	f.vms[0].dest = 1;
+	tried[1] = true; /* its migration to h1 failed */
+	f.hosts[2].avail_kib = 4ULL << 20;
+	f.hosts[3].avail_kib = 16ULL << 20;
+	f.hosts[4].avail_kib = 6ULL << 20;
+	d = fleet_retry_dest(&f, 0, batch_of, 0, tried, NULL);
+	ok(d == 3 && f.hosts[3].planned_kib == (2ULL << 20) + (64 << 10),
+	   "policy unit: retry: another destination, the most room first, its room taken");
+	f.hosts[3].planned_kib = 0;
+	tried[3] = true;
+	d = fleet_retry_dest(&f, 0, batch_of, 0, tried, NULL);
+	ok(d == 4, "policy unit: retry: never a destination already tried");
+	f.hosts[4].planned_kib = 0;
+	tried[3] = false;
+	d = fleet_retry_dest(&f, 0, batch_of, 0, tried, not_h3);
+	ok(d == 4, "policy unit: retry: the same CPU check as the plan");
+	f.hosts[4].planned_kib = 0;
+	f.hosts[4].status = HOST_FAILED;
+	f.hosts[3].reachable = false;
+	d = fleet_retry_dest(&f, 0, batch_of, 0, tried, NULL);
+	ok(d == 2, "policy unit: retry: not an unreachable or failed host");
+	f.hosts[2].avail_kib = 2ULL << 20; /* less the 256 MiB reserve: too small */
+	d = fleet_retry_dest(&f, 0, batch_of, 0, tried, NULL);
+	ok(d == -1, "policy unit: retry: none with room: -1 (the rollout halts)");
+	batch_of[2] = 0;
+	f.hosts[2].avail_kib = 64ULL << 20;
+	d = fleet_retry_dest(&f, 0, batch_of, 0, tried, NULL);
+	ok(d == -1, "policy unit: retry: never a host of the batch");
+	batch_of[2] = 1;
+	f.hosts[3].reachable = true;
+	f.hosts[2].huge_free_kib = 4ULL << 20;
+	f.vms[0].traits = VM_HUGEPAGES;
+	d = fleet_retry_dest(&f, 0, batch_of, 0, tried, NULL);
+	ok(d == 2 && f.hosts[2].planned_huge_kib == 2ULL << 20,
+	   "policy unit: retry: a hugepage-backed VM goes where its hugepages are free");
+	fleet_free(&f);
+}
+
+static void test_policy(void)
+{
+	test_policy_flags();
+	test_policy_progress();
+	test_policy_postcopy();
+	test_policy_downtime();
+	test_policy_next();
+	test_policy_retry();
+}
+
+/*
+ * Issue 16, limits and what cannot move: no cap on VMs or hosts, long names said, a VM's
+ * definition read for host devices, local disks and memory backing, policies, pinned hosts,
+ * hugepage placement, MemAvailable.
+ */
+static void test_limits(void)
+{
+	struct fleet f = { 0 };
+	char uuid[40], name[2100], err[256], *inv;
+	size_t len = 0;
+	int r, bad = 0;
+
+	fleet_init(&f);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012d", i);
+		snprintf(name, sizeof(name), "vm%d", i);
+		bad += fleet_vm_add(&f, uuid, name, i % 4, 1024) != i;
+	}
+	for (int i = 0; i < 5000; i += 499)
+		bad += f.vms[i].home != i % 4 || atoi(f.vms[i].name + 2) != i;
+	ok(!bad && f.nr_vms == 5000 && fleet_vm_find(&f, uuid) == 4999,
+	   "limits unit: 5000 VMs added, none dropped (the cap was 4096)");
+	memset(name, 'n', 2000);
+	name[2000] = 0;
+	r = fleet_vm_add(&f, "00000000-0000-4000-8000-999999999999", name, 0, 0);
+	ok(r == 5000 && f.vms[r].name_cut && strlen(f.vms[r].name) == FLEET_VM_NAME - 1 &&
+		   !strcmp(f.vms[r].name + FLEET_VM_NAME - 4, "..."),
+	   "limits unit: a name longer than 1023 bytes is kept cut and flagged (name_cut)");
+	name[500] = 0;
+	r = fleet_vm_add(&f, "00000000-0000-4000-8000-999999999998", name, 0, 0);
+	ok(r == 5001 && !f.vms[r].name_cut && strlen(f.vms[r].name) == 500,
+	   "limits unit: a 500-byte name is kept whole (it was cut at 127)");
+	fleet_free(&f);
+	inv = malloc(300 * 80 + 100);
+	if (!inv) {
+		ok(0, "limits unit: memory");
+		return;
+	}
+	len = (size_t)sprintf(inv, "fleet upgrade=x exec=\"sh -c\"\n");
+	for (int i = 0; i < 300; i++)
+		len += (size_t)sprintf(inv + len, "host name=h%d uri=test:///h%d\n", i, i);
+	fleet_init(&f);
+	r = fleet_inventory_parse(&f, inv, "inv", err, sizeof(err));
+	ok(r == 0 && f.nr_hosts == 300 && !strcmp(f.hosts[299].name, "h299") &&
+		   !strcmp(f.hosts[0].exec, "sh -c"),
+	   "limits unit: an inventory of 300 hosts (the cap was 256)");
+	if (r)
+		printf("# %s\n", err);
+	fleet_free(&f);
+	free(inv);
+}
+
+static const char inv_policy[] =
+	"fleet upgrade=x exec=\"sh -c\" shared_storage=/mnt/nfs\n"
+	"fleet connect_timeout=3\n"
+	"host name=a uri=test:///a shared_storage=/srv/a\n"
+	"host name=b uri=test:///b meminfo_cmd=\"cat /x\"\n"
+	"vm name=gpu policy=pin\n"
+	"vm uuid=00000000-0000-4000-8000-000000000002 policy=copy-storage\n";
+
+static void test_policy_inventory(void)
+{
+	struct fleet f = { 0 };
+	char err[256];
+	int r = parse(&f, inv_policy, err);
+
+	ok(r == 0 && f.nr_shared == 2 && f.shared[0].host == -1 && f.shared[1].host == 0 &&
+		   !strcmp(f.shared[1].prefix, "/srv/a") && f.nr_policies == 2 &&
+		   f.policies[0].policy == POLICY_PIN &&
+		   f.policies[1].policy == POLICY_COPY_STORAGE &&
+		   !strcmp(f.hosts[1].meminfo_cmd, "cat /x") && f.connect_timeout_s == 3,
+	   "vm policy unit: shared_storage (fleet, host), vm lines, meminfo_cmd, connect_timeout");
+	if (r)
+		printf("# %s\n", err);
+	fleet_free(&f);
+	bad("host name=a uri=x exec=y upgrade=z\nvm name=v policy=evict\n",
+	    "inv:2: policy=evict: expected migrate, copy-storage, shutdown or pin",
+	    "vm policy unit: an unknown policy");
+	bad("host name=a uri=x exec=y upgrade=z\nvm name=v\n",
+	    "inv:2: vm v without policy=", "vm policy unit: a vm line without policy");
+	bad("vm name=v policy=pin\nvm name=v policy=migrate\n",
+	    "inv:2: vm v is listed twice (line 1)", "vm policy unit: a VM listed twice");
+	bad("fleet shared_storage=mnt\n", "inv:1: shared_storage=mnt: expected an absolute path",
+	    "vm policy unit: a relative shared_storage");
+	bad("fleet connect_timeout=0\n", "connect_timeout=0: expected a number from 1 to 3600",
+	    "vm policy unit: connect_timeout=0");
+}
+
+static const char dom_xml[] =
+	"<domain type='kvm'><name>x</name><memoryBacking><hugepages/>"
+	"<source type='memfd'/></memoryBacking><devices>"
+	"<disk type='file' device='disk'><driver name='qemu'/>"
+	"<source file='/var/lib/libvirt/images/a&amp;b.qcow2'/><target dev='vda'/></disk>\n"
+	"<disk type='file' device='disk'><source file=\"/mnt/nfs/x.qcow2\"/></disk>\n"
+	"<disk type='file' device='disk'><source file='/mnt/nfs2/y.qcow2'/></disk>\n"
+	"<disk type='file' device='cdrom'><target dev='sda'/></disk>\n"
+	"<disk type='block' device='disk'><source dev='/dev/sdb'/></disk>\n"
+	"<disk type='network' device='disk'><source protocol='rbd' name='p/i'/></disk>\n"
+	"<disk type='volume' device='disk'><source pool='shared' volume='v1'/></disk>\n"
+	"<disk type='file' device='disk'><source file='/srv/a/z.img'/></disk>\n"
+	"<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' "
+	"bus='0x03' slot='0x1f' function='0x2'/></source></hostdev>"
+	"</devices></domain>";
+
+static void test_vm_xml(void)
+{
+	struct fleet f = { 0 };
+	struct fleet_vm v = { 0 };
+	char err[256], why[FLEET_ERR];
+
+	parse(&f, inv_policy, err);
+	fleet_vm_xml(&f, &v, 1, dom_xml);
+	/* local on host b: images/a&b, /mnt/nfs2 (not /mnt/nfs), /dev/sdb, pool:shared/v1,
+	 * /srv/a (host a's share only) */
+	ok(v.traits == (VM_HOSTDEV | VM_LOCAL_DISK | VM_HUGEPAGES | VM_SHARED_MEM) &&
+		   v.nr_local_disks == 5 &&
+		   !strcmp(v.local_disk, "/var/lib/libvirt/images/a&b.qcow2") &&
+		   !strcmp(v.hostdev, "pci 0000:03:1f.2"),
+	   "xml unit: hostdev with its address, local disks (entities, path boundaries, per-host "
+	   "shares, volumes, no empty CD-ROM, no network disk), hugepages, memfd");
+	if (v.nr_local_disks != 5)
+		printf("# %d local disks, first %s, traits %#x\n", v.nr_local_disks, v.local_disk,
+		       v.traits);
+	fleet_vm_xml(&f, &v, 0, dom_xml);
+	ok(v.nr_local_disks == 4, "xml unit: a host's own shared_storage counts on that host");
+	fleet_vm_xml(&f, &v, 0,
+		     "<domain><devices><interface type='hostdev'><source/></interface>"
+		     "</devices><cpu><numa><cell id='0' memory='1' memAccess='shared'/></numa>"
+		     "</cpu></domain>");
+	ok(v.traits == (VM_HOSTDEV | VM_SHARED_MEM),
+	   "xml unit: an SR-IOV interface is a host device; memAccess='shared' is shared memory");
+	fleet_vm_xml(&f, &v, 0,
+		     "<domain><devices><disk type='file'><source file='/mnt/nfs/a'/>"
+		     "</disk></devices></domain>");
+	ok(v.traits == 0, "xml unit: a VM on shared storage only has nothing to report");
+
+	/* movable under each policy */
+	v.traits = VM_HOSTDEV;
+	snprintf(v.hostdev, sizeof(v.hostdev), "pci 0000:03:00.0");
+	v.policy = POLICY_MIGRATE;
+	ok(fleet_vm_movable(&f, &v, why, sizeof(why)) == -EPERM && strstr(why, "0000:03:00.0"),
+	   "movable unit: a host device cannot migrate");
+	v.policy = POLICY_PIN;
+	ok(fleet_vm_movable(&f, &v, why, sizeof(why)) == 0, "movable unit: pinned, it stays");
+	v.policy = POLICY_SHUTDOWN;
+	ok(fleet_vm_movable(&f, &v, why, sizeof(why)) == -EPERM && strstr(why, "cannot shut"),
+	   "movable unit: policy shutdown refused while the rollout cannot do it");
+	f.can_shutdown = true;
+	ok(fleet_vm_movable(&f, &v, why, sizeof(why)) == 0,
+	   "movable unit: policy shutdown once the rollout can");
+	v.traits = VM_LOCAL_DISK;
+	v.nr_local_disks = 1;
+	snprintf(v.local_disk, sizeof(v.local_disk), "/var/lib/x.img");
+	v.policy = POLICY_MIGRATE;
+	ok(fleet_vm_movable(&f, &v, why, sizeof(why)) == -EPERM && strstr(why, "/var/lib/x.img") &&
+		   strstr(why, "shared_storage"),
+	   "movable unit: a local disk without copy-storage cannot migrate, the disk named");
+	v.policy = POLICY_COPY_STORAGE;
+	ok(fleet_vm_movable(&f, &v, why, sizeof(why)) == -EPERM && strstr(why, "cannot copy"),
+	   "movable unit: copy-storage refused while the rollout cannot copy storage");
+	f.can_copy_storage = true;
+	ok(fleet_vm_movable(&f, &v, why, sizeof(why)) == 0, "movable unit: copy-storage then");
+	fleet_free(&f);
+}
+
+static void test_pin_place(void)
+{
+	struct fleet f = { 0 };
+	char err[256];
+	int order[8], batch_of[8], nb, unplaced;
+
+	parse(&f, inv_ok, err);
+	for (int h = 0; h < f.nr_hosts; h++) {
+		f.hosts[h].reachable = true;
+		f.hosts[h].avail_kib = 4ULL << 20;
+	}
+	fleet_vm_add(&f, "00000000-0000-0000-0000-000000000001", "gpu", 0, 1ULL << 20);
+	fleet_vm_add(&f, "00000000-0000-0000-0000-000000000002", "huge", 3, 1ULL << 20);
+	fleet_vm_add(&f, "00000000-0000-0000-0000-000000000003", "off", 3, 1ULL << 20);
+	f.vms[0].policy = POLICY_PIN;
+	f.vms[1].traits = VM_HUGEPAGES;
+	f.vms[2].policy = POLICY_SHUTDOWN;
+	ok(fleet_pin_hosts(&f) == 1 && f.hosts[0].pinned && !strcmp(f.hosts[0].pin_vm, "gpu"),
+	   "pin unit: the host of a pinned VM is pinned, the VM named");
+	nb = fleet_batches(&f, order, batch_of);
+	/* hv1 pinned: hv2 (batch=2)... no: the canary is hv2, then batch=1 hv3, hv4, hv5 */
+	ok(nb == 4 && order[0] == 1 && batch_of[0] == -1 && order[4] == 0 && batch_of[1] == 0,
+	   "pin unit: a pinned host is in no batch, the next host is the canary");
+	f.hosts[1].huge_free_kib = 512ULL << 10; /* too few */
+	f.hosts[2].huge_free_kib = 2ULL << 20;
+	unplaced = fleet_place(&f, batch_of, batch_of[3], NULL);
+	ok(unplaced == 0 && f.vms[1].dest == 2 && f.hosts[2].planned_huge_kib == 1ULL << 20 &&
+		   f.vms[2].dest == -1,
+	   "place unit: a hugepage VM goes where hugepages are free; a shutdown VM is not placed");
+	f.hosts[2].huge_free_kib = 0;
+	unplaced = fleet_place(&f, batch_of, batch_of[3], NULL);
+	ok(unplaced == 1 && strstr(f.vms[1].error, "free hugepages"),
+	   "place unit: no free hugepages anywhere: unplaced, said");
+	fleet_free(&f);
+}
+
+static void test_meminfo(void)
+{
+	/* 1 GiB free, 6 GiB cached of which 5 GiB shmem (memfd guests): MemAvailable 1.5 GiB */
+	static const char mi[] = "MemTotal:       16384000 kB\n"
+				 "MemFree:         1048576 kB\n"
+				 "MemAvailable:    1572864 kB\n"
+				 "Buffers:           10000 kB\n"
+				 "Cached:          6291456 kB\n"
+				 "Shmem:           5242880 kB\n"
+				 "HugePages_Total:     512\n"
+				 "HugePages_Free:      256\n"
+				 "Hugepagesize:       2048 kB\n";
+	uint64_t avail = 0, huge = 0;
+
+	ok(fleet_meminfo_parse(mi, &avail, &huge) == 0 && avail == 1572864 && huge == 256 * 2048,
+	   "meminfo unit: MemAvailable (not free + buffers + cached), free hugepages");
+	ok(fleet_meminfo_parse("MemFree: 1 kB\n", &avail, &huge) == -ENOENT,
+	   "meminfo unit: no MemAvailable is an error");
+}
+
+static void test_preflight_unit(void)
+{
+	test_limits();
+	test_policy_inventory();
+	test_vm_xml();
+	test_pin_place();
+	test_meminfo();
+}
+
 int main(void)
 {
 	test_words();
@@ -671,6 +1222,8 @@ int main(void)
 	test_state_strict();
 	test_state_save_fails();
 	test_exec();
+	test_preflight_unit();
+	test_policy();
 	printf("# fleet unit: %d tests, %d failed\n", tests, failures);
 	return failures != 0;
 }

@@ -67,13 +67,21 @@ fleet_testdriver_tests() {
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '([.checks[] | select(.result == "FAIL") | .check] | unique) == ["exec"]' >/dev/null
 	ok $? "fleet plan: an exec prefix that does not run fails the preflight"
 
-	# the test driver cannot migrate: the canary's evacuation fails, the rollout halts
+	# the test driver cannot migrate: the canary's evacuation fails, is retried on another
+	# destination (hostC, the only other one outside the batch) and the rollout halts
 	run -- fleet rollout -i "$inv" -s "$st" --json
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.result == "halted" and .failure.host == "hostA"
-		and .failure.step == "evacuate" and (.failure.error | test("vm1: migration to hostB failed"))
+		and .failure.step == "evacuate" and (.failure.error | test("vm1: migration to hostC failed"))
 		and .invariant.holds and (.vms[] | select(.name == "vm1") | .host == "hostA")
 		and (.hosts[0].status == "failed")' >/dev/null
 	ok $? "fleet rollout: a failed migration halts, the VM stays where it runs (rc $rc)"
+	grep -q 'hostA: evacuate: vm1: migration to hostB failed' "$st.log" &&
+		grep -q 'hostA: evacuate: vm1: retrying on hostC (retry 1 of 1)' "$st.log" &&
+		[ "$(grep -c 'evacuate: migrating vm1' "$st.log")" -eq 2 ]
+	ok $? "fleet rollout: a failed migration is retried once on another destination"
+	grep -Eq ' migration policy: TLS, auto-converge on, timeout 300 s \+ 150 s a GiB, no progress 150 s, abort deadline 60 s, max downtime 500 ms, post-copy off, bandwidth none, parallel connections 1, 2 at a time, 1 retry on another destination$' "$st.log" &&
+		! grep -q WARNING "$st.log"
+	ok $? "fleet rollout: the migration policy in the log: TLS, auto-converge, timeouts by default"
 	[ ! -e "$T/fleet/upgrades" ] && grep -q '^result halted$' "$st" &&
 		grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z hostA: evacuate FAILED' "$st.log"
 	ok $? "fleet rollout: nothing upgraded, state and timestamped log record the halt"
@@ -135,6 +143,7 @@ fleet_testdriver_tests() {
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "preflight" and .invariant.duplicates == 1
 		and (.invariant.holds | not) and (.failure.error | test("1 running twice"))' >/dev/null
 	ok $? "fleet rollout: a VM running on two hosts stops it before anything moves"
+	fleet_policy_tests "$inv"
 	fleet_safe_state_tests "$inv" "$st"
 
 	usage_error "fleet without subcommand" -- fleet
@@ -147,6 +156,13 @@ fleet_testdriver_tests() {
 	ok $? "fleet: inventory errors name file and line"
 	usage_error "fleet resume without state" -- fleet resume -s "$T/nosuch"
 	usage_error "fleet --parallel 0" -- fleet rollout -i "$inv" -p 0
+	usage_error "fleet --postcopy-after 0" -- fleet rollout -i "$inv" --postcopy-after 0
+	usage_error "fleet --parallel-connections 1" -- fleet rollout -i "$inv" --parallel-connections 1
+	usage_error "fleet --max-per-source 0" -- fleet rollout -i "$inv" --max-per-source 0
+	usage_error "fleet --max-per-dest 65" -- fleet rollout -i "$inv" --max-per-dest 65
+	usage_error "fleet --retries 17" -- fleet rollout -i "$inv" --retries 17
+	usage_error "fleet --abort-timeout 0" -- fleet rollout -i "$inv" --abort-timeout 0
+	usage_error "fleet --max-downtime x" -- fleet rollout -i "$inv" --max-downtime x
 	usage_error "fleet resume with inventory" -- fleet resume -i "$inv"
 	if [ -x "$O/ekvm-static" ]; then
 		out=$("$O/ekvm-static" fleet plan -i "$inv" 2>&1); rc=$?
@@ -156,6 +172,44 @@ fleet_testdriver_tests() {
 }
 
 # Issue 16: a state that cannot be read back or saved, the log, the exit codes of a rollout.
+# The migration policy's options on test-driver hosts (its unit tests are in fleet-unit.c).
+fleet_policy_tests() {
+	local inv=$1 st=$T/fleet/st-policy
+	run -- fleet rollout -i "$inv" -s "$st" --json --retries 0 --insecure-migration \
+		--postcopy-after 30 --parallel-connections 4 --max-per-source 1 --max-per-dest 2 \
+		--timeout-per-gib 60 --progress-timeout 20 --abort-timeout 5 --max-downtime 800 \
+		--no-auto-converge --bandwidth 100
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "evacuate" and
+		(.failure.error | test("vm1: migration to hostB failed"))' >/dev/null &&
+		! grep -q 'retrying' "$st.log"
+	ok $? "fleet rollout --retries 0: a failed migration halts at once"
+	grep -Eq ' migration policy: plain TCP, auto-converge off, timeout 300 s \+ 60 s a GiB, no progress 20 s, abort deadline 5 s, max downtime 800 ms, post-copy after 30 s, bandwidth 100 MiB/s, parallel connections 4, 2 at a time \(a source 1, a destination 2\), 0 retries on another destination$' "$st.log" &&
+		grep -q ' WARNING: --insecure-migration: guest memory goes between hosts over plain TCP' "$st.log" &&
+		grep -q 'hostA: evacuate: migrating vm1 (.*) to hostB, timeout 360 s$' "$st.log"
+	ok $? "fleet rollout: the policy's options in the log, a warning for plain TCP, the timeout per GiB"
+
+	# the hosts of a batch are upgraded at once (one thread a host); --serial-upgrades: in turn
+	local up="sleep 1; echo upgraded >>$T/fleet/par-upgrades"
+	{
+		echo "fleet upgrade=\"$up\" version_cmd=\"echo 6.1.192.2\""
+		echo "fleet version=6.1.192.2 smoke_cmd=true ekvm=\"$EKVM\""
+		echo "host name=hostP uri=$(test_host hostP 4194304) exec=\"sh -c\""
+		echo "host name=hostQ uri=$(test_host hostQ 4194304) exec=\"sh -c\" batch=1"
+		echo "host name=hostR uri=$(test_host hostR 4194304) exec=\"sh -c\" batch=1"
+	} >"$T/fleet/inv-par"
+	run -- fleet rollout -i "$T/fleet/inv-par" -s "$T/fleet/st-par" --json
+	[ "$rc" -eq 0 ] && grep -q ' upgrade: 2 hosts at once$' "$T/fleet/st-par.log" &&
+		sed -n '/batch 2: 2 hosts/,$p' "$T/fleet/st-par.log" | grep -E 'host[QR]: upgrade: ' |
+		head -2 | grep -c 'upgrade: sleep' | grep -qx 2 &&
+		[ "$(grep -c upgraded "$T/fleet/par-upgrades")" -eq 3 ]
+	ok $? "fleet rollout: a batch's hosts upgraded at once (rc $rc)"
+	run -- fleet rollout -i "$T/fleet/inv-par" -s "$T/fleet/st-ser" --json --serial-upgrades
+	[ "$rc" -eq 0 ] && ! grep -q 'hosts at once' "$T/fleet/st-ser.log" &&
+		sed -n '/batch 2: 2 hosts/,$p' "$T/fleet/st-ser.log" | grep -E 'host[QR]: upgrade: ' |
+		sed -n 2p | grep -q 'hostQ: upgrade: exit 0'
+	ok $? "fleet rollout --serial-upgrades: a batch's hosts upgraded in turn (rc $rc)"
+}
+
 fleet_safe_state_tests() {
 	local inv=$1 st=$2 nup
 	ups() { grep -c upgraded "$T/fleet/upgrades"; }

@@ -352,6 +352,8 @@ install_tests() {
 # ekvm fleet and ekvm reload
 # shellcheck source=userspace/tests/fleet.sh
 . tests/fleet.sh
+# shellcheck source=userspace/tests/fleet-preflight.sh
+. tests/fleet-preflight.sh
 
 unit_tests
 dispatch_tests
@@ -376,6 +378,7 @@ completion_feature_tests
 fleet_unit_tests
 fleet_help_tests
 fleet_testdriver_tests
+fleet_preflight_tests
 reload_tests
 install_tests
 echo "$passed passed, $failed failed"

@@ -8,7 +8,8 @@ set -euo pipefail
 
 fleet_case
 fleet_inventory "$INV" 6.1.192.2 bandwidth=16
-ekvm_fleet rollout -i "$INV" -s "$STATE" >"$FLEET/rollout.out" 2>&1 &
+# --retries 0: the halt itself is under test here (migration-retry.sh retries)
+ekvm_fleet rollout -i "$INV" -s "$STATE" --retries 0 >"$FLEET/rollout.out" 2>&1 &
 pid=$!
 dest=
 for _ in $(seq 1 120); do
@@ -38,10 +39,15 @@ resume_to_done
 echo "# destination died: halted with every guest running, resumed to completion"
 
 # A migration that does not end in time is aborted: a new rollout with migrations capped at
-# 8 MiB/s and a 2 s timeout halts at the canary's evacuation; guest1 runs on at home.
-ekvm_fleet rollout -i "$INV" -s "$STATE" -t 2 --bandwidth 8 >"$FLEET/timeout.out" 2>&1 &&
+# 8 MiB/s and a 2 s timeout (--timeout-per-gib 0: not 2 s + 150 s a GiB) halts at the canary's
+# evacuation, after the retry on the other destination timed out too; guest1 runs on at home.
+ekvm_fleet rollout -i "$INV" -s "$STATE" -t 2 --timeout-per-gib 0 --bandwidth 8 >"$FLEET/timeout.out" 2>&1 &&
 	fail "a rollout whose migration times out succeeded"
 grep -q "evacuate: guest1: no end after 2 s: aborting" "$STATE.log" || fail "no abort in the log"
+if ! { [ "$(grep -c "evacuate: guest1: no end after 2 s: aborting" "$STATE.log")" -eq 2 ] &&
+	grep -q "evacuate: guest1: retrying on host[BC] (retry 1 of 1)" "$STATE.log"; }; then
+	fail "the timed-out migration was not retried once on the other destination"
+fi
 grep -q "rollout: halted at hostA (evacuate): guest1: migration to host[BC] failed" "$FLEET/timeout.out" ||
 	fail "report: $(tail -20 "$FLEET/timeout.out")"
 guests_alive

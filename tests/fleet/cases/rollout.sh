@@ -48,6 +48,10 @@ grep -q 'evacuate: guest2 now on host[AB]' "$STATE.log" || fail "no evacuation o
 # (progress lines, once a second, are checked by destination-dies.sh, whose migrations are slow)
 grep -q 'hostB: KVM is not ekvm: no drain to set; evacuating anyway' "$STATE.log" || fail "a host that is not ekvm is not reported"
 grep -q 'preflight: PASS cpu' "$STATE.log" || fail "the preflight is not in the log"
+# the policy: TLS by default, plain TCP here (the test fleet has no certificates) with a warning
+grep -q ' migration policy: plain TCP, auto-converge on, timeout 300 s + 150 s a GiB, ' "$STATE.log" ||
+	fail "no migration policy in the log"
+grep -q ' WARNING: --insecure-migration: ' "$STATE.log" || fail "plain TCP migration without a warning"
 log_is_timestamped
 # a second rollout may start over a finished one; with --json only the report is on stdout
 ekvm_fleet rollout -i "$INV" -s "$STATE" --json >"$FLEET/rollout2.json" 2>"$FLEET/rollout2.err" ||

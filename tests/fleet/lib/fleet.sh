@@ -235,9 +235,17 @@ fleet_inventory() {
 	} >"$file"
 }
 
-# ekvm_fleet ARGS...: ekvm fleet in the controller namespace, state and log under $FLEET.
+# ekvm_fleet SUBCOMMAND ARGS...: ekvm fleet in the controller namespace, state and log under
+# $FLEET. The test fleet's libvirtds have no TLS certificates (qemu.conf's migrate_tls_x509_*):
+# rollout and resume migrate over plain TCP, --insecure-migration (ekvm fleet migrates with TLS
+# by default and logs a warning for it).
 ekvm_fleet() {
-	"${CTL[@]}" "$EKVM_BIN" fleet "$@"
+	local sub=$1
+	shift
+	case $sub in
+	rollout | resume) "${CTL[@]}" "$EKVM_BIN" fleet "$sub" --insecure-migration "$@" ;;
+	*) "${CTL[@]}" "$EKVM_BIN" fleet "$sub" "$@" ;;
+	esac
 }
 
 # fleet_case: the fleet up, every host at KVM 6.1.192.1, guest1 on hostA and guest2 on hostC
