@@ -11,14 +11,7 @@ fleet_inventory "$INV" 6.1.192.2 bandwidth=16
 # --retries 0: the halt itself is under test here (migration-retry.sh retries)
 ekvm_fleet rollout -i "$INV" -s "$STATE" --retries 0 >"$FLEET/rollout.out" 2>&1 &
 pid=$!
-dest=
-for _ in $(seq 1 120); do
-	# (no log yet at first)
-	dest=$(sed -n 's/.*evacuate: guest1 -> \(host[BC]\): .* MiB remaining.*/\1/p' "$STATE.log" 2>/dev/null | head -1 || true)
-	[ -n "$dest" ] && break
-	sleep 0.25
-done
-[ -n "$dest" ] || { kill "$pid"; fail "guest1's migration did not start"; }
+dest=$(migrating_to "$pid")
 fleet_kill_daemon "$dest"
 echo "# killed the libvirtd of $dest while guest1 migrated to it"
 rc=0; wait "$pid" || rc=$?

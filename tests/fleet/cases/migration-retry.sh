@@ -10,14 +10,7 @@ fleet_case
 fleet_inventory "$INV" 6.1.192.2 bandwidth=16
 ekvm_fleet rollout -i "$INV" -s "$STATE" >"$FLEET/rollout.out" 2>&1 &
 pid=$!
-dest=
-for _ in $(seq 1 120); do
-	# (no log yet at first)
-	dest=$(sed -n 's/.*evacuate: guest1 -> \(host[BC]\): .* MiB remaining.*/\1/p' "$STATE.log" 2>/dev/null | head -1 || true)
-	[ -n "$dest" ] && break
-	sleep 0.25
-done
-[ -n "$dest" ] || { kill "$pid"; fail "guest1's migration did not start"; }
+dest=$(migrating_to "$pid")
 other=hostB
 [ "$dest" = hostB ] && other=hostC
 fleet_kill_daemon "$dest"

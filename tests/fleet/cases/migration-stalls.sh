@@ -13,14 +13,7 @@ fleet_inventory "$INV" 6.1.192.2 bandwidth=16
 ekvm_fleet rollout -i "$INV" -s "$STATE" --retries 0 --progress-timeout 5 --abort-timeout 60 \
 	>"$FLEET/rollout.out" 2>&1 &
 pid=$!
-dest=
-for _ in $(seq 1 120); do
-	# (no log yet at first)
-	dest=$(sed -n 's/.*evacuate: guest1 -> \(host[BC]\): .* MiB remaining.*/\1/p' "$STATE.log" 2>/dev/null | head -1 || true)
-	[ -n "$dest" ] && break
-	sleep 0.25
-done
-[ -n "$dest" ] || { kill "$pid"; fail "guest1's migration did not start"; }
+dest=$(migrating_to "$pid")
 # the destination's QEMU is the one started for an incoming migration (libvirt: -incoming defer)
 qpid=$(pgrep -f 'guest=guest1.*-incoming' | head -1 || true)
 [ -n "$qpid" ] || { kill "$pid"; fail "no incoming QEMU for guest1 on $dest"; }

@@ -307,3 +307,17 @@ resume_to_done() {
 		and ([.vms[] | .host == .home] | all)'
 	log_is_timestamped
 }
+
+# migrating_to PID: the host guest1's evacuation migrates it to, once the log shows memory sent
+# (within 30 s); fails, killing the rollout PID, when the migration does not start.
+migrating_to() {
+	local d=
+	for _ in $(seq 1 120); do
+		# (no log yet at first)
+		d=$(sed -n 's/.*evacuate: guest1 -> \(host[BC]\): .* MiB remaining.*/\1/p' "$STATE.log" 2>/dev/null | head -1 || true)
+		[ -n "$d" ] && break
+		sleep 0.25
+	done
+	[ -n "$d" ] || { kill "$1"; fail "guest1's migration did not start"; }
+	echo "$d"
+}
