@@ -224,16 +224,25 @@ struct inv_ctx {
 
 static int inv_error(struct inv_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+int fleet_file_verror(char *err, size_t size, const char *file, int line, const char *fmt,
+		      va_list ap)
+{
+	int n = snprintf(err, size, "%s:%d: ", file, line);
+
+	if (n >= 0 && (size_t)n < size)
+		vsnprintf(err + n, size - (size_t)n, fmt, ap);
+	return -EINVAL;
+}
+
 static int inv_error(struct inv_ctx *c, const char *fmt, ...)
 {
-	int n = snprintf(c->err, c->errsize, "%s:%d: ", c->name, c->line);
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	if (n >= 0 && (size_t)n < c->errsize)
-		vsnprintf(c->err + n, c->errsize - (size_t)n, fmt, ap);
+	r = fleet_file_verror(c->err, c->errsize, c->name, c->line, fmt, ap);
 	va_end(ap);
-	return -EINVAL;
+	return r;
 }
 
 #define HOST_KEY(k)                                                                     \

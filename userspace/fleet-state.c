@@ -240,14 +240,13 @@ static int st_error(struct st_ctx *c, const char *fmt, ...) __attribute__((forma
 
 static int st_error(struct st_ctx *c, const char *fmt, ...)
 {
-	int n = snprintf(c->err, c->errsize, "%s:%d: ", c->path, c->line);
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	if (n >= 0 && (size_t)n < c->errsize)
-		vsnprintf(c->err + n, c->errsize - (size_t)n, fmt, ap);
+	r = fleet_file_verror(c->err, c->errsize, c->path, c->line, fmt, ap);
 	va_end(ap);
-	return -EINVAL;
+	return r;
 }
 
 /* Every word after the first is KEY=VALUE with a KEY of keys (NULL-terminated), once each;

@@ -18,6 +18,7 @@
 #ifndef EKVM_FLEET_H
 #define EKVM_FLEET_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -199,6 +200,9 @@ int fleet_step_parse(const char *s, enum fleet_step *st);
  * a comment outside quotes. Returns the number of words, -EINVAL (unterminated quote), -EILSEQ
  * (\x00) or -E2BIG (more than max words, or more than size bytes with their 0s). */
 int fleet_words(const char *line, char **words, int max, char *buf, size_t size);
+/* "FILE:LINE: message" into err (inventory and state errors); returns -EINVAL. */
+int fleet_file_verror(char *err, size_t size, const char *file, int line, const char *fmt,
+		      va_list ap) __attribute__((format(printf, 5, 0)));
 /* Writes value quoted when it needs to be, so that fleet_words() reads back exactly value:
  * quotes and backslashes escaped, control characters (\n, \r, tab...) as \xHH. -E2BIG (out
  * set to "") when it does not fit: FLEET_QUOTED(n) bytes hold any value of n - 1 bytes. */
