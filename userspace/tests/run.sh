@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.." || exit 2
 O=${O:?O must name the build folder}
 EKVM=$O/ekvm-asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1
+LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp"
+export LSAN_OPTIONS
 ABI=$(sed -n 's/^#define EKVM_ABI_LEVEL[[:space:]]*\([0-9]*\).*/\1/p' include/ekvm-abi.h)
 T=$(mktemp -d /tmp/ekvm-check.XXXXXX)
 chmod 755 "$T"
