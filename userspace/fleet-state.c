@@ -54,6 +54,13 @@ void fleet_log(const struct fleet *f, int host, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/*
+	 * One event a line: libvirt's errors carry QEMU's stderr, newlines included, and a line
+	 * without a timestamp would read as a separate, undated event.
+	 */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = ' ';
 	fleet_now_iso(when, sizeof(when));
 	fprintf(f->json ? stderr : stdout, "%s %s%s%s\n", when,
 		host >= 0 ? f->hosts[host].name : "", host >= 0 ? ": " : "", msg);

@@ -260,6 +260,10 @@ static void test_state(void)
 	ok(o && fgets(err, sizeof(err), o) && strlen(err) > 25 && err[10] == 'T' &&
 		   err[23] == 'Z' && strstr(err, "Z hv2: a line\n"),
 	   "log: ISO-8601 UTC timestamp, host, message");
+	fleet_log(&f, -1, "error: %s", "QEMU said:\nline two\r\tend");
+	ok(o && fgets(err, sizeof(err), o) && strstr(err, "Z error: QEMU said: line two  end\n") &&
+		   !fgets(err, sizeof(err), o),
+	   "log: a message's newlines and control characters become spaces (one event a line)");
 	if (o)
 		fclose(o);
 	fleet_free(&f);

@@ -292,7 +292,9 @@ report_is() {
 # the log: every line starts with an ISO-8601 UTC timestamp
 log_is_timestamped() {
 	local bad
-	bad=$(grep -cvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z ' "$STATE.log" || true)
+	local re='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z '
+	bad=$(grep -cvE "$re" "$STATE.log" || true)
+	[ "$bad" = 0 ] || grep -nvE "$re" "$STATE.log" | head -5 | sed 's/^/# undated: /' >&2
 	assert_eq "log lines without a timestamp" 0 "$bad"
 }
 
@@ -309,15 +311,20 @@ resume_to_done() {
 }
 
 # migrating_to PID: the host guest1's evacuation migrates it to, once the log shows memory sent
-# (within 30 s); fails, killing the rollout PID, when the migration does not start.
+# (within 90 s: pre-flight and the destination's QEMU take seconds each on a loaded host);
+# fails, killing the rollout PID, when the migration does not start.
 migrating_to() {
 	local d=
-	for _ in $(seq 1 120); do
+	for _ in $(seq 1 360); do
 		# (no log yet at first)
 		d=$(sed -n 's/.*evacuate: guest1 -> \(host[BC]\): .* MiB remaining.*/\1/p' "$STATE.log" 2>/dev/null | head -1 || true)
 		[ -n "$d" ] && break
 		sleep 0.25
 	done
-	[ -n "$d" ] || { kill "$1"; fail "guest1's migration did not start"; }
+	if [ -z "$d" ]; then
+		kill "$1" 2>/dev/null || true
+		sed 's/^/# log: /' "$STATE.log" 2>/dev/null | tail -15 >&2 || true
+		fail "guest1's migration did not start"
+	fi
 	echo "$d"
 }
