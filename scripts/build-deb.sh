@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the Debian packages ekvm-dkms and ekvm-tools into OUT from a staged source tree:
-# packaging/deb/debian, dkms.conf, the DKMS source (scripts/dkms-source.sh) and userspace/.
+# Build the Debian packages ekvm-dkms, ekvm-tools and ekvm-fleet into OUT from a staged source
+# tree: packaging/deb/debian, dkms.conf, the DKMS source (scripts/dkms-source.sh) and userspace/.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -26,13 +26,13 @@ ekvm ($pkgver) unstable; urgency=medium
 
  -- ekvm maintainers <maintainers@ekvm.invalid>  $(git -C "$EKVM_TOP" log -1 --format=%cD 2>/dev/null || date -R)
 EOT
-rm -f "$out"/ekvm-dkms_"$pkgver"_*.deb "$out"/ekvm-tools_"$pkgver"_*.deb
+rm -f "$out"/ekvm-dkms_"$pkgver"_*.deb "$out"/ekvm-tools_"$pkgver"_*.deb "$out"/ekvm-fleet_"$pkgver"_*.deb
 (cd "$stage" && dpkg-buildpackage -us -uc -b >"$out/ekvm-$pkgver.build.log" 2>&1) ||
 	{ tail -20 "$out/ekvm-$pkgver.build.log" >&2; die "dpkg-buildpackage failed (log: $out/ekvm-$pkgver.build.log)"; }
 # (lintian's status is kept apart: with pipefail, `lintian | grep || true` always succeeded)
 rc=0
 lintian --fail-on error,warning "$out"/ekvm-dkms_"$pkgver"_all.deb "$out"/ekvm-tools_"$pkgver"_amd64.deb \
-	>"$out/lintian.log" 2>&1 || rc=$?
+	"$out"/ekvm-fleet_"$pkgver"_amd64.deb >"$out/lintian.log" 2>&1 || rc=$?
 grep -v "^running with root privileges" "$out/lintian.log" >&2 || true
 [ "$rc" -eq 0 ] || die "lintian found problems (above; $out/lintian.log)"
 info "built $(cd "$out" && echo ekvm-*_"$pkgver"_*.deb)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build a complete ekvm release set into OUT from this tree as ekvm release RELEASE, without
-# touching patches/ or the Makefile: ekvm-dkms, ekvm-tools and ekvm-modules-<kver> for the
+# touching patches/ or the Makefile: ekvm-dkms, ekvm-tools, ekvm-fleet and ekvm-modules-<kver> for the
 # Debian kernel of each base (BASE_KVER_<base>) whose headers are installed here. EXTRA_PATCH_DIR
 # (e.g. tests/lab/patches) holds <base>/series and its patches for every base, applied after that
 # base's series (EKVM_PATCHES points at a copy of patches/ with them added). The objects are
@@ -63,7 +63,8 @@ for k in "${kvers[@]}"; do
 done
 
 rm -f "$out"/*.deb
-debs=("$work/deb/ekvm-dkms_${pkgver}_all.deb" "$work/deb/ekvm-tools_${pkgver}_amd64.deb")
+debs=("$work/deb/ekvm-dkms_${pkgver}_all.deb" "$work/deb/ekvm-tools_${pkgver}_amd64.deb"
+	"$work/deb/ekvm-fleet_${pkgver}_amd64.deb")
 for k in "${kvers[@]}"; do debs+=("$work/deb/ekvm-modules-${k}_${pkgver}_amd64.deb"); done
 cp "${debs[@]}" "$out/"
 # the staged source package is a copy of the tree: not kept

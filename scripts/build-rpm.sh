@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the RPMs ekvm-dkms and ekvm-tools into OUT with rpmbuild, from a tarball of the staged
-# source (the DKMS source of scripts/dkms-source.sh, userspace/, kernel-hook/, LICENSE).
+# Build the RPMs ekvm-dkms, ekvm-tools and ekvm-fleet into OUT with rpmbuild, from a tarball of the
+# staged source (the DKMS source of scripts/dkms-source.sh, userspace/, kernel-hook/, LICENSE).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

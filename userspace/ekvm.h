@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The ekvm tool: one binary, one dispatch table of subcommands (cmd.c).
+ * The ekvm tool: one binary, one dispatch table of subcommands (cmd.c). `ekvm fleet` is a
+ * program of its own, ekvm-fleet (fleet-main.c), which ekvm runs (cmd-fleet-exec.c): only it
+ * links libvirt.
  *
  * A subcommand is a function `int cmd_<name>(int argc, char **argv, struct ekvm_ctx *ctx)`
  * in cmd-<name>.c. It parses its own options, prints, and returns an exit code. Everything
@@ -13,6 +15,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #ifndef EKVM_VERSION
 #define EKVM_VERSION "0.1.0-dev"
@@ -30,6 +33,7 @@ enum {
 enum {
 	NEED_KVM = 1 << 0, /* opens /dev/kvm (EKVM_DEV_KVM) into ctx->kvm_fd */
 	NEED_SYSFS = 1 << 1, /* sysfs (EKVM_SYSFS_ROOT) must be readable */
+	CMD_EXEC = 1 << 2, /* runs another program: every argument, --help too, goes to it */
 };
 
 struct ekvm_cmd;
@@ -49,6 +53,12 @@ struct ekvm_cmd {
 };
 
 int ekvm_main(int argc, char **argv);
+/*
+ * Runs one command (runcmd.c): its --help, its preconditions, then cmd->fn(argc, argv) with
+ * argv[0] the command's name; flushes stdout. Used by ekvm_main() and by ekvm-fleet's main().
+ */
+int ekvm_run(const struct ekvm_cmd *cmd, int argc, char **argv);
+void ekvm_print_cmd_help(FILE *f, const struct ekvm_cmd *c);
 
 /*
  * Argument errors, with fixed wording: they print one line naming the command and the
@@ -71,7 +81,12 @@ int cmd_stat(int argc, char **argv, struct ekvm_ctx *ctx);
 int cmd_stat_hist(int argc, char **argv, struct ekvm_ctx *ctx);
 int cmd_drain(int argc, char **argv, struct ekvm_ctx *ctx);
 int cmd_reload(int argc, char **argv, struct ekvm_ctx *ctx);
-/* cmd-fleet.c with libvirt, cmd-fleet-none.c without (static build, FLEET=0) */
+/*
+ * In ekvm-fleet, cmd-fleet.c (libvirt); in ekvm, cmd-fleet-exec.c, which runs ekvm-fleet with
+ * the same arguments.
+ */
 int cmd_fleet(int argc, char **argv, struct ekvm_ctx *ctx);
+/* `ekvm help` lists fleet with this summary; `ekvm fleet --help` is ekvm-fleet's. */
+#define EKVM_FLEET_SUMMARY "Roll a new KVM across a libvirt fleet, live-migrating VMs away and back"
 
 #endif /* EKVM_H */

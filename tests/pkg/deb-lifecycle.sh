@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The .deb lifecycle of ekvm-dkms and ekvm-tools on this machine, as an operator meets it:
+# The .deb lifecycle of ekvm-dkms, ekvm-tools and ekvm-fleet on this machine, as an operator meets it:
 #  1. install with three supported kernels' headers present, two 6.1 and the 6.12 one (the
 #     package carries both bases): ekvm modules built, signed and installed for each (6.12's
 #     compressed like its own, .ko.xz), modprobe resolves to them, `ekvm status` agrees, and the
 #     installed modules boot in the VM harness (identity test, smoke guest, module reload);
+#     ekvm-tools does not depend on libvirt: `ekvm fleet` says in one line that ekvm-fleet is not
+#     installed, then runs it once ekvm-fleet is;
 #  2. install the headers of another supported ABI: its ekvm modules appear by themselves;
 #  3. install the headers of an unsupported kernel (an older 6.12.y): apt succeeds, one skip line;
 #  4. upgrade to the next release: every kernel rebuilt, nothing of the old release left;
@@ -23,7 +25,7 @@ if [ -n "$unsup" ]; then
 	debunsup=$(headers_noimage_deb "$unsup")
 fi
 
-lifecycle_begin "$base" "$other $k612" apt_q purge ekvm-tools ekvm-dkms
+lifecycle_begin "$base" "$other $k612" apt_q purge ekvm-fleet ekvm-tools ekvm-dkms
 stock=$(stock_checksums "$base") stock612=$(kvm_checksums "$k612")
 assert_stock_resolution "$base"
 assert_stock_resolution "$k612"
@@ -48,6 +50,22 @@ smoke="$EKVM_BUILD/userspace/ekvm-static"
 	-n 1 -x "$smoke" -o "$TEST_TMP/vm" >"$TEST_TMP/vm.log" 2>&1 ||
 	{ tail -30 "$TEST_TMP/vm.log"; fail "the installed modules failed the VM harness"; }
 grep -E '^[0-9]+ passed' "$TEST_TMP/vm.log"
+# the fleet controller is a package of its own: only it depends on libvirt
+tools_deps=$(dpkg-deb -f "$debs/ekvm-tools_${PKGVER}_amd64.deb" Depends)
+fleet_deps=$(dpkg-deb -f "$debs/ekvm-fleet_${PKGVER}_amd64.deb" Depends)
+[[ $tools_deps != *libvirt* ]] || fail "ekvm-tools depends on libvirt: $tools_deps"
+[[ $fleet_deps == *"ekvm-tools (= $PKGVER)"* && $fleet_deps == *libvirt0* ]] ||
+	fail "ekvm-fleet does not depend on ekvm-tools (= $PKGVER) and libvirt0: $fleet_deps"
+! ldd /usr/bin/ekvm | grep -q libvirt || fail "the installed ekvm links libvirt: $(ldd /usr/bin/ekvm)"
+echo "ekvm-tools: Depends: $tools_deps"
+rc=0 && out=$(ekvm fleet --help 2>&1) || rc=$?
+assert_eq "ekvm fleet without ekvm-fleet: exit status" 2 "$rc"
+assert_eq "ekvm fleet without ekvm-fleet" "ekvm fleet: ekvm-fleet is not installed (install the ekvm-fleet package): /usr/libexec/ekvm/ekvm-fleet: No such file or directory" "$out"
+apt_q install "$debs/ekvm-fleet_${PKGVER}_amd64.deb" >"$TEST_TMP/install-fleet.log" 2>&1 ||
+	{ tail -30 "$TEST_TMP/install-fleet.log"; fail "apt install ekvm-fleet failed"; }
+[[ $(ekvm fleet --help) == "usage: ekvm fleet plan|rollout|resume|status "* ]] ||
+	fail "ekvm fleet --help with ekvm-fleet installed: $(ekvm fleet --help 2>&1)"
+echo "ekvm fleet: not installed said in one line; runs /usr/libexec/ekvm/ekvm-fleet once installed"
 
 echo "# 2. headers of another supported kernel"
 apt_q install "linux-headers-$later" >"$TEST_TMP/later.log" 2>&1 ||
@@ -69,6 +87,7 @@ echo "# 4. upgrade to $next"
 EKVM_RELEASE=$((${next##*.})) "$EKVM_TOP/scripts/build-deb.sh" "$TEST_TMP/next" "$next" \
 	"${dkms_releases[@]}" >"$TEST_TMP/build-next.log" 2>&1 || { cat "$TEST_TMP/build-next.log"; fail "building $next failed"; }
 apt_q install "$TEST_TMP/next/ekvm-dkms_${next}_all.deb" "$TEST_TMP/next/ekvm-tools_${next}_amd64.deb" \
+	"$TEST_TMP/next/ekvm-fleet_${next}_amd64.deb" \
 	>"$TEST_TMP/upgrade.log" 2>&1 || { tail -30 "$TEST_TMP/upgrade.log"; fail "the upgrade failed"; }
 for k in "$base" "$other" "$later" "$k612"; do
 	assert_ekvm_modules "$k" "${next##*.}"
@@ -76,9 +95,10 @@ done
 assert_eq "DKMS versions of ekvm" "$next" "$(find /var/lib/dkms/ekvm -mindepth 1 -maxdepth 1 \
 	-not -name 'kernel-*' -printf '%f ' | xargs)"
 [ ! -e "/usr/src/ekvm-$PKGVER" ] || fail "/usr/src/ekvm-$PKGVER left after the upgrade"
+assert_eq "ekvm-fleet after the upgrade" "$next" "$(dpkg-query -W -f '${Version}' ekvm-fleet)"
 
 echo "# 5. purge"
-apt_q purge ekvm-tools ekvm-dkms >"$TEST_TMP/purge.log" 2>&1 || { tail -30 "$TEST_TMP/purge.log"; fail "purge failed"; }
+apt_q purge ekvm-fleet ekvm-tools ekvm-dkms >"$TEST_TMP/purge.log" 2>&1 || { tail -30 "$TEST_TMP/purge.log"; fail "purge failed"; }
 for k in "$base" "$other" "$later" "$k612"; do
 	assert_no_ekvm_modules "$k"
 done
@@ -87,7 +107,7 @@ assert_stock_resolution "$k612"
 assert_eq "the distro's module files" "$stock" "$(stock_checksums "$base")"
 assert_eq "$k612's own KVM modules" "$stock612" "$(kvm_checksums "$k612")"
 for f in /usr/src/ekvm-* /var/lib/dkms/ekvm /usr/lib/ekvm /etc/kernel/postinst.d/ekvm-dkms \
-	/etc/kernel/header_postinst.d/ekvm-dkms /usr/bin/ekvm; do
+	/etc/kernel/header_postinst.d/ekvm-dkms /usr/bin/ekvm /usr/libexec/ekvm; do
 	[ ! -e "$f" ] || fail "$f is left after purge"
 done
 echo "the host is back as it was"

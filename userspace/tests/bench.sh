@@ -3,6 +3,9 @@
 #  - ekvm smoke wall time (goal: 5 ms or less) and I/O exits per second
 #  - CPU time per `ekvm stat` refresh with 100 VMs open, against kvm_stat where it runs,
 #    else against a fixed budget of 1 ms per refresh
+#  - start-up (`ekvm --version`) and smoke wall time of the build tree's ekvm and of the one
+#    shipped in the ekvm-tools .deb (EKVM_DEB, default the build's ../deb/ekvm-tools_<version>),
+#    and ekvm-fleet's start-up with libvirt linked, for comparison
 # shellcheck disable=SC2016 # the sh -c scripts expand their own arguments
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -13,6 +16,15 @@ T=$(mktemp -d /tmp/ekvm-bench.XXXXXX)
 trap 'rm -rf "$T"; [ -n "${HOLD_PID:-}" ] && kill "$HOLD_PID" 2>/dev/null' EXIT
 
 echo "# ekvm bench on $(uname -r), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
+
+# wall WHAT COMMAND...: median, mean and min wall time of COMMAND over $RUNS runs (hyperfine)
+wall() {
+	local what=$1
+	shift
+	hyperfine -N --warmup 10 --runs "$RUNS" --export-json "$T/wall.json" "$*" >/dev/null 2>&1 ||
+		{ echo "$what: failed: $*"; return; }
+	jq -r --arg w "$what" '.results[0] | "\($w): median \(.median * 1e3 | . * 100 | round / 100) ms, mean \(.mean * 1e3 | . * 100 | round / 100) ms, min \(.min * 1e3 | . * 100 | round / 100) ms (\(.times | length) runs)"' "$T/wall.json"
+}
 
 # 1. smoke wall time
 if command -v hyperfine >/dev/null; then
@@ -65,3 +77,23 @@ fi
 wfd=${HOLD[1]}
 exec {wfd}>&-
 wait "$HOLD_PID" 2>/dev/null
+
+# 4. start-up: the build tree's ekvm, the one shipped in the .deb, and ekvm-fleet (libvirt)
+command -v hyperfine >/dev/null || { echo "start-up: no hyperfine"; exit 0; }
+libs() { ldd "$1" | grep -c '=>'; }
+echo "load average before the start-up runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+wall "ekvm --version (build tree, $(libs "$EKVM") shared libraries)" "$EKVM" --version
+deb=${EKVM_DEB:-$O/../deb/ekvm-tools_${EKVM_VERSION:-0.1.0-dev}_amd64.deb}
+if [ -f "$deb" ]; then
+	dpkg-deb -x "$deb" "$T/deb"
+	wall "ekvm --version ($(basename "$deb"), $(libs "$T/deb/usr/bin/ekvm") shared libraries)" \
+		"$T/deb/usr/bin/ekvm" --version
+	wall "ekvm smoke ($(basename "$deb"); goal <= 5 ms)" "$T/deb/usr/bin/ekvm" smoke
+	ldd "$T/deb/usr/bin/ekvm" | grep -q libvirt && echo "WARNING: the shipped ekvm links libvirt"
+else
+	echo "no $deb (make deb; EKVM_DEB=FILE names another): the shipped binary not measured"
+fi
+if [ -x "$O/ekvm-fleet" ]; then
+	wall "ekvm-fleet --help (build tree, $(libs "$O/ekvm-fleet") shared libraries: libvirt)" "$O/ekvm-fleet" --help
+	wall "ekvm fleet --help (ekvm runs ekvm-fleet)" "$EKVM" fleet --help
+fi

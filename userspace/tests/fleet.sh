@@ -164,11 +164,6 @@ fleet_testdriver_tests() {
 	usage_error "fleet --abort-timeout 0" -- fleet rollout -i "$inv" --abort-timeout 0
 	usage_error "fleet --max-downtime x" -- fleet rollout -i "$inv" --max-downtime x
 	usage_error "fleet resume with inventory" -- fleet resume -i "$inv"
-	if [ -x "$O/ekvm-static" ]; then
-		out=$("$O/ekvm-static" fleet plan -i "$inv" 2>&1); rc=$?
-		[ "$rc" -eq 2 ] && [[ $out == *"built without libvirt"* ]]
-		ok $? "static ekvm: fleet says it was built without libvirt"
-	fi
 }
 
 # Issue 16: a state that cannot be read back or saved, the log, the exit codes of a rollout.

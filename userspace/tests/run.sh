@@ -336,8 +336,9 @@ install_tests() {
 	local d=$T/install
 	make -s NO_DEPS=1 O="$O" install DESTDIR="$d" PREFIX=/usr >/dev/null
 	[ -x "$d/usr/bin/ekvm" ] && [ -f "$d/usr/share/man/man1/ekvm.1" ] &&
-		[ -f "$d/usr/share/bash-completion/completions/ekvm" ]
-	ok $? "make install: binary, man page, completion"
+		[ -f "$d/usr/share/bash-completion/completions/ekvm" ] &&
+		[ -x "$d/usr/libexec/ekvm/ekvm-fleet" ]
+	ok $? "make install: binaries (ekvm-fleet in /usr/libexec/ekvm), man page, completion"
 	bash -c ". '$d/usr/share/bash-completion/completions/ekvm'; COMP_WORDS=(ekvm st); COMP_CWORD=1;
 		_ekvm; echo \${COMPREPLY[*]}" | grep -qx 'status stat'
 	ok $? "bash completion completes subcommands"
@@ -356,6 +357,8 @@ install_tests() {
 . tests/fleet.sh
 # shellcheck source=userspace/tests/fleet-preflight.sh
 . tests/fleet-preflight.sh
+# shellcheck source=userspace/tests/fleet-program.sh
+. tests/fleet-program.sh
 
 unit_tests
 dispatch_tests
@@ -379,6 +382,7 @@ hist_host_tests
 completion_feature_tests
 fleet_unit_tests
 fleet_help_tests
+fleet_program_tests
 fleet_testdriver_tests
 fleet_preflight_tests
 reload_tests

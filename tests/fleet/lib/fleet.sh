@@ -10,7 +10,8 @@ FLEET=$EKVM_BUILD/fleet/$(basename "$0" .sh)
 FLEET_ID=ekf$(($$ % 100000))
 FLEET_HOSTS=(hostA hostB hostC)
 FLEET_GUEST_MIB=${FLEET_GUEST_MIB:-128}
-# a copy of the tool, taken by fleet_up: build/userspace/ekvm may be rebuilt while a test runs
+# a copy of the tool and, next to it, of the ekvm-fleet it runs, taken by fleet_up:
+# build/userspace/ekvm may be rebuilt while a test runs
 EKVM_BIN=$FLEET/ekvm
 CTL=(ip netns exec "$FLEET_ID-ctl")
 
@@ -139,8 +140,11 @@ fleet_up() {
 	trap fleet_down EXIT
 	trap 'exit 130' INT TERM HUP # the EXIT trap still runs
 	rm -rf "$FLEET" && mkdir -p "$FLEET"
-	[ -x "$EKVM_BUILD/userspace/ekvm" ] || fail "no $EKVM_BUILD/userspace/ekvm (make userspace)"
+	for h in ekvm ekvm-fleet; do # (h: the programs here, the hosts below)
+		[ -x "$EKVM_BUILD/userspace/$h" ] || fail "no $EKVM_BUILD/userspace/$h (make userspace)"
+	done
 	cp "$EKVM_BUILD/userspace/ekvm" "$EKVM_BIN"
+	cp "$EKVM_BUILD/userspace/ekvm-fleet" "$FLEET/ekvm-fleet"
 	fleet_guest_image
 	ip netns add "$FLEET_ID-ctl"
 	"${CTL[@]}" ip link add br0 type bridge

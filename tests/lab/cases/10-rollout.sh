@@ -345,11 +345,15 @@ mkdir -p "$EKVM_BUILD/lab"
 # the releases N, N+1 and the signed repository (tests/lab/releases), then the lab
 "$EKVM_TOP/tests/lab/releases/build.sh" >"$EKVM_BUILD/lab/releases.log" 2>&1 ||
 	{ tail -20 "$EKVM_BUILD/lab/releases.log" >&2; fail "building the releases failed"; }
-[ -x "$EKVM_BUILD/userspace/ekvm" ] || fail "no $EKVM_BUILD/userspace/ekvm (make userspace)"
+for f in ekvm ekvm-fleet; do
+	[ -x "$EKVM_BUILD/userspace/$f" ] || fail "no $EKVM_BUILD/userspace/$f (make userspace)"
+done
 # hv3 is the DKMS host: its image has ekvm-dkms N, built by DKMS in the image's chroot
 LAB_IMAGE_VARIANT[hv3]=dkms
 lab_up
+# ekvm runs the ekvm-fleet in its own folder (the controller's ekvm fleet)
 cp "$EKVM_BUILD/userspace/ekvm" "$EKVM_CTL"
+cp "$EKVM_BUILD/userspace/ekvm-fleet" "$(dirname "$EKVM_CTL")/ekvm-fleet"
 step hosts s_hosts
 step repository s_repository
 step "install ekvm $VN" s_install

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the lab installs (tests/lab/releases/README.md): from this tree, in OUT (build/lab):
-#   releases/N/                  ekvm-dkms, ekvm-tools, ekvm-modules-<kver> of release N, the
-#                                Makefile's
+#   releases/N/                  ekvm-dkms, ekvm-tools, ekvm-fleet, ekvm-modules-<kver> of
+#                                release N, the Makefile's
 #   releases/N+1/                the same as release N+1, with the lab's patch (tests/lab/patches:
 #                                the attribute /sys/module/kvm/ekvm/lab_release) after the series
 #   releases/N+1-broken/         release N+1 whose ekvm-modules-<kver> fails to configure (its

@@ -38,7 +38,7 @@ unpack() {
 for r in "$n" "$n1"; do
 	v="$base.$r"
 	echo "# release $r"
-	assert_eq "release $r packages" "ekvm-dkms_${v}_all.deb ${mod}_${v}_amd64.deb ekvm-tools_${v}_amd64.deb" \
+	assert_eq "release $r packages" "ekvm-dkms_${v}_all.deb ekvm-fleet_${v}_amd64.deb ${mod}_${v}_amd64.deb ekvm-tools_${v}_amd64.deb" \
 		"$(cd "$rel/$r" && echo ./*.deb | sed 's|\./||g')"
 	for d in "$rel/$r"/*.deb; do
 		assert_eq "$(basename "$d") Version" "$v" "$(dpkg-deb -f "$d" Version)"
@@ -79,7 +79,7 @@ for b in broken:postinst:configure broken-preinst:preinst:upgrade; do
 	diff "$good/DEBIAN/control" "$bad/DEBIAN/control" >/dev/null || fail "the $what package's control differs from N+1's"
 	expect_failure sh "$bad/DEBIAN/$script" "$arg" "$base.$n"
 	assert_eq "$what $script" "ekvm lab: this ekvm-modules package is broken on purpose (suite lab-$what)" "$out"
-	for p in ekvm-dkms_${base}.${n1}_all.deb ekvm-tools_${base}.${n1}_amd64.deb; do
+	for p in ekvm-dkms_${base}.${n1}_all.deb ekvm-tools_${base}.${n1}_amd64.deb ekvm-fleet_${base}.${n1}_amd64.deb; do
 		cmp -s "$rel/$n1/$p" "$dir/$p" || fail "lab-$what's $p is not release $n1's"
 	done
 	echo "$what: $mod $base.$n1's $script fails, its modules and fields are N+1's"
@@ -136,12 +136,12 @@ repo="$lab/repo"
 repo_apt "$repo" lab lab-broken lab-broken-preinst -- update >"$TEST_TMP/update.log" 2>&1 || { cat "$TEST_TMP/update.log"; fail "apt-get update failed"; }
 ! grep -E '^(W|E):' "$TEST_TMP/update.log" || fail "apt-get update warned"
 want=""
-for p in ekvm-dkms ekvm-tools "$mod"; do
+for p in ekvm-dkms ekvm-tools ekvm-fleet "$mod"; do
 	for s in lab lab-broken lab-broken-preinst; do
 		for r in "$n" "$n1"; do want+="$p $base.$r $s/main"$'\n'; done
 	done
 done
-assert_eq "what apt sees" "$(LC_ALL=C sort <<<"${want%$'\n'}")" "$(repo_madison "$repo" "lab lab-broken lab-broken-preinst" ekvm-dkms ekvm-tools "$mod")"
+assert_eq "what apt sees" "$(LC_ALL=C sort <<<"${want%$'\n'}")" "$(repo_madison "$repo" "lab lab-broken lab-broken-preinst" ekvm-dkms ekvm-tools ekvm-fleet "$mod")"
 for s in lab lab-broken lab-broken-preinst; do
 	repo_apt_reset
 	repo_apt "$repo" "$s" -- update >/dev/null 2>&1 || fail "apt-get update of $s failed"
