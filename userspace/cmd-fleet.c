@@ -22,7 +22,7 @@
 
 #define DEFAULT_STATE "/var/lib/ekvm/fleet/state"
 
-enum sub { SUB_PLAN, SUB_ROLLOUT, SUB_RESUME, SUB_STATUS };
+enum sub { SUB_PLAN, SUB_ROLLOUT, SUB_RESUME, SUB_STATUS, SUB_ABORT };
 
 struct fleet_opts {
 	enum sub sub;
@@ -33,7 +33,9 @@ struct fleet_opts {
 	/* the migration policy: value + 1, 0 not given */
 	unsigned long long per_gib, progress, abort_s, postcopy, downtime, conns, per_source,
 		per_dest, retries;
-	bool insecure, no_auto_converge, serial_upgrades;
+	bool insecure, no_auto_converge, serial_upgrades, break_lease, leave;
+	const char *skip[64]; /* resume --skip-host */
+	int nr_skip;
 };
 
 enum {
@@ -49,6 +51,9 @@ enum {
 	OPT_INSECURE,
 	OPT_NO_AUTO_CONVERGE,
 	OPT_SERIAL_UPGRADES,
+	OPT_BREAK_LEASE,
+	OPT_SKIP_HOST,
+	OPT_LEAVE,
 };
 
 /* The policy's numeric options: name, limits, where it goes (value + 1), what it takes. */
@@ -102,6 +107,9 @@ static int parse_opts(int argc, char **argv, struct ekvm_ctx *ctx, struct fleet_
 		{ "insecure-migration", no_argument, NULL, OPT_INSECURE },
 		{ "no-auto-converge", no_argument, NULL, OPT_NO_AUTO_CONVERGE },
 		{ "serial-upgrades", no_argument, NULL, OPT_SERIAL_UPGRADES },
+		{ "break-lease", no_argument, NULL, OPT_BREAK_LEASE },
+		{ "skip-host", required_argument, NULL, OPT_SKIP_HOST },
+		{ "leave", no_argument, NULL, OPT_LEAVE },
 		{ 0 },
 	};
 	int c;
@@ -170,6 +178,17 @@ static int parse_opts(int argc, char **argv, struct ekvm_ctx *ctx, struct fleet_
 		case OPT_SERIAL_UPGRADES:
 			o->serial_upgrades = true;
 			break;
+		case OPT_BREAK_LEASE:
+			o->break_lease = true;
+			break;
+		case OPT_LEAVE:
+			o->leave = true;
+			break;
+		case OPT_SKIP_HOST:
+			if (o->nr_skip == (int)(sizeof(o->skip) / sizeof(o->skip[0])))
+				return arg_invalid(ctx, "--skip-host", optarg, "at most 64 hosts");
+			o->skip[o->nr_skip++] = optarg;
+			break;
 		default:
 			return arg_error(ctx, argv, c);
 		}
@@ -182,10 +201,16 @@ static int parse_opts(int argc, char **argv, struct ekvm_ctx *ctx, struct fleet_
 			argv[0]);
 		return EKVM_EXIT_USAGE;
 	}
-	if ((o->sub == SUB_RESUME || o->sub == SUB_STATUS) && o->inventory)
+	if ((o->sub == SUB_RESUME || o->sub == SUB_STATUS || o->sub == SUB_ABORT) && o->inventory)
 		return arg_conflict(ctx, argv[0], "--inventory");
 	if (o->rescan && o->sub != SUB_RESUME)
 		return arg_conflict(ctx, argv[0], "--rescan");
+	if (o->nr_skip && o->sub != SUB_RESUME)
+		return arg_conflict(ctx, argv[0], "--skip-host");
+	if (o->break_lease && o->sub != SUB_RESUME && o->sub != SUB_ROLLOUT && o->sub != SUB_ABORT)
+		return arg_conflict(ctx, argv[0], "--break-lease");
+	if (o->leave && o->sub != SUB_ABORT)
+		return arg_conflict(ctx, argv[0], "--leave");
 	return 0;
 }
 
@@ -236,6 +261,7 @@ static void apply_opts(struct fleet *f, const struct fleet_opts *o)
 	f->insecure = o->insecure;
 	f->no_auto_converge = o->no_auto_converge;
 	f->serial_upgrades = o->serial_upgrades;
+	f->break_lease = o->break_lease;
 	snprintf(f->state_path, sizeof(f->state_path), "%s", o->state ? o->state : DEFAULT_STATE);
 	if (o->log)
 		snprintf(f->log_path, sizeof(f->log_path), "%s", o->log);
@@ -333,10 +359,13 @@ static int status(struct fleet *f)
 	fleet_invariant(f, &inv);
 	out_init(stdout, f->json);
 	fleet_print_report(f, &inv);
+	if (f->inventory_note[0])
+		fprintf(stderr, "ekvm fleet: note: %s\n", f->inventory_note);
 	if (rollout_running(f))
 		return FLEET_EXIT_RUNNING;
 	rc = fleet_exit_code(f, &inv);
-	if (!rc && strcmp(f->result, "done") && strcmp(f->result, "planned"))
+	if (!rc && strcmp(f->result, "done") && strcmp(f->result, "planned") &&
+	    strcmp(f->result, "aborted"))
 		rc = EKVM_EXIT_FAIL;
 	return rc;
 }
@@ -368,7 +397,8 @@ static int check_old_state(const struct fleet *f)
 			"start afresh\n",
 			err, f->state_path);
 		r = EKVM_EXIT_USAGE;
-	} else if (strcmp(old.result, "done") && strcmp(old.result, "planned")) {
+	} else if (strcmp(old.result, "done") && strcmp(old.result, "planned") &&
+		   strcmp(old.result, "aborted")) {
 		fprintf(stderr,
 			"ekvm fleet: %s records an unfinished rollout (%s): 'ekvm fleet resume' "
 			"continues it, 'ekvm fleet status' shows it; remove the file to start "
@@ -380,6 +410,61 @@ static int check_old_state(const struct fleet *f)
 	return r;
 }
 
+/* A new rollout: its start, a new id, its own copy of the inventory. */
+static int start_rollout(struct fleet *f)
+{
+	int r;
+
+	fleet_now_iso(f->started, sizeof(f->started));
+	f->rollout_id[0] = 0; /* a new one */
+	r = fleet_inventory_keep(f);
+	if (r)
+		fprintf(stderr,
+			"ekvm fleet: %s.inventory: %s (a rollout keeps a copy of its inventory "
+			"beside its state)\n",
+			f->state_path, strerror(-r));
+	return r ? EKVM_EXIT_USAGE : 0;
+}
+
+/* resume: failed hosts again, --skip-host ones left out. */
+static int start_resume(struct fleet *f, const struct fleet_opts *o)
+{
+	for (int i = 0; i < o->nr_skip; i++) {
+		int h = fleet_host_find(f, o->skip[i]);
+
+		if (h < 0 || f->hosts[h].status == HOST_DONE) {
+			fprintf(stderr, "ekvm fleet: --skip-host %s: %s\n", o->skip[i],
+				h < 0 ? "no such host in the rollout's inventory"
+				      : "the host is done already");
+			return EKVM_EXIT_USAGE;
+		}
+	}
+	for (int h = 0; h < f->nr_hosts; h++)
+		if (f->hosts[h].status == HOST_FAILED)
+			f->hosts[h].status = HOST_PENDING;
+	f->rescan = o->rescan;
+	for (int i = 0; i < o->nr_skip; i++) {
+		int h = fleet_host_find(f, o->skip[i]);
+
+		f->hosts[h].status = HOST_SKIPPED;
+		f->hosts[h].failed_step = STEP_NONE;
+		fleet_log(f, h, "skipped by --skip-host: not upgraded, not a destination; %s",
+			  "its VMs stay where they are, not verified");
+	}
+	return 0;
+}
+
+/* abort: only a rollout that has not ended. */
+static int start_abort(const struct fleet *f)
+{
+	if (!strcmp(f->result, "halted") || !strcmp(f->result, "running"))
+		return 0;
+	fprintf(stderr, "ekvm fleet: %s records no unfinished rollout (%s): nothing to abort\n",
+		f->state_path, f->result);
+	return EKVM_EXIT_USAGE;
+}
+
+/* rollout, resume and abort: under the state's lock. */
 static int do_rollout(struct ekvm_ctx *ctx, struct fleet *f, const struct fleet_opts *o)
 {
 	int lock = -1, r;
@@ -390,19 +475,21 @@ static int do_rollout(struct ekvm_ctx *ctx, struct fleet *f, const struct fleet_
 	r = o->sub == SUB_ROLLOUT ? check_old_state(f) : 0;
 	if (!r && (r = fleet_log_check(f->log_path)))
 		r = env_error(ctx, f->log_path, -r, "-l FILE puts the log elsewhere");
+	if (!r)
+		r = o->sub == SUB_ROLLOUT  ? start_rollout(f)
+		    : o->sub == SUB_RESUME ? start_resume(f, o)
+					   : start_abort(f);
 	if (r) {
 		close(lock);
 		return r;
 	}
-	if (o->sub == SUB_ROLLOUT) {
-		fleet_now_iso(f->started, sizeof(f->started));
-	} else {
-		for (int h = 0; h < f->nr_hosts; h++)
-			if (f->hosts[h].status == HOST_FAILED)
-				f->hosts[h].status = HOST_PENDING;
-		f->rescan = o->rescan;
-	}
-	r = fleet_rollout(f, o->sub == SUB_RESUME);
+	if (o->sub != SUB_ROLLOUT && f->inventory_note[0])
+		fleet_log(f, -1, "note: %s", f->inventory_note);
+	fleet_lease_init(f);
+	if (o->sub == SUB_ABORT)
+		r = fleet_abort(f, o->leave);
+	else
+		r = fleet_rollout(f, o->sub == SUB_RESUME);
 	r = report(f, r < 0 ? EKVM_EXIT_FAIL : r);
 	close(lock);
 	return r;
@@ -458,17 +545,18 @@ static int run(struct ekvm_ctx *ctx, const struct fleet_opts *o)
 
 int cmd_fleet(int argc, char **argv, struct ekvm_ctx *ctx)
 {
-	static const char *const subs[] = { "plan", "rollout", "resume", "status" };
+	static const char *const subs[] = { "plan", "rollout", "resume", "status", "abort" };
 	struct fleet_opts o = { 0 };
 	int r;
 
 	if (argc < 2 || argv[1][0] == '-')
 		return arg_invalid(ctx, "subcommand", argc < 2 ? "" : argv[1],
-				   "plan, rollout, resume or status");
-	for (r = 0; r < 4 && strcmp(argv[1], subs[r]); r++)
+				   "plan, rollout, resume, status or abort");
+	for (r = 0; r < 5 && strcmp(argv[1], subs[r]); r++)
 		;
-	if (r == 4)
-		return arg_invalid(ctx, "subcommand", argv[1], "plan, rollout, resume or status");
+	if (r == 5)
+		return arg_invalid(ctx, "subcommand", argv[1],
+				   "plan, rollout, resume, status or abort");
 	/*
 	 * A host that dies mid-rollout leaves libvirt's connection to it (qemu+ssh: a pipe to ssh)
 	 * and our own ssh pipes broken: a write there must fail with EPIPE, as libvirt asks of

@@ -18,7 +18,7 @@ static const char *const step_names[NR_STEPS] = {
 	[STEP_EVACUATE] = "evacuate", [STEP_UPGRADE] = "upgrade",     [STEP_VERIFY] = "verify",
 	[STEP_RETURN] = "return",     [STEP_UNDRAIN] = "undrain",
 };
-static const char *const status_names[] = { "pending", "done", "failed" };
+static const char *const status_names[] = { "pending", "done", "failed", "skipped" };
 
 const char *fleet_step_name(enum fleet_step s)
 {
@@ -27,12 +27,12 @@ const char *fleet_step_name(enum fleet_step s)
 
 const char *host_status_name(enum host_status s)
 {
-	return s <= HOST_FAILED ? status_names[s] : "?";
+	return s <= HOST_SKIPPED ? status_names[s] : "?";
 }
 
 int host_status_parse(const char *s, enum host_status *st)
 {
-	for (int i = 0; i <= HOST_FAILED; i++)
+	for (int i = 0; i <= HOST_SKIPPED; i++)
 		if (!strcmp(s, status_names[i])) {
 			*st = (enum host_status)i;
 			return 0;
@@ -189,6 +189,8 @@ void fleet_init(struct fleet *f)
 	f->batch_size = 1;
 	f->reserve_mib = 256;
 	f->connect_timeout_s = FLEET_CONNECT_TIMEOUT;
+	snprintf(f->lease, sizeof(f->lease), "%s", FLEET_LEASE_PATH);
+	f->lease_ttl_s = FLEET_LEASE_TTL;
 	f->fail_host = -1;
 	f->moving = "evacuate";
 	snprintf(f->result, sizeof(f->result), "planned");
@@ -253,9 +255,9 @@ static const struct {
 	const char *key;
 	size_t off, size;
 } host_keys[] = {
-	HOST_KEY(name),	     HOST_KEY(uri),	    HOST_KEY(exec),
-	HOST_KEY(upgrade),   HOST_KEY(version),	    HOST_KEY(version_cmd),
-	HOST_KEY(smoke_cmd), HOST_KEY(migrate_uri), HOST_KEY(meminfo_cmd),
+	HOST_KEY(name),	       HOST_KEY(uri),	      HOST_KEY(exec),	   HOST_KEY(upgrade),
+	HOST_KEY(version),     HOST_KEY(version_cmd), HOST_KEY(smoke_cmd), HOST_KEY(migrate_uri),
+	HOST_KEY(meminfo_cmd), HOST_KEY(lease),
 };
 
 static int set_uint(struct inv_ctx *c, const char *key, const char *val, unsigned long long max,
@@ -290,6 +292,17 @@ static int set_fleet_key(struct fleet *f, struct inv_ctx *c, const char *key, co
 		return set_uint(c, key, val, 1 << 30, 0, &f->reserve_mib);
 	if (!strcmp(key, "connect_timeout"))
 		return set_uint(c, key, val, 3600, 1, &f->connect_timeout_s);
+	if (!strcmp(key, "lease_ttl"))
+		return set_uint(c, key, val, 7 * 86400, 60, &f->lease_ttl_s);
+	if (!strcmp(key, "lease")) {
+		if (val[0] != '/' || strlen(val) >= sizeof(f->lease))
+			return inv_error(c,
+					 "lease=%.100s: expected an absolute path (at most %zu "
+					 "characters)",
+					 val, sizeof(f->lease) - 1);
+		snprintf(f->lease, sizeof(f->lease), "%s", val);
+		return 0;
+	}
 	return 1; /* not a fleet setting */
 }
 
@@ -342,6 +355,9 @@ static int finish_host(struct fleet *f, struct inv_ctx *c, struct fleet_host *h)
 				 h->name);
 	if (!h->upgrade[0])
 		return inv_error(c, "host %s has no upgrade= (the upgrade command)", h->name);
+	if (h->lease[0] && h->lease[0] != '/')
+		return inv_error(c, "host %s: lease=%.100s: expected an absolute path", h->name,
+				 h->lease);
 	/* the array grows by powers of two (no cap on hosts) */
 	if (f->nr_hosts >= 16 && !(f->nr_hosts & (f->nr_hosts - 1))) {
 		struct fleet_host *n = realloc(f->hosts, (size_t)f->nr_hosts * 2 * sizeof(*n));

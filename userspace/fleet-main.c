@@ -12,13 +12,14 @@ static const struct ekvm_cmd fleet_cmd = {
 	.name = "fleet",
 	.fn = cmd_fleet,
 	.summary = EKVM_FLEET_SUMMARY,
-	.usage = "plan|rollout|resume|status [-i INVENTORY] [-s STATE] [-l LOG] [-p N] [-t SEC] "
-		 "[--bandwidth MIB] [--batch-size N] [--no-return] [--rescan] [--json] "
-		 "[migration policy options]",
+	.usage = "plan|rollout|resume|status|abort [-i INVENTORY] [-s STATE] [-l LOG] [-p N] "
+		 "[-t SEC] [--bandwidth MIB] [--batch-size N] [--no-return] [--rescan] "
+		 "[--skip-host HOST] [--break-lease] [--leave] [--json] [migration policy options]",
 	.options = "  plan            preflight and the plan: batches, which VM goes where\n"
 		   "  rollout         upgrade every host, the canary first (docs/fleet.md)\n"
 		   "  resume          continue a halted rollout from its state file\n"
 		   "  status          the recorded state and where every VM runs now\n"
+		   "  abort           end a halted rollout: VMs home, hosts undrained\n"
 		   "  -i, --inventory FILE  the fleet's hosts (plan, rollout)\n"
 		   "  -s, --state FILE      state for resume (default /var/lib/ekvm/fleet/state)\n"
 		   "  -l, --log FILE        the action log (default STATE.log)\n"
@@ -29,7 +30,10 @@ static const struct ekvm_cmd fleet_cmd = {
 		   "  --batch-size N        hosts a batch after the canary (default 1)\n"
 		   "  --no-return           leave the VMs where the evacuation put them\n"
 		   "  --rescan              (resume) take the VMs running now as the recorded set\n"
-		   "  --json                machine-readable report; the log goes to stderr\n"
+		   "  --skip-host HOST      (resume) leave HOST out of the rest of the rollout\n"
+		   "  --break-lease         take over the live leases of another rollout (logged)\n"
+		   "  --leave               (abort) leave every VM where it runs\n"
+		   "  --json                the report as JSON; stderr: one JSON event a line\n"
 		   "migration policy (rollout, resume; docs/fleet.md):\n"
 		   "  --timeout-per-gib SEC   more timeout a GiB of guest memory (default 150)\n"
 		   "  --progress-timeout SEC  abort when data remaining has not fallen in SEC s\n"
@@ -48,7 +52,8 @@ static const struct ekvm_cmd fleet_cmd = {
 		   "  --insecure-migration    plain TCP, no TLS (a warning in the log)\n"
 		   "  --no-auto-converge      no VIR_MIGRATE_AUTO_CONVERGE\n"
 		   "  --serial-upgrades       a batch's hosts upgraded in turn, not at once\n"
-		   "exit: 0 done (status: or nothing recorded), 1 halted, 2 bad input or a state\n"
+		   "exit: 0 done or aborted (status: or nothing recorded), 1 halted (another\n"
+		   "  rollout's lease included), 2 bad input or a state\n"
 		   "  that does not read back, 4 invariant broken, 5 a host unreachable,\n"
 		   "  6 (status) a rollout runs now\n"
 };

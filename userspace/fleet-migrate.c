@@ -202,6 +202,8 @@ struct mig {
 	int rc;
 	char err[FLEET_ERR];
 	double last_log, last_abort;
+	double first_t; /* when the first data statistics came (the ETA's rate), 0 none */
+	unsigned long long first_rem;
 	char why[96]; /* why it was aborted */
 	struct fleet_mig_watch w;
 };
@@ -281,24 +283,57 @@ static bool job_stats(struct mig *m, unsigned long long *rem, unsigned long long
 	return *total > 0;
 }
 
+/* The JSON fields of a migration's events: "vm", "from", "to", "elapsed_s". */
+static void mig_fields(const struct fleet *f, const struct mig *m, char *out, size_t size)
+{
+	char vm[FLEET_VM_NAME * 2 + 8], from[FLEET_NAME * 2 + 8], to[FLEET_NAME * 2 + 8];
+
+	fleet_json_str(vm, sizeof(vm), f->vms[m->vm].name);
+	fleet_json_str(from, sizeof(from), f->hosts[m->src].name);
+	fleet_json_str(to, sizeof(to), f->hosts[m->dst].name);
+	snprintf(out, size, "\"step\":\"%s\",\"vm\":%s,\"from\":%s,\"to\":%s,\"elapsed_s\":%.1f",
+		 f->moving, vm, from, to, fleet_mono() - m->w.t0);
+}
+
 static void log_progress(struct fleet *f, struct mig *m, bool stats, unsigned long long rem,
 			 unsigned long long total, unsigned long long down)
 {
+	char fields[FLEET_VM_NAME * 2 + 512], eta[32] = "null";
+	size_t n;
+	double now = fleet_mono();
+
 	/*
 	 * Before the first byte is sent (libvirt is still starting the destination's QEMU: seconds
 	 * on a busy host) the job has no data statistics yet: say so rather than "0 of 0 MiB".
 	 */
+	mig_fields(f, m, fields, sizeof(fields));
+	n = strlen(fields);
 	if (!stats) {
-		fleet_log(f, m->src, "%s: %s -> %s: %.1f s, setting up (no memory sent yet)",
-			  f->moving, f->vms[m->vm].name, f->hosts[m->dst].name,
-			  fleet_mono() - m->w.t0);
+		snprintf(fields + n, sizeof(fields) - n,
+			 ",\"remaining_mib\":null,\"total_mib\":null,\"eta_s\":null");
+		fleet_event(f, m->src, "progress", fields,
+			    "%s: %s -> %s: %.1f s, setting up (no memory sent yet)", f->moving,
+			    f->vms[m->vm].name, f->hosts[m->dst].name, now - m->w.t0);
 		return;
 	}
-	fleet_log(f, m->src,
-		  "%s: %s -> %s: %.1f s, %llu of %llu MiB remaining, "
-		  "expected downtime %llu ms%s",
-		  f->moving, f->vms[m->vm].name, f->hosts[m->dst].name, fleet_mono() - m->w.t0,
-		  rem >> 20, total >> 20, down, m->w.postcopy ? " (post-copy)" : "");
+	/* the ETA: data remaining over the rate it has fallen at since the first statistics */
+	if (!m->first_t) {
+		m->first_t = now;
+		m->first_rem = rem;
+	} else if (rem < m->first_rem && now > m->first_t) {
+		double rate = (double)(m->first_rem - rem) / (now - m->first_t);
+
+		snprintf(eta, sizeof(eta), "%.0f", (double)rem / rate);
+	}
+	snprintf(fields + n, sizeof(fields) - n,
+		 ",\"remaining_mib\":%llu,\"total_mib\":%llu,\"eta_s\":%s,"
+		 "\"expected_downtime_ms\":%llu,\"postcopy\":%s",
+		 rem >> 20, total >> 20, eta, down, m->w.postcopy ? "true" : "false");
+	fleet_event(f, m->src, "progress", fields,
+		    "%s: %s -> %s: %.1f s, %llu of %llu MiB remaining, "
+		    "expected downtime %llu ms%s",
+		    f->moving, f->vms[m->vm].name, f->hosts[m->dst].name, now - m->w.t0, rem >> 20,
+		    total >> 20, down, m->w.postcopy ? " (post-copy)" : "");
 }
 
 /* The completed job's downtime, from the destination. */
@@ -395,17 +430,26 @@ static int finish_one(struct fleet *f, struct mig *m)
 		fleet_log(f, m->src, "%s: %s: %s", f->moving, v->name, v->error);
 	} else {
 		long long down = downtime_ms(f, m);
+		char fields[FLEET_VM_NAME * 2 + 512];
+		size_t n;
 
 		v->host = m->dst;
 		v->error[0] = 0;
+		mig_fields(f, m, fields, sizeof(fields));
+		n = strlen(fields);
 		if (down >= 0)
-			fleet_log(f, m->src, "%s: %s now on %s (%.1f s, downtime %lld ms%s)",
-				  f->moving, v->name, f->hosts[m->dst].name, fleet_mono() - m->w.t0,
-				  down, m->w.postcopy ? ", post-copy" : "");
+			snprintf(fields + n, sizeof(fields) - n, ",\"downtime_ms\":%lld", down);
 		else
-			fleet_log(f, m->src, "%s: %s now on %s (%.1f s%s)", f->moving, v->name,
-				  f->hosts[m->dst].name, fleet_mono() - m->w.t0,
-				  m->w.postcopy ? ", post-copy" : "");
+			snprintf(fields + n, sizeof(fields) - n, ",\"downtime_ms\":null");
+		if (down >= 0)
+			fleet_event(f, m->src, "migrated", fields,
+				    "%s: %s now on %s (%.1f s, downtime %lld ms%s)", f->moving,
+				    v->name, f->hosts[m->dst].name, fleet_mono() - m->w.t0, down,
+				    m->w.postcopy ? ", post-copy" : "");
+		else
+			fleet_event(f, m->src, "migrated", fields, "%s: %s now on %s (%.1f s%s)",
+				    f->moving, v->name, f->hosts[m->dst].name,
+				    fleet_mono() - m->w.t0, m->w.postcopy ? ", post-copy" : "");
 	}
 	free_mig(m);
 	return m->rc < 0;

@@ -99,6 +99,7 @@ int fleet_vm_add(struct fleet *f, const char *uuid, const char *name, int host, 
 	}
 	v->home = v->host = host;
 	v->dest = -1;
+	v->lost_on = -1;
 	v->mem_kib = mem_kib;
 	return f->nr_vms++;
 }

@@ -146,6 +146,12 @@ int fleet_preflight(struct fleet *f, int *order, int *batch_of, int *nr_batches)
 		struct fleet_host *host = &f->hosts[h];
 		int rc;
 
+		if (host->status == HOST_SKIPPED) {
+			fleet_check_add("skipped", h, "WARN",
+					"left out by resume --skip-host: not upgraded, its VMs not "
+					"verified");
+			continue;
+		}
 		if (fleet_connect(f, h)) {
 			fleet_check_add("reachable", h, "FAIL", "%s", host->error);
 		} else if (fleet_host_facts(f, h, err, sizeof(err))) {
@@ -230,6 +236,9 @@ void fleet_invariant(struct fleet *f, struct invariant *inv)
 			inv->extra += f->vms[i].host >= 0;
 		else if (f->vms[i].host == -1)
 			inv->missing++;
+		else if (f->vms[i].host == -2 && f->vms[i].lost_on >= 0 &&
+			 f->hosts[f->vms[i].lost_on].status == HOST_SKIPPED)
+			inv->skipped++;
 		else if (f->vms[i].host == -2)
 			inv->unverified++;
 		else

@@ -191,7 +191,12 @@ void fleet_print_report(const struct fleet *f, const struct invariant *inv)
 		out_str("failure", NULL, NULL);
 	}
 	out_txt("\n");
-	out_str("started", "started: %s\n", f->started[0] ? f->started : NULL);
+	out_str("started", "started: %s", f->started[0] ? f->started : NULL);
+	out_str("rollout", f->rollout_id[0] ? " (rollout %s)\n" : "\n",
+		f->rollout_id[0] ? f->rollout_id : NULL);
+	out_str("inventory_copy",
+		f->inventory_copy[0] ? "inventory as the rollout began: %s\n" : NULL,
+		f->inventory_copy[0] ? f->inventory_copy : NULL);
 	out_obj_begin("invariant");
 	out_bool("holds", "invariant holds: %s", inv->holds);
 	out_int("before", " (%lld VMs recorded", inv->before);
@@ -199,7 +204,9 @@ void fleet_print_report(const struct fleet *f, const struct invariant *inv)
 	out_int("missing", ", %lld missing", inv->missing);
 	out_int("new", ", %lld new", inv->extra);
 	out_int("unverified", ", %lld on unreachable hosts", inv->unverified);
-	out_int("duplicates", ", %lld running twice)\n", inv->duplicates);
+	out_int("duplicates", ", %lld running twice", inv->duplicates);
+	out_int("skipped", inv->skipped ? ", %lld on skipped hosts, not verified)\n" : ")\n",
+		inv->skipped);
 	out_obj_end();
 	out_txt("hosts:\n");
 	out_arr_begin("hosts");

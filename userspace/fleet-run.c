@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fleet.h"
 
@@ -46,7 +47,7 @@ int fleet_exit_code(const struct fleet *f, const struct invariant *inv)
 	if (inv->missing || inv->extra || inv->duplicates)
 		return FLEET_EXIT_INVARIANT;
 	for (int h = 0; h < f->nr_hosts; h++)
-		if (!f->hosts[h].reachable)
+		if (!f->hosts[h].reachable && f->hosts[h].status != HOST_SKIPPED)
 			return FLEET_EXIT_UNREACHABLE;
 	return inv->unverified ? FLEET_EXIT_UNREACHABLE : 0;
 }
@@ -69,8 +70,16 @@ static int fail(struct fleet *f, int h, enum fleet_step step, const char *fmt, .
 	snprintf(f->failure, sizeof(f->failure), "%s", host->error);
 	snprintf(f->result, sizeof(f->result), "halted");
 	fleet_log(f, h, "%s FAILED: %s", fleet_step_name(step), host->error);
-	fleet_log(f, -1, "rollout halted at %s (%s); fix it, then: ekvm fleet resume", host->name,
-		  fleet_step_name(step));
+	{
+		char fields[FLEET_ERR * 2 + 64], err[FLEET_ERR * 2 + 8];
+
+		fleet_json_str(err, sizeof(err), host->error);
+		snprintf(fields, sizeof(fields), "\"step\":\"%s\",\"error\":%s",
+			 fleet_step_name(step), err);
+		fleet_event(f, h, "halt", fields,
+			    "rollout halted at %s (%s); fix it, then: ekvm fleet resume",
+			    host->name, fleet_step_name(step));
+	}
 	save(f, step);
 	return -1;
 }
@@ -81,7 +90,12 @@ static int host_cmd(struct fleet *f, int h, const char *what, const char *cmd, u
 	double t0 = fleet_mono();
 	int rc;
 
-	fleet_log(f, h, "%s: %s", what, cmd);
+	{
+		char fields[128];
+
+		snprintf(fields, sizeof(fields), "\"step\":\"%s\"", what);
+		fleet_event(f, h, "step", fields, "%s: %s", what, cmd);
+	}
 	rc = fleet_exec(f->hosts[h].exec, cmd, tmo, out, size);
 	fleet_log(f, h, "%s: exit %d in %.2f s%s%.300s", what, rc, fleet_mono() - t0,
 		  out[0] ? ": " : "", out[0] ? fleet_last_line(out) : "");
@@ -322,6 +336,27 @@ struct upgrade {
 	bool thread;
 };
 
+/*
+ * After a failed upgrade or verify, the drain again: an upgrade that reloaded KVM (`ekvm
+ * reload`: a fresh module starts undrained) must not leave a host whose new KVM is not
+ * verified taking new VMs. (A verified host stays undrained: its smoke test and the VMs'
+ * return need KVM_CREATE_VM, which the drain refuses.) In an upgrade thread: own host only.
+ */
+static void redrain(struct fleet *f, int h)
+{
+	char cmd[FLEET_STR + 32], out[2048];
+	int rc;
+
+	if (f->hosts[h].ekvm != 1)
+		return;
+	snprintf(cmd, sizeof(cmd), "%s drain on", f->ekvm);
+	rc = host_cmd(f, h, "drain again", cmd, 120, out, sizeof(out));
+	f->hosts[h].drained = rc == 0;
+	if (rc)
+		fleet_log(f, h, "drain: not re-applied (exit %d): new VMs may start on this host",
+			  rc);
+}
+
 static void *upgrade_host(void *arg)
 {
 	struct upgrade *u = arg;
@@ -338,6 +373,7 @@ static void *upgrade_host(void *arg)
 		snprintf(u->err, sizeof(u->err), "upgrade command exited %d: %.300s", rc,
 			 fleet_last_line(out));
 		u->rc = -1;
+		redrain(f, u->h);
 		return NULL;
 	}
 	u->step = STEP_VERIFY;
@@ -346,6 +382,8 @@ static void *upgrade_host(void *arg)
 		fleet_log(f, u->h, "verify: passed%s%s",
 			  f->hosts[u->h].found_version[0] ? ", KVM " : "",
 			  f->hosts[u->h].found_version);
+	else
+		redrain(f, u->h);
 	return NULL;
 }
 
@@ -404,12 +442,29 @@ static int upgrade_batch(struct fleet *f, const int *hosts, int nh)
 	return 0;
 }
 
+/* Halts the rollout when another rollout took over one of its leases (--break-lease there). */
+static int lease_check(struct fleet *f, int h, enum fleet_step step)
+{
+	int l = fleet_lease_lost(f);
+
+	if (l < 0)
+		return 0;
+	return fail(f, h, step, "another rollout took over the lease of %s (see the log)",
+		    f->hosts[l].name);
+}
+
 static int run_batch(struct fleet *f, const int *batch_of, int b, const int *hosts, int nh)
 {
 	double t0 = fleet_mono();
 
-	fleet_log(f, -1, "batch %d%s: %d host%s", b + 1, b == 0 ? " (canary)" : "", nh,
-		  nh == 1 ? "" : "s");
+	{
+		char fields[96];
+
+		snprintf(fields, sizeof(fields), "\"batch\":%d,\"canary\":%s,\"hosts\":%d", b + 1,
+			 b == 0 ? "true" : "false", nh);
+		fleet_event(f, -1, "batch", fields, "batch %d%s: %d host%s", b + 1,
+			    b == 0 ? " (canary)" : "", nh, nh == 1 ? "" : "s");
+	}
 	for (int i = 0; i < nh; i++) {
 		struct fleet_host *h = &f->hosts[hosts[i]];
 
@@ -417,16 +472,17 @@ static int run_batch(struct fleet *f, const int *batch_of, int b, const int *hos
 		h->failed_step = STEP_NONE;
 		h->error[0] = 0;
 		h->t_migrate = h->t_upgrade = 0;
-		if (drain(f, hosts[i], true))
+		if (lease_check(f, hosts[i], STEP_DRAIN) || drain(f, hosts[i], true))
 			return -1;
 	}
 	if (save(f, STEP_DRAIN))
 		return -1;
 	if (evacuate(f, batch_of, b, hosts, nh))
 		return -1;
-	if (upgrade_batch(f, hosts, nh))
+	if (lease_check(f, hosts[0], STEP_UPGRADE) || upgrade_batch(f, hosts, nh))
 		return -1;
-	if (!f->no_return && move_vms(f, batch_of, b, hosts, nh, true))
+	if (!f->no_return &&
+	    (lease_check(f, hosts[0], STEP_RETURN) || move_vms(f, batch_of, b, hosts, nh, true)))
 		return -1;
 	for (int i = 0; i < nh; i++) {
 		struct fleet_host *h = &f->hosts[hosts[i]];
@@ -436,12 +492,52 @@ static int run_batch(struct fleet *f, const int *batch_of, int b, const int *hos
 		h->drained = false;
 		h->status = HOST_DONE;
 		h->t_total = fleet_mono() - t0;
-		fleet_log(f, hosts[i],
-			  "done in %.2f s: migrations %.2f s, upgrade %.2f s, the rest %.2f s",
-			  h->t_total, h->t_migrate, h->t_upgrade,
-			  h->t_total - h->t_migrate - h->t_upgrade);
+		{
+			char fields[160];
+
+			snprintf(fields, sizeof(fields),
+				 "\"total_s\":%.2f,\"migrate_s\":%.2f,\"upgrade_s\":%.2f",
+				 h->t_total, h->t_migrate, h->t_upgrade);
+			fleet_event(f, hosts[i], "host_done", fields,
+				    "done in %.2f s: migrations %.2f s, upgrade %.2f s, the rest "
+				    "%.2f s",
+				    h->t_total, h->t_migrate, h->t_upgrade,
+				    h->t_total - h->t_migrate - h->t_upgrade);
+		}
 	}
 	return save(f, STEP_UNDRAIN);
+}
+
+/* The first line: what runs, which rollout, who runs it, where (event "start"). */
+static void log_start(struct fleet *f, const char *kind)
+{
+	char fields[1200], id[300], op[160], ctl[560];
+
+	fleet_json_str(id, sizeof(id), f->rollout_id);
+	fleet_json_str(op, sizeof(op), f->operator_name);
+	fleet_json_str(ctl, sizeof(ctl), f->controller);
+	snprintf(fields, sizeof(fields),
+		 "\"kind\":\"%s\",\"rollout\":%s,\"operator\":%s,\"uid\":%ld,\"controller\":%s,"
+		 "\"pid\":%ld",
+		 kind, id, op, f->operator_uid, ctl, (long)getpid());
+	fleet_event(f, -1, "start", fields, "%s: rollout %s by %s (uid %ld) on %s, pid %ld", kind,
+		    f->rollout_id, f->operator_name, f->operator_uid, f->controller,
+		    (long)getpid());
+}
+
+/* The last line (event "end"): the result and the exit code. */
+static void log_end(struct fleet *f, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void log_end(struct fleet *f, int rc, const char *fmt, ...)
+{
+	char fields[64];
+	va_list ap;
+
+	snprintf(fields, sizeof(fields), "\"result\":\"%s\",\"exit\":%d", f->result, rc);
+	va_start(ap, fmt);
+	fleet_vevent(f, -1, "end", fields, fmt, ap);
+	va_end(ap);
 }
 
 /* The policy in one line, and the warning that plain TCP migration asks for. */
@@ -485,6 +581,8 @@ int fleet_rollout(struct fleet *f, bool resume)
 	int *hosts = calloc((size_t)f->nr_hosts, sizeof(int));
 	int nb = 0, r = 0;
 	struct invariant inv;
+	char err[FLEET_ERR];
+	bool leased = false;
 
 	if (!order || !batch_of || !hosts) {
 		free(order);
@@ -492,6 +590,7 @@ int fleet_rollout(struct fleet *f, bool resume)
 		free(hosts);
 		return -ENOMEM;
 	}
+	log_start(f, resume ? "resume" : "rollout");
 	fleet_log(f, -1, "%s: inventory %s, %d hosts", resume ? "resume" : "rollout", f->inventory,
 		  f->nr_hosts);
 	log_policy(f);
@@ -508,6 +607,15 @@ int fleet_rollout(struct fleet *f, bool resume)
 		r = -1;
 		goto out;
 	}
+	if (fleet_lease_acquire(f, err, sizeof(err))) {
+		f->fail_host = -1;
+		f->fail_step = STEP_PREFLIGHT;
+		snprintf(f->failure, sizeof(f->failure), "%s", err);
+		snprintf(f->result, sizeof(f->result), "halted");
+		r = -1;
+		goto out;
+	}
+	leased = true;
 	if (!resume || f->rescan) {
 		int n = 0;
 
@@ -546,7 +654,8 @@ int fleet_rollout(struct fleet *f, bool resume)
 		int nh = 0;
 
 		for (int i = 0; i < f->nr_hosts; i++)
-			if (batch_of[order[i]] == b && f->hosts[order[i]].status != HOST_DONE)
+			if (batch_of[order[i]] == b && f->hosts[order[i]].status != HOST_DONE &&
+			    f->hosts[order[i]].status != HOST_SKIPPED)
 				hosts[nh++] = order[i];
 		if (nh)
 			r = run_batch(f, batch_of, b, hosts, nh);
@@ -578,12 +687,133 @@ out:
 	}
 	if (save(f, f->fail_step))
 		r = 1;
-	fleet_log(f, -1, "rollout %s%s", f->result,
-		  r == FLEET_EXIT_INVARIANT	? " (invariant broken)"
-		  : r == FLEET_EXIT_UNREACHABLE ? " (a host unreachable)"
-						: "");
+	if (leased)
+		fleet_lease_release(f, strcmp(f->result, "done") != 0);
+	log_end(f, r, "rollout %s%s", f->result,
+		r == FLEET_EXIT_INVARIANT     ? " (invariant broken)"
+		: r == FLEET_EXIT_UNREACHABLE ? " (a host unreachable)"
+					      : "");
 	free(order);
 	free(batch_of);
 	free(hosts);
+	return r;
+}
+
+/* A host whose KVM the rollout left unverified: it failed its upgrade or its verify. */
+static bool kvm_unverified(const struct fleet_host *h)
+{
+	return h->status == HOST_FAILED &&
+	       (h->failed_step == STEP_UPGRADE || h->failed_step == STEP_VERIFY);
+}
+
+/*
+ * abort: ends a halted rollout. Unless leave, every recorded VM away from home goes home when
+ * its home may take it back: it answers, is not skipped, and its KVM is not one the rollout left
+ * unverified (a failed upgrade or verify: the VM stays where it runs, said). Then every host the
+ * rollout drained is undrained, but for those unverified ones: they stay drained, said. The
+ * result is "aborted" when every VM that should go home did and every undrain worked; else the
+ * rollout stays halted (abort again, or --leave) and keeps its leases.
+ */
+int fleet_abort(struct fleet *f, bool leave)
+{
+	int *list = calloc((size_t)f->nr_vms + 1, sizeof(int)), n = 0, failed = 0, kept = 0;
+	struct invariant inv;
+	char err[FLEET_ERR];
+	int r = 0;
+
+	if (!list)
+		return -ENOMEM;
+	log_start(f, "abort");
+	if (leave)
+		fleet_log(f, -1, "abort: --leave: every VM stays where it runs");
+	if (!leave)
+		log_policy(f);
+	if (fleet_lease_acquire(f, err, sizeof(err))) {
+		fleet_log(f, -1, "abort: refused: %s", err);
+		free(list);
+		return 1;
+	}
+	fleet_scan(f);
+	for (int i = 0; i < f->baseline && !leave; i++) {
+		struct fleet_vm *v = &f->vms[i];
+		const struct fleet_host *home = &f->hosts[v->home];
+
+		v->dest = -1;
+		v->error[0] = 0;
+		if (v->host < 0 || v->host == v->home)
+			continue;
+		if (!home->reachable || home->status == HOST_SKIPPED || kvm_unverified(home)) {
+			fleet_log(f, v->host, "abort: %s stays here: its home %s %s", v->name,
+				  home->name,
+				  home->status == HOST_SKIPPED ? "is skipped"
+				  : kvm_unverified(home)       ? "failed its upgrade or verify"
+							       : "does not answer");
+			kept++;
+			continue;
+		}
+		v->dest = v->home;
+		list[n++] = i;
+	}
+	fleet_log(f, -1, "abort: %d VM%s to bring home", n, n == 1 ? "" : "s");
+	f->moving = "abort";
+	failed = n ? fleet_migrate(f, list, n) : 0;
+	for (int i = 0; i < n && failed; i++) {
+		struct fleet_vm *v = &f->vms[list[i]];
+
+		if (!v->error[0])
+			continue;
+		if (v->host >= 0)
+			fleet_resume_paused(f, v->host);
+		if (!r)
+			snprintf(f->failure, sizeof(f->failure),
+				 "abort: %.200s did not go home: %.250s", v->name, v->error);
+		r = 1;
+	}
+	free(list);
+	for (int h = 0; h < f->nr_hosts; h++) {
+		struct fleet_host *host = &f->hosts[h];
+
+		if (!host->drained)
+			continue;
+		if (kvm_unverified(host) || host->status == HOST_SKIPPED || !host->reachable) {
+			fleet_log(f, h, "abort: stays drained: %s",
+				  kvm_unverified(host) ? "its KVM failed its upgrade or verify"
+				  : host->reachable    ? "skipped"
+						       : "it does not answer");
+			continue;
+		}
+		if (drain(f, h, false)) {
+			/* drain() recorded the halt: keep its error */
+			r = 1;
+			break;
+		}
+		host->drained = false;
+	}
+	if (!r) {
+		snprintf(f->result, sizeof(f->result), "aborted");
+		f->failure[0] = 0;
+		f->fail_host = -1;
+		f->fail_step = STEP_NONE;
+	} else {
+		snprintf(f->result, sizeof(f->result), "halted");
+		if (f->fail_step == STEP_NONE)
+			f->fail_step = STEP_RETURN;
+	}
+	fleet_invariant(f, &inv);
+	fleet_log(f, -1,
+		  "invariant after: %d VMs recorded, %d running, %d missing, %d new, %d on "
+		  "unreachable hosts, %d running twice: %s",
+		  inv.before, inv.after, inv.missing, inv.extra, inv.unverified, inv.duplicates,
+		  inv.holds ? "holds" : "DOES NOT HOLD");
+	if (save(f, f->fail_step))
+		r = 1;
+	fleet_lease_release(f, r != 0);
+	if (!r)
+		r = fleet_exit_code(f, &inv);
+	log_end(f, r, "abort: %s%s",
+		!strcmp(f->result, "aborted") ? "rollout aborted" : "not finished: ",
+		strcmp(f->result, "aborted") ? f->failure
+		: kept			     ? ", some VMs away from home (see above)"
+					     : "");
 	return r;
 }

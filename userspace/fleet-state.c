@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fleet.h"
+#include "out.h"
 #include "sysfs.h"
 
 void fleet_now_iso(char *buf, size_t size)
@@ -43,17 +44,88 @@ double fleet_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* --json: the event as one JSON object a line on stderr, written at once (threads log too). */
+static void put_event(const struct fleet *f, int host, const char *when, const char *event,
+		      const char *fields, const char *msg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (!m)
+		return;
+	fputs("{\"time\":", m);
+	json_write_string(m, when);
+	fputs(",\"event\":", m);
+	json_write_string(m, event);
+	fputs(",\"host\":", m);
+	if (host >= 0)
+		json_write_string(m, f->hosts[host].name);
+	else
+		fputs("null", m);
+	if (fields && fields[0])
+		fprintf(m, ",%s", fields);
+	fputs(",\"message\":", m);
+	json_write_string(m, msg);
+	fputs("}\n", m);
+	if (!fclose(m)) {
+		fwrite(buf, 1, len, stderr);
+		fflush(stderr);
+	}
+	free(buf);
+}
+
+int fleet_json_str(char *out, size_t size, const char *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (!m)
+		return -ENOMEM;
+	json_write_string(m, s ? s : "");
+	if (fclose(m)) {
+		free(buf);
+		return -ENOMEM;
+	}
+	if (len >= size) {
+		free(buf);
+		snprintf(out, size, "null");
+		return -E2BIG;
+	}
+	memcpy(out, buf, len + 1);
+	free(buf);
+	return 0;
+}
+
 void fleet_log(const struct fleet *f, int host, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fleet_vevent(f, host, "log", NULL, fmt, ap);
+	va_end(ap);
+}
+
+void fleet_event(const struct fleet *f, int host, const char *event, const char *fields,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fleet_vevent(f, host, event, fields, fmt, ap);
+	va_end(ap);
+}
+
+void fleet_vevent(const struct fleet *f, int host, const char *event, const char *fields,
+		  const char *fmt, va_list ap)
 {
 	static bool warned; /* once: the log cannot be written */
 	char when[40], msg[2048];
-	va_list ap;
 	FILE *lf;
 	int r = 0;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	/*
 	 * One event a line: libvirt's errors carry QEMU's stderr, newlines included, and a line
 	 * without a timestamp would read as a separate, undated event.
@@ -62,9 +134,13 @@ void fleet_log(const struct fleet *f, int host, const char *fmt, ...)
 		if ((unsigned char)*p < ' ' || *p == 0x7f)
 			*p = ' ';
 	fleet_now_iso(when, sizeof(when));
-	fprintf(f->json ? stderr : stdout, "%s %s%s%s\n", when,
-		host >= 0 ? f->hosts[host].name : "", host >= 0 ? ": " : "", msg);
-	fflush(f->json ? stderr : stdout);
+	if (f->json) {
+		put_event(f, host, when, event, fields, msg);
+	} else {
+		fprintf(stdout, "%s %s%s%s\n", when, host >= 0 ? f->hosts[host].name : "",
+			host >= 0 ? ": " : "", msg);
+		fflush(stdout);
+	}
 	if (!f->log_path[0])
 		return;
 	lf = fopen(f->log_path, "ae");
@@ -119,6 +195,14 @@ static int write_state(const struct fleet *f, FILE *o)
 		   "'ekvm fleet status'\n");
 	fputs("inventory", o);
 	r |= put(o, "", f->inventory);
+	if (f->inventory_copy[0]) {
+		fputs("\ninventory_copy", o);
+		r |= put(o, "", f->inventory_copy);
+	}
+	if (f->rollout_id[0]) {
+		fputs("\nrollout", o);
+		r |= put(o, "", f->rollout_id);
+	}
 	fputs("\nlog", o);
 	r |= put(o, "", f->log_path);
 	fputs("\nstarted", o);
@@ -239,7 +323,7 @@ struct st_ctx {
 	int line;
 	char *err;
 	size_t errsize;
-	bool seen[5]; /* inventory, log, started, result, failure */
+	bool seen[7]; /* inventory, log, started, result, failure, inventory_copy, rollout */
 	bool *host_seen;
 };
 
@@ -416,7 +500,10 @@ static int parse_vm(struct fleet *f, struct st_ctx *c, char **w, int n)
 	return 0;
 }
 
-static const char *const singletons[] = { "inventory", "log", "started", "result", "failure" };
+static const char *const singletons[] = { "inventory", "log",	  "started",
+					  "result",    "failure", "inventory_copy",
+					  "rollout" };
+#define NR_SINGLETONS (int)(sizeof(singletons) / sizeof(singletons[0]))
 
 static int parse_record(struct fleet *f, struct st_ctx *c, char **w, int n)
 {
@@ -426,9 +513,9 @@ static int parse_record(struct fleet *f, struct st_ctx *c, char **w, int n)
 		return parse_host(f, c, w, n);
 	if (!strcmp(w[0], "vm"))
 		return parse_vm(f, c, w, n);
-	for (s = 0; s < 5 && strcmp(w[0], singletons[s]); s++)
+	for (s = 0; s < NR_SINGLETONS && strcmp(w[0], singletons[s]); s++)
 		;
-	if (s == 5)
+	if (s == NR_SINGLETONS)
 		return st_error(c, "unknown record '%.40s'", w[0]);
 	if (c->seen[s])
 		return st_error(c, "a second '%s' record", w[0]);
@@ -453,11 +540,18 @@ static int parse_record(struct fleet *f, struct st_ctx *c, char **w, int n)
 		return copy(c, f->log_path, sizeof(f->log_path), "log", w[1]);
 	if (s == 2)
 		return copy(c, f->started, sizeof(f->started), "started", w[1]);
+	if (s == 5)
+		return copy(c, f->inventory_copy, sizeof(f->inventory_copy), "inventory_copy",
+			    w[1]);
+	if (s == 6)
+		return copy(c, f->rollout_id, sizeof(f->rollout_id), "rollout", w[1]);
 	if (s == 3) {
 		if (strcmp(w[1], "planned") && strcmp(w[1], "running") && strcmp(w[1], "halted") &&
-		    strcmp(w[1], "done"))
-			return st_error(
-				c, "result %.40s: expected planned, running, halted or done", w[1]);
+		    strcmp(w[1], "done") && strcmp(w[1], "aborted"))
+			return st_error(c,
+					"result %.40s: expected planned, running, halted, done or "
+					"aborted",
+					w[1]);
 		snprintf(f->result, sizeof(f->result), "%s", w[1]);
 	}
 	return 0;
@@ -517,7 +611,7 @@ int fleet_state_load(struct fleet *f, const char *path, char *err, size_t errsiz
 {
 	unsigned char *data;
 	long n = read_whole_file(path, &data, 4 << 20);
-	char *w[4], buf[8192];
+	char *w[4], buf[8192], orig[4096] = "", copy_path[4096] = "";
 	int r = -EINVAL;
 
 	if (n < 0) {
@@ -536,26 +630,122 @@ int fleet_state_load(struct fleet *f, const char *path, char *err, size_t errsiz
 		free(data);
 		return -EINVAL;
 	}
-	/* the inventory first: the records name its hosts */
+	/*
+	 * The inventory first: the records name its hosts. The inventory as it is now when the
+	 * state reads back against it (an operator may fix a command or a setting before resume);
+	 * else the rollout's own copy of it, taken when it began (hosts renamed or removed, the
+	 * file gone or broken: status, resume and abort go on with the rollout's hosts), said in
+	 * inventory_note.
+	 */
 	for (char *p = (char *)data; p && *p;) {
 		char *nl = strchr(p, '\n');
 
 		if (nl)
 			*nl = 0;
-		if (fleet_words(p, w, 4, buf, sizeof(buf)) == 2 && !strcmp(w[0], "inventory")) {
-			r = fleet_inventory_load(f, w[1], err, errsize);
-			if (nl)
-				*nl = '\n';
-			break;
+		if (fleet_words(p, w, 4, buf, sizeof(buf)) == 2) {
+			if (!strcmp(w[0], "inventory"))
+				snprintf(orig, sizeof(orig), "%s", w[1]);
+			else if (!strcmp(w[0], "inventory_copy") && !access(w[1], R_OK))
+				snprintf(copy_path, sizeof(copy_path), "%s", w[1]);
 		}
 		if (nl)
 			*nl = '\n';
 		p = nl ? nl + 1 : NULL;
 	}
-	if (r == -EINVAL && !err[0])
+	if (!orig[0]) {
 		snprintf(err, errsize, "%s: no inventory record", path);
+		free(data);
+		return -EINVAL;
+	}
+	r = fleet_inventory_load(f, orig, err, errsize);
 	if (!r)
 		r = fleet_state_parse(f, (char *)data, err, errsize);
+	if (r && copy_path[0]) {
+		char why[FLEET_ERR];
+
+		snprintf(why, sizeof(why), "%s", err);
+		fleet_free(f);
+		fleet_init(f);
+		snprintf(f->state_path, sizeof(f->state_path), "%s", path);
+		r = fleet_inventory_load(f, copy_path, err, errsize);
+		if (!r)
+			r = fleet_state_parse(f, (char *)data, err, errsize);
+		if (!r)
+			snprintf(f->inventory_note, sizeof(f->inventory_note),
+				 "the inventory no longer fits the rollout (%.300s): going on with "
+				 "the rollout's copy of it, %.150s",
+				 why, copy_path);
+	} else if (!r && copy_path[0]) {
+		snprintf(f->inventory_copy, sizeof(f->inventory_copy), "%s", copy_path);
+		if (fleet_inventory_changed(f))
+			snprintf(f->inventory_note, sizeof(f->inventory_note),
+				 "%.200s changed since the rollout began (then: %.200s): its hosts "
+				 "are the rollout's, it is used",
+				 orig, copy_path);
+	}
+	if (!r && copy_path[0]) {
+		snprintf(f->inventory, sizeof(f->inventory), "%s", orig);
+		snprintf(f->inventory_copy, sizeof(f->inventory_copy), "%s", copy_path);
+	}
 	free(data);
 	return r;
+}
+
+/*
+ * The rollout's own copy of its inventory, STATE.inventory: written whole, fsynced and renamed
+ * into place before the first state names it.
+ */
+int fleet_inventory_keep(struct fleet *f)
+{
+	char tmp[sizeof(f->state_path) + 16], dst[sizeof(f->state_path) + 16];
+	unsigned char *data;
+	long n = read_whole_file(f->inventory, &data, 1 << 20);
+	int fd, r = 0;
+
+	if (n < 0)
+		return (int)n;
+	snprintf(dst, sizeof(dst), "%s.inventory", f->state_path);
+	snprintf(tmp, sizeof(tmp), "%s.inventory.tmp", f->state_path);
+	r = mkdirs(dst);
+	fd = r ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		free(data);
+		return r ? r : -errno;
+	}
+	if (write(fd, data, (size_t)n) != n)
+		r = errno ? -errno : -EIO;
+	free(data);
+	if (!r && fsync(fd))
+		r = -errno;
+	if (close(fd) && !r)
+		r = -errno;
+	if (!r && rename(tmp, dst))
+		r = -errno;
+	if (r) {
+		unlink(tmp);
+		return r;
+	}
+	if (strlen(dst) >= sizeof(f->inventory_copy))
+		return -ENAMETOOLONG;
+	snprintf(f->inventory_copy, sizeof(f->inventory_copy), "%s", dst);
+	return sync_dir(dst);
+}
+
+/* Whether the inventory differs from the rollout's copy of it now (or cannot be read). */
+bool fleet_inventory_changed(const struct fleet *f)
+{
+	unsigned char *a = NULL, *b = NULL;
+	long na, nb;
+	bool changed;
+
+	if (!f->inventory_copy[0])
+		return false;
+	na = read_whole_file(f->inventory, &a, 1 << 20);
+	nb = read_whole_file(f->inventory_copy, &b, 1 << 20);
+	changed = na < 0 || nb < 0 || na != nb || memcmp(a, b, (size_t)na);
+	if (na >= 0)
+		free(a);
+	if (nb >= 0)
+		free(b);
+	return changed;
 }

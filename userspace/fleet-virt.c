@@ -210,6 +210,8 @@ static int connect_start(struct fleet *f, int host)
 {
 	struct fleet_host *h = &f->hosts[host];
 
+	if (h->status == HOST_SKIPPED)
+		return -ENOTCONN;
 	if (h->conn && virConnectIsAlive(h->conn) == 1)
 		return 0;
 	if (h->conn)
@@ -232,6 +234,10 @@ int fleet_connect(struct fleet *f, int host)
 
 	if (h->conn)
 		return 0;
+	if (r && h->status == HOST_SKIPPED) {
+		snprintf(h->error, sizeof(h->error), "skipped (resume --skip-host): not connected");
+		return -EHOSTUNREACH;
+	}
 	if (r) {
 		snprintf(h->error, sizeof(h->error), "cannot connect to %.200s: %s", h->uri,
 			 strerror(-r));
@@ -478,6 +484,7 @@ int fleet_scan(struct fleet *f)
 		if (i < nr_known)
 			expected[i] = h;
 		f->vms[i].host = h >= 0 && !f->hosts[h].reachable ? -2 : -1;
+		f->vms[i].lost_on = h;
 	}
 	/* running VMs first: a VM paused by a migration may also exist on its destination */
 	for (int pass = 0; pass < 2; pass++)
@@ -488,9 +495,13 @@ int fleet_scan(struct fleet *f)
 	for (int i = 0; i < f->nr_vms && i < nr_known; i++) {
 		int h = f->vms[i].host;
 
-		if ((h >= 0 && !f->hosts[h].reachable) ||
-		    (h == -1 && expected[i] >= 0 && !f->hosts[expected[i]].reachable))
+		if (h >= 0 && !f->hosts[h].reachable) {
 			f->vms[i].host = -2;
+			f->vms[i].lost_on = h;
+		} else if (h == -1 && expected[i] >= 0 && !f->hosts[expected[i]].reachable) {
+			f->vms[i].host = -2;
+			f->vms[i].lost_on = expected[i];
+		}
 	}
 	free(expected);
 	down = 0;

@@ -18,6 +18,7 @@
 #ifndef EKVM_FLEET_H
 #define EKVM_FLEET_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,11 +35,14 @@
 #define FLEET_CONNECT_TIMEOUT 10 /* seconds a libvirt connection may take to open */
 #define FLEET_KEEPALIVE_INTERVAL 5 /* libvirt keepalive: a probe every 5 s, */
 #define FLEET_KEEPALIVE_COUNT 3 /* the connection closed after 3 unanswered */
+#define FLEET_LEASE_PATH "/var/lib/ekvm/fleet/lease" /* on each host (fleet-lease.c) */
+#define FLEET_LEASE_TTL 3600 /* seconds a lease lives without renewal */
 
 enum host_status {
 	HOST_PENDING,
 	HOST_DONE,
 	HOST_FAILED,
+	HOST_SKIPPED, /* resume --skip-host: left out of the rest of the rollout */
 };
 
 /* The steps of a host's rollout, in order; a failure names one. */
@@ -90,6 +94,9 @@ struct fleet_host {
 	bool pinned; /* a VM with policy pin runs on it: the host is skipped */
 	char pin_vm[FLEET_STR]; /* the VM that pins it */
 	void *opener; /* a connection still opening after its deadline (fleet-virt.c) */
+	/* one rollout at a time (fleet-lease.c), ways out (resume --skip-host) */
+	char lease[FLEET_STR]; /* the lease file there, "" the fleet's */
+	bool leased; /* this rollout holds its lease */
 };
 
 /* A VM's policy (inventory `vm name=NAME policy=...`) */
@@ -118,6 +125,7 @@ struct fleet_vm {
 	uint64_t mem_kib;
 	char error[FLEET_ERR];
 	bool stuck; /* its migration did not end after the abort: where it runs is unknown */
+	int lost_on; /* host == -2: the host that does not answer (or is skipped) */
 	/* the pre-flight's view of it (fleet-plan.c, fleet-preflight.c) */
 	bool name_cut; /* libvirt's name is longer than name[] holds: pre-flight FAIL */
 	enum vm_policy policy;
@@ -188,6 +196,20 @@ struct fleet {
 	/* what the rollout (fleet-run.c, fleet-migrate.c) can do; the pre-flight fails a VM whose
 	 * policy needs what it cannot */
 	bool can_copy_storage, can_shutdown;
+	/* one rollout at a time (fleet-lease.c) */
+	char lease[FLEET_STR]; /* lease file on the hosts (inventory lease=) */
+	unsigned int lease_ttl_s; /* inventory lease_ttl= */
+	bool break_lease; /* --break-lease: take over live leases of other rollouts */
+	char rollout_id[128]; /* this rollout's, kept in the state across resumes */
+	char operator_name[64], controller[256]; /* who runs it, where (the log's first line) */
+	long operator_uid;
+	char inventory_copy[4096]; /* the rollout's own copy of the inventory (state record) */
+	char inventory_note[1024]; /* how the state's inventory was read, when it changed */
+	pthread_t lease_thr;
+	pthread_mutex_t lease_lock;
+	pthread_cond_t lease_cond;
+	bool lease_thread, lease_stop;
+	int lease_lost; /* host index + 1 whose lease another rollout took, 0 none */
 };
 
 const char *fleet_step_name(enum fleet_step s);
@@ -255,10 +277,22 @@ int fleet_meminfo_parse(const char *text, uint64_t *avail_kib, uint64_t *huge_fr
 int fleet_state_save(const struct fleet *f);
 int fleet_state_load(struct fleet *f, const char *path, char *err, size_t errsize);
 int fleet_state_parse(struct fleet *f, const char *text, char *err, size_t errsize);
-/* The log: "<ISO-8601 UTC> [host] message", appended to log_path and echoed (stdout, or
- * stderr with --json). */
+/* Keeps a copy of the inventory as STATE.inventory (inventory_copy); 0 or -errno. */
+int fleet_inventory_keep(struct fleet *f);
+/* Whether the inventory file now differs from the rollout's copy of it. */
+bool fleet_inventory_changed(const struct fleet *f);
+/* The log: "<ISO-8601 UTC> [host] message", appended to log_path and echoed on stdout; with
+ * --json, on stderr as events, one JSON object a line: {"time", "event", "host", FIELDS...,
+ * "message"} (docs/fleet.md "Events"). fleet_log() is event "log". */
 void fleet_log(const struct fleet *f, int host, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* fields: more members, already JSON ("\"vm\":\"web1\",\"eta_s\":12"), or NULL. */
+void fleet_event(const struct fleet *f, int host, const char *event, const char *fields,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void fleet_vevent(const struct fleet *f, int host, const char *event, const char *fields,
+		  const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+/* s as a JSON string, quoted, into out; -E2BIG ("null") when it does not fit. */
+int fleet_json_str(char *out, size_t size, const char *s);
 /* Opens the log for appending (creating it) to see that it can be written: 0 or -errno. */
 int fleet_log_check(const char *path);
 void fleet_now_iso(char *buf, size_t size);
@@ -367,9 +401,22 @@ int fleet_migrate_next(const struct fleet *f, const int *vms, const bool *starte
 int fleet_retry_dest(struct fleet *f, int vm, const int *batch_of, int batch, const bool *tried,
 		     bool (*cpu_ok)(struct fleet *f, int vm, int host));
 
+/* fleet-lease.c */
+/* The rollout id (when the state has none), the operator and the controller's name. */
+void fleet_lease_init(struct fleet *f);
+/* Takes the lease of every host but skipped ones and starts renewing them; -1 and why in err
+ * (another rollout holds one: none is kept then). */
+int fleet_lease_acquire(struct fleet *f, char *err, size_t errsize);
+/* Stops the renewals; releases the leases unless keep (a halted rollout keeps them until they
+ * expire). */
+void fleet_lease_release(struct fleet *f, bool keep);
+/* The host whose lease another rollout took over since, or -1. */
+int fleet_lease_lost(const struct fleet *f);
+
 /* fleet-preflight.c */
 struct invariant {
 	int before, after, missing, extra, unverified, duplicates;
+	int skipped; /* on hosts left out by resume --skip-host: not verified, not counted */
 	bool holds;
 };
 int fleet_preflight(struct fleet *f, int *order, int *batch_of, int *nr_batches);
@@ -386,6 +433,9 @@ enum {
 /* 0 done and the invariant holds, 1 halted, FLEET_EXIT_INVARIANT: every host done but the
  * invariant does not hold at the end. */
 int fleet_rollout(struct fleet *f, bool resume);
+/* Ends a halted rollout: VMs home (unless leave) where their home may take them, hosts
+ * undrained, result "aborted"; 1 when a VM could not go home (the rollout stays halted). */
+int fleet_abort(struct fleet *f, bool leave);
 /* From the invariant and the hosts: FLEET_EXIT_INVARIANT (a VM missing, new or running twice),
  * else FLEET_EXIT_UNREACHABLE (a host does not answer), else 0. */
 int fleet_exit_code(const struct fleet *f, const struct invariant *inv);

@@ -44,7 +44,7 @@ fleet_limits_tests() {
 	local inv=$T/fleet/inv-5000 long500 long2000
 	mkdir -p "$T/fleet"
 	{
-		echo "fleet upgrade=true exec=\"sh -c\""
+		echo "fleet upgrade=true exec=\"sh -c\" lease=$T/fleet/lease-pf"
 		for h in 0 1 2 3; do echo "host name=big$h uri=$(big_host big$h $((h * 1250)) 1250)"; done
 	} >"$inv"
 	run -- fleet plan -i "$inv" --json
@@ -58,7 +58,7 @@ fleet_limits_tests() {
 	long500=$(printf 'l%.0s' {1..500})
 	long2000=$(printf 'L%.0s' {1..2000})
 	{
-		echo "fleet upgrade=true exec=\"sh -c\""
+		echo "fleet upgrade=true exec=\"sh -c\" lease=$T/fleet/lease-pf"
 		echo "host name=n1 uri=$(xml_host n1 "$(dom "$long500" 1)")"
 		echo "host name=n2 uri=$(xml_host n2)"
 	} >"$T/fleet/inv-names"
@@ -81,7 +81,7 @@ fleet_deadline_tests() {
 	for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$T/fleet/hang-port" ] && break; sleep 0.1; done
 	port=$(cat "$T/fleet/hang-port")
 	{
-		echo "fleet upgrade=true exec=\"sh -c\" ekvm=true version_cmd=\"echo 1\" smoke_cmd=true"
+		echo "fleet upgrade=true exec=\"sh -c\" lease=$T/fleet/lease-pf ekvm=true version_cmd=\"echo 1\" smoke_cmd=true"
 		echo "host name=hostA uri=$(xml_host hungA "$(dom a1 1)")"
 		echo "host name=hostB uri=$(xml_host hungB)"
 		echo "host name=hostH uri=qemu+tcp://127.0.0.1:$port/system"
@@ -98,7 +98,9 @@ fleet_deadline_tests() {
 	run -- fleet rollout -i "$T/fleet/inv-hung2" -s "$T/fleet/st-hung"
 	[ "$rc" -eq 0 ]
 	ok $? "fleet rollout of two empty hosts: done (rc $rc)"
-	sed -i "s|^host name=hostB .*|host name=hostB uri=qemu+tcp://127.0.0.1:$port/system|" "$T/fleet/inv-hung2"
+	# hostB's daemon now hangs: its address in the rollout's own copy of the inventory
+	sed -i "s|^host name=hostB .*|host name=hostB uri=qemu+tcp://127.0.0.1:$port/system|" \
+		"$T/fleet/inv-hung2" "$T/fleet/st-hung.inventory"
 	t0=$(date +%s)
 	run -- fleet status -s "$T/fleet/st-hung"
 	dt=$(($(date +%s) - t0))
@@ -126,7 +128,7 @@ fleet_movable_tests() {
 	# hostB's memory from its /proc/meminfo: 4 GiB available (the driver says 8), 256 MiB of hugepages
 	printf 'MemTotal: 8388608 kB\nMemFree: 1048576 kB\nMemAvailable: 4194304 kB\nCached: 6291456 kB\nHugePages_Free: 128\nHugepagesize: 2048 kB\n' >"$T/fleet/meminfo-B"
 	{
-		echo "fleet upgrade=true exec=\"sh -c\" shared_storage=/mnt/nfs"
+		echo "fleet upgrade=true exec=\"sh -c\" lease=$T/fleet/lease-pf shared_storage=/mnt/nfs"
 		echo "host name=hostX uri=test://$T/fleet/mX.xml"
 		echo "host name=hostY uri=test://$T/fleet/mY.xml"
 		echo "host name=hostB uri=test://$T/fleet/mB.xml meminfo_cmd=\"cat $T/fleet/meminfo-B\""
@@ -176,7 +178,7 @@ fleet_return_tests() {
 	xml_host rC >/dev/null
 	printf 'MemTotal: 8388608 kB\nMemAvailable: %s kB\n' 307200 >"$T/fleet/meminfo-rA"
 	{
-		echo "fleet upgrade=true exec=\"sh -c\" ekvm=true version_cmd=\"echo 1\" smoke_cmd=true"
+		echo "fleet upgrade=true exec=\"sh -c\" lease=$T/fleet/lease-pf ekvm=true version_cmd=\"echo 1\" smoke_cmd=true"
 		echo "host name=hostA uri=test://$T/fleet/rA.xml meminfo_cmd=\"cat $T/fleet/meminfo-rA\""
 		echo "host name=hostB uri=test://$T/fleet/rB.xml"
 		echo "host name=hostC uri=test://$T/fleet/rC.xml"

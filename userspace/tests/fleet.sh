@@ -32,7 +32,9 @@ fleet_testdriver_tests() {
 	mkdir -p "$T/fleet"
 	{
 		echo "fleet upgrade=\"echo upgraded >>$T/fleet/upgrades\" version_cmd=\"echo 6.1.192.2\""
-		echo "fleet version=6.1.192.2 smoke_cmd=true ekvm=\"$EKVM\""
+		# every "host" runs sh -c here: one lease file for all, removed before each scenario
+		# (a halted rollout keeps its lease: the next, on other test hosts, would be refused)
+		echo "fleet version=6.1.192.2 smoke_cmd=true ekvm=\"$EKVM\" lease=$T/fleet/lease"
 		echo "host name=hostA uri=$(test_host hostA 8388608 vm1 1048576 1) exec=\"sh -c\""
 		echo "host name=hostB uri=$(test_host hostB 8388608 vm2 2097152 2) exec=\"sh -c\""
 		echo "host name=hostC uri=$(test_host hostC 4194304) exec=\"sh -c\""
@@ -69,6 +71,7 @@ fleet_testdriver_tests() {
 
 	# the test driver cannot migrate: the canary's evacuation fails, is retried on another
 	# destination (hostC, the only other one outside the batch) and the rollout halts
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$inv" -s "$st" --json
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.result == "halted" and .failure.host == "hostA"
 		and .failure.step == "evacuate" and (.failure.error | test("vm1: migration to hostC failed"))
@@ -91,15 +94,18 @@ fleet_testdriver_tests() {
 	out=$(flock "$st.lock" "$EKVM" fleet status -s "$st" 2>/dev/null); rc=$?
 	[ "$rc" -eq 6 ] && [[ $out == *"rollout: halted"* ]]
 	ok $? "fleet status while a rollout holds the state's lock: exit 6 (rc $rc)"
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$inv" -s "$st"
 	[ "$rc" -eq 2 ] && [[ $err == *"unfinished rollout"*"resume"* ]]
 	ok $? "fleet rollout over a halted rollout is refused"
+	rm -f "$T/fleet/lease"
 	run -- fleet resume -s "$st" --json
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "evacuate"' >/dev/null
 	ok $? "fleet resume: halts again while the cause remains"
 	# with --no-return and no VMs to move (hostC alone in its batch) a batch completes
 	{ head -2 "$inv"; sed -n '/hostC/p' "$inv"; sed -n '/hostC/p' "$inv" | sed 's/hostC/hostD/g'; } >"$T/fleet/inv-empty"
 	test_host hostD 4194304 >/dev/null
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$T/fleet/inv-empty" -s "$T/fleet/st-empty" --json
 	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.result == "done" and ([.hosts[].version] == ["6.1.192.2", "6.1.192.2"])' >/dev/null &&
 		[ "$(grep -c upgraded "$T/fleet/upgrades")" -eq 2 ]
@@ -112,6 +118,7 @@ fleet_testdriver_tests() {
 	ok $? "fleet status with no rollout recorded: nothing to report, exit 0 (rc $rc)"
 	cp "$T/fleet/inv-empty" "$T/fleet/inv-ok"
 	sed -i 's/version=6.1.192.2/version=6.1.192.3/' "$T/fleet/inv-empty"
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$T/fleet/inv-empty" -s "$T/fleet/st-empty" --json
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "verify" and
 		(.failure.error | test("is .6.1.192.2., expected .6.1.192.3."))' >/dev/null
@@ -124,6 +131,7 @@ fleet_testdriver_tests() {
 
 	# a VM started since the rollout began: resume stops; --rescan takes the running set
 	test_host hostC 4194304 vm3 524288 3 >/dev/null
+	rm -f "$T/fleet/lease"
 	run -- fleet resume -s "$st" --json
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "preflight" and .invariant.new == 1
 		and (.failure.error | test("not the recorded set")) and (.vms[2].recorded | not)' >/dev/null
@@ -131,6 +139,7 @@ fleet_testdriver_tests() {
 	run -- fleet status -s "$st"
 	[ "$rc" -eq 4 ] && [[ $out == *"vm3"*"(new)"* ]]
 	ok $? "fleet status with a VM that appeared: exit 4, invariant broken (rc $rc)"
+	rm -f "$T/fleet/lease"
 	run -- fleet resume -s "$st" --rescan --json
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "evacuate" and .invariant.holds
 		and .invariant.before == 3 and ([.vms[].recorded] | all)' >/dev/null
@@ -139,12 +148,14 @@ fleet_testdriver_tests() {
 	# a VM running on two hosts at once breaks the invariant before anything moves
 	{ head -2 "$inv"; echo "host name=hostA uri=$(test_host twinA 8388608 vm1 1048576 1) exec=\"sh -c\""
 	  echo "host name=hostB uri=$(test_host twinB 8388608 vm1 1048576 1) exec=\"sh -c\""; } >"$T/fleet/inv-twin"
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$T/fleet/inv-twin" -s "$T/fleet/st-twin" --json
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "preflight" and .invariant.duplicates == 1
 		and (.invariant.holds | not) and (.failure.error | test("1 running twice"))' >/dev/null
 	ok $? "fleet rollout: a VM running on two hosts stops it before anything moves"
 	fleet_policy_tests "$inv"
 	fleet_safe_state_tests "$inv" "$st"
+	fleet_lease_tests "$inv"
 
 	usage_error "fleet without subcommand" -- fleet
 	usage_error "fleet bogus subcommand" -- fleet deploy
@@ -170,6 +181,7 @@ fleet_testdriver_tests() {
 # The migration policy's options on test-driver hosts (its unit tests are in fleet-unit.c).
 fleet_policy_tests() {
 	local inv=$1 st=$T/fleet/st-policy
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$inv" -s "$st" --json --retries 0 --insecure-migration \
 		--postcopy-after 30 --parallel-connections 4 --max-per-source 1 --max-per-dest 2 \
 		--timeout-per-gib 60 --progress-timeout 20 --abort-timeout 5 --max-downtime 800 \
@@ -187,17 +199,21 @@ fleet_policy_tests() {
 	local up="sleep 1; echo upgraded >>$T/fleet/par-upgrades"
 	{
 		echo "fleet upgrade=\"$up\" version_cmd=\"echo 6.1.192.2\""
-		echo "fleet version=6.1.192.2 smoke_cmd=true ekvm=\"$EKVM\""
+		# every "host" runs sh -c here: one lease file for all, removed before each scenario
+		# (a halted rollout keeps its lease: the next, on other test hosts, would be refused)
+		echo "fleet version=6.1.192.2 smoke_cmd=true ekvm=\"$EKVM\" lease=$T/fleet/lease"
 		echo "host name=hostP uri=$(test_host hostP 4194304) exec=\"sh -c\""
 		echo "host name=hostQ uri=$(test_host hostQ 4194304) exec=\"sh -c\" batch=1"
 		echo "host name=hostR uri=$(test_host hostR 4194304) exec=\"sh -c\" batch=1"
 	} >"$T/fleet/inv-par"
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$T/fleet/inv-par" -s "$T/fleet/st-par" --json
 	[ "$rc" -eq 0 ] && grep -q ' upgrade: 2 hosts at once$' "$T/fleet/st-par.log" &&
 		sed -n '/batch 2: 2 hosts/,$p' "$T/fleet/st-par.log" | grep -E 'host[QR]: upgrade: ' |
 		head -2 | grep -c 'upgrade: sleep' | grep -qx 2 &&
 		[ "$(grep -c upgraded "$T/fleet/par-upgrades")" -eq 3 ]
 	ok $? "fleet rollout: a batch's hosts upgraded at once (rc $rc)"
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$T/fleet/inv-par" -s "$T/fleet/st-ser" --json --serial-upgrades
 	[ "$rc" -eq 0 ] && ! grep -q 'hosts at once' "$T/fleet/st-ser.log" &&
 		sed -n '/batch 2: 2 hosts/,$p' "$T/fleet/st-ser.log" | grep -E 'host[QR]: upgrade: ' |
@@ -209,16 +225,20 @@ fleet_safe_state_tests() {
 	local inv=$1 st=$2 nup
 	ups() { grep -c upgraded "$T/fleet/upgrades"; }
 	# a rollout never writes over a state it cannot read back: cut short, or edited inventory
-	sed -n 1,4p "$st" >"$T/fleet/st-cut" # comment, inventory, log, started: no result
+	sed '/^result /,$d' "$st" >"$T/fleet/st-cut" # up to started: no result
 	cp "$T/fleet/st-cut" "$T/fleet/st-cut.orig"
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$inv" -s "$T/fleet/st-cut"
 	[ "$rc" -eq 2 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
 		[[ $err == *"no 'result' record"*"status"*"resume"*"remove the file"* ]] &&
 		cmp -s "$T/fleet/st-cut" "$T/fleet/st-cut.orig"
 	ok $? "fleet rollout over a state cut short: refused, one line, the file untouched (rc $rc)"
 	sed 's/name=hostC/name=hostZ/' "$inv" >"$T/fleet/inv-renamed"
-	sed "s|^inventory .*|inventory $T/fleet/inv-renamed|" "$st" >"$T/fleet/st-renamed"
+	# (a state of before the rollout kept a copy of its inventory)
+	sed -e "s|^inventory .*|inventory $T/fleet/inv-renamed|" -e '/^inventory_copy /d' "$st" \
+		>"$T/fleet/st-renamed"
 	cp "$T/fleet/st-renamed" "$T/fleet/st-renamed.orig"
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$T/fleet/inv-renamed" -s "$T/fleet/st-renamed"
 	[ "$rc" -eq 2 ] && [[ $err == *"st-renamed:"*"not in the inventory: hostC"*"not overwriting"* ]] &&
 		cmp -s "$T/fleet/st-renamed" "$T/fleet/st-renamed.orig"
@@ -227,6 +247,7 @@ fleet_safe_state_tests() {
 	# an unwritable log is an error before anything moves
 	: >"$T/fleet/afile"
 	nup=$(ups)
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$T/fleet/inv-ok" -s "$T/fleet/st-nolog" -l "$T/fleet/afile/log"
 	[ "$rc" -eq 2 ] && [[ $err == "ekvm fleet: $T/fleet/afile/log: Not a directory"* ]] &&
 		[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && [ "$(ups)" -eq "$nup" ] && [ ! -e "$T/fleet/st-nolog" ]
@@ -234,6 +255,7 @@ fleet_safe_state_tests() {
 
 	# a state that cannot be saved halts the rollout: one line, exit 1, nothing upgraded
 	mkdir -p "$T/fleet/st-nosave.tmp"
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$T/fleet/inv-ok" -s "$T/fleet/st-nosave" --json
 	[ "$rc" -eq 1 ] && [ "$(ups)" -eq "$nup" ] &&
 		[ "$(grep -c "cannot save the state to $T/fleet/st-nosave: Is a directory" <<<"$err")" -eq 1 ] &&
@@ -241,6 +263,7 @@ fleet_safe_state_tests() {
 	ok $? "fleet rollout whose state cannot be saved: halted, one line, exit 1 (rc $rc)"
 
 	# the log path recorded in the state is absolute
+	rm -f "$T/fleet/lease"
 	(cd "$T/fleet" && "$EKVM" fleet rollout -i inv-ok -s rel/st >/dev/null 2>&1)
 	grep -qx "log $T/fleet/rel/st.log" "$T/fleet/rel/st" && [ -s "$T/fleet/rel/st.log" ]
 	ok $? "fleet rollout -s relative: the state records the log's absolute path"
@@ -251,11 +274,133 @@ fleet_safe_state_tests() {
 	test_host hostF 4194304 >/dev/null
 	{ head -2 "$inv"; sed -n '/hostC/p' "$inv" | sed "s/hostC/hostE/g; s|\$| upgrade=\"cp $T/fleet/hostE-later.xml $T/fleet/hostE.xml\"|"
 	  sed -n '/hostC/p' "$inv" | sed 's/hostC/hostF/g'; } >"$T/fleet/inv-appear"
+	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$T/fleet/inv-appear" -s "$T/fleet/st-appear" --json
 	[ "$rc" -eq 4 ] && echo "$out" | jq -e '.result == "done" and .invariant.new == 1
 		and (.invariant.holds | not) and (.failure.error | test("invariant does not hold at the end"))' >/dev/null &&
 		[[ $err == *"rollout done, but the invariant does not hold at the end: 0 missing, 1 new"* ]]
 	ok $? "fleet rollout whose invariant breaks by the end: exit 4, said (rc $rc)"
+}
+
+# One rollout at a time (the lease on every host), the rollout's own inventory, resume
+# --skip-host: on two empty test-driver hosts (done; with a version the canary does not report:
+# halted at its verify). Every "host" is this machine here, so one lease file serves.
+fleet_lease_tests() {
+	local inv=$1 lease=$T/fleet/lease now nup
+	{ head -2 "$inv"
+	  echo "host name=leaseA uri=$(test_host leaseA 4194304) exec=\"sh -c\""
+	  echo "host name=leaseB uri=$(test_host leaseB 4194304) exec=\"sh -c\""; } >"$T/fleet/inv-lease"
+	rm -f "$lease"
+	run -- fleet rollout -i "$T/fleet/inv-lease" -s "$T/fleet/st-l1" --json
+	[ "$rc" -eq 0 ] && [ ! -e "$lease" ] &&
+		grep -Eq ' rollout: rollout [0-9]{8}T[0-9]{6}Z-[^ ]+-[0-9]+ by [^ ]+ \(uid [0-9]+\) on [^ ]+, pid [0-9]+$' "$T/fleet/st-l1.log" &&
+		grep -q ' lease: released$' "$T/fleet/st-l1.log" && grep -q '^rollout ' "$T/fleet/st-l1" &&
+		cmp -s "$T/fleet/inv-lease" "$T/fleet/st-l1.inventory"
+	ok $? "fleet rollout: the operator in the log, a copy of the inventory kept, the lease released when done (rc $rc)"
+	jq -e -s 'all(.[]; (.time | test("Z$")) and (.event | type) == "string" and has("host") and (.message | type) == "string")
+		and .[0].event == "start" and .[0].kind == "rollout" and .[-1].event == "end" and .[-1].result == "done"
+		and .[-1].exit == 0 and ([.[] | select(.event == "host_done") | .host] == ["leaseA", "leaseB"])
+		and ([.[] | select(.event == "step") | .step] | index("upgrade") != null)' <<<"$err" >/dev/null
+	ok $? "fleet rollout --json: stderr is the event stream, one JSON object a line, start to end"
+
+	# another rollout's live lease refuses the rollout, naming it; nothing is upgraded
+	now=$(date +%s)
+	echo "rollout=other-1 owner=alice@ctl2 pid=7 state=/x expires=$((now + 600))" >"$lease"
+	cp "$lease" "$lease.orig"
+	nup=$(ups)
+	run -- fleet rollout -i "$T/fleet/inv-lease" -s "$T/fleet/st-l2" --json
+	[ "$rc" -eq 1 ] && [ "$(ups)" -eq "$nup" ] && cmp -s "$lease" "$lease.orig" &&
+		echo "$out" | jq -e '.result == "halted" and .failure.step == "preflight" and
+			(.failure.error | test("is in another rollout: rollout=other-1 owner=alice@ctl2 .*expires_in=(59[0-9]|600).*--break-lease"))' >/dev/null
+	ok $? "fleet rollout: a host leased by another rollout refuses it, the holder named, nothing done (rc $rc)"
+
+	# once that lease has expired, resume takes it over (said) and completes
+	echo "rollout=other-1 owner=alice@ctl2 pid=7 state=/x expires=$((now - 1))" >"$lease"
+	run -- fleet resume -s "$T/fleet/st-l2" --json
+	[ "$rc" -eq 0 ] && [ ! -e "$lease" ] && [ "$(ups)" -gt "$nup" ] &&
+		grep -q 'lease: took over an expired lease: rollout=other-1 owner=alice@ctl2' "$T/fleet/st-l2.log"
+	ok $? "fleet resume: an expired lease is taken over, logged, and released at the end (rc $rc)"
+
+	# --break-lease takes over a live one, and says whose
+	echo "rollout=other-2 owner=bob@ctl3 pid=8 state=/y expires=$((now + 600))" >"$lease"
+	run -- fleet rollout -i "$T/fleet/inv-lease" -s "$T/fleet/st-l3" --break-lease --json
+	[ "$rc" -eq 0 ] && [ ! -e "$lease" ] &&
+		grep -q 'lease: --break-lease: took over the live lease of rollout=other-2 owner=bob@ctl3' "$T/fleet/st-l3.log"
+	ok $? "fleet rollout --break-lease: a live lease taken over, the holder logged (rc $rc)"
+
+	# a halted rollout keeps its lease: a second rollout is refused, resume (same rollout) is not
+	sed '/^host name=leaseA / s/$/ version_cmd="echo 6.1.0"/' "$T/fleet/inv-lease" >"$T/fleet/inv-l4"
+	run -- fleet rollout -i "$T/fleet/inv-l4" -s "$T/fleet/st-l4" --json
+	[ "$rc" -eq 1 ] && grep -q "^rollout=$(sed -n 's/^rollout //p' "$T/fleet/st-l4") " "$lease" &&
+		echo "$out" | jq -e '.failure.step == "verify" and .failure.host == "leaseA"' >/dev/null
+	ok $? "fleet rollout halted at the canary's verify keeps its lease (rc $rc)"
+	run -- fleet rollout -i "$T/fleet/inv-lease" -s "$T/fleet/st-l5"
+	[ "$rc" -eq 1 ] && [[ $out == *"leaseA is in another rollout: rollout=$(sed -n 's/^rollout //p' "$T/fleet/st-l4") "* ]]
+	ok $? "fleet rollout while another is halted on the same hosts: refused (rc $rc)"
+	rm -f "$T/fleet/st-l5" "$T/fleet/st-l5.inventory"
+
+	# the inventory edited under a halted rollout: status still reports it, from its copy
+	sed 's/leaseA/leaseZ/g' "$T/fleet/inv-l4" >"$T/fleet/inv-l4.edited"
+	cp "$T/fleet/inv-l4" "$T/fleet/inv-l4.before"
+	mv "$T/fleet/inv-l4.edited" "$T/fleet/inv-l4"
+	run -- fleet status -s "$T/fleet/st-l4" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.result == "halted" and ([.hosts[].name] == ["leaseA", "leaseB"])' >/dev/null &&
+		[[ $err == "ekvm fleet: note: the inventory no longer fits the rollout ("*"not in the inventory: "*"leaseA)"*"going on with the rollout's copy of it, $T/fleet/st-l4.inventory" ]]
+	ok $? "fleet status after the inventory's hosts were renamed: the rollout's hosts, from its copy, said (rc $rc)"
+	{ echo "fleet connect_timeout=20"; cat "$T/fleet/inv-l4.before"; } >"$T/fleet/inv-l4"
+	run -- fleet status -s "$T/fleet/st-l4"
+	[ "$rc" -eq 1 ] && [[ $err == "ekvm fleet: note: $T/fleet/inv-l4 changed since the rollout began"*"it is used" ]]
+	ok $? "fleet status after a setting was edited: the inventory used, the change said (rc $rc)"
+
+	# resume --skip-host: the failed canary left out, the rest of the rollout completes
+	usage_error "fleet resume --skip-host of no such host" -- fleet resume -s "$T/fleet/st-l4" --skip-host leaseZ
+	usage_error "fleet rollout --skip-host" -- fleet rollout -i "$T/fleet/inv-lease" --skip-host leaseA
+	mv "$T/fleet/inv-l4.before" "$T/fleet/inv-l4"
+	run -- fleet resume -s "$T/fleet/st-l4" --skip-host leaseA --json
+	[ "$rc" -eq 0 ] && [ ! -e "$lease" ] && echo "$out" | jq -e '.result == "done" and
+		([.hosts[].status] == ["skipped", "done"]) and .invariant.holds' >/dev/null &&
+		grep -q 'leaseA: skipped by --skip-host' "$T/fleet/st-l4.log"
+	ok $? "fleet resume --skip-host: the failed canary left out, done without it, lease released (rc $rc)"
+	run -- fleet status -s "$T/fleet/st-l4"
+	[ "$rc" -eq 0 ] && [[ $out == *"leaseA"*"skipped"* ]]
+	ok $? "fleet status of a rollout done with a skipped host: exit 0, the host said skipped (rc $rc)"
+
+	# abort: ends a halted rollout (no VM away from home here: nothing to move), the lease
+	# released; a new rollout may start over an aborted state; nothing to abort once ended
+	run -- fleet rollout -i "$T/fleet/inv-l4" -s "$T/fleet/st-l6" --json
+	[ "$rc" -eq 1 ] && [ -e "$lease" ]
+	ok $? "fleet rollout halted for abort (rc $rc)"
+	usage_error "fleet abort --skip-host" -- fleet abort -s "$T/fleet/st-l6" --skip-host leaseA
+	usage_error "fleet resume --leave" -- fleet resume -s "$T/fleet/st-l6" --leave
+	run -- fleet abort -s "$T/fleet/st-l6" --json
+	[ "$rc" -eq 0 ] && [ ! -e "$lease" ] && echo "$out" | jq -e '.result == "aborted" and .failure == null
+		and .invariant.holds' >/dev/null && grep -q ' abort: rollout aborted$' "$T/fleet/st-l6.log"
+	ok $? "fleet abort: a halted rollout ends, aborted, its lease released (rc $rc)"
+	run -- fleet status -s "$T/fleet/st-l6"
+	[ "$rc" -eq 0 ] && [[ $out == "rollout: aborted"* ]]
+	ok $? "fleet status of an aborted rollout: exit 0 (rc $rc)"
+	usage_error "fleet abort of an aborted rollout" -- fleet abort -s "$T/fleet/st-l6"
+	run -- fleet rollout -i "$T/fleet/inv-lease" -s "$T/fleet/st-l6" --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.result == "done"' >/dev/null
+	ok $? "fleet rollout over an aborted rollout's state: allowed, done (rc $rc)"
+
+	# unit test, a fake ekvm on the hosts: a failed upgrade (as after an `ekvm reload` that
+	# loaded a broken module undrained) gets the drain again; so does a failed verify
+	printf '#!/bin/sh\necho "$*" >>%s\n' "$T/fleet/fake-ekvm.calls" >"$T/fleet/fake-ekvm"
+	chmod +x "$T/fleet/fake-ekvm"
+	: >"$T/fleet/fake-ekvm.calls"
+	sed "s|ekvm=\"[^\"]*\"|ekvm=\"$T/fleet/fake-ekvm\"|; /^host name=leaseA / s/\$/ upgrade=false/" \
+		"$T/fleet/inv-lease" >"$T/fleet/inv-redrain"
+	run -- fleet rollout -i "$T/fleet/inv-redrain" -s "$T/fleet/st-redrain" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.failure.step == "upgrade" and .hosts[0].drained' >/dev/null &&
+		[ "$(grep -c '^drain on$' "$T/fleet/fake-ekvm.calls")" -eq 2 ] &&
+		grep -q 'leaseA: drain again: exit 0' "$T/fleet/st-redrain.log"
+	ok $? "fleet rollout (fake ekvm): the drain re-applied after a failed upgrade, recorded (rc $rc)"
+	run -- fleet abort -s "$T/fleet/st-redrain" --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.result == "aborted" and .hosts[0].drained' >/dev/null &&
+		grep -q 'leaseA: abort: stays drained: its KVM failed its upgrade or verify' "$T/fleet/st-redrain.log" &&
+		! grep -q '^drain off$' "$T/fleet/fake-ekvm.calls"
+	ok $? "fleet abort (fake ekvm): a host whose upgrade failed stays drained, said (rc $rc)"
 }
 
 # A fake sysfs and fake module tools for ekvm reload.

@@ -12,7 +12,7 @@ export LSAN_OPTIONS
 ABI=$(sed -n 's/^#define EKVM_ABI_LEVEL[[:space:]]*\([0-9]*\).*/\1/p' include/ekvm-abi.h)
 T=$(mktemp -d /tmp/ekvm-check.XXXXXX)
 chmod 755 "$T"
-trap 'rm -rf "$T"; [ -n "${HOLD_PID:-}" ] && kill "$HOLD_PID" 2>/dev/null' EXIT
+trap '[ -n "${EKVM_TEST_KEEP:-}" ] || rm -rf "$T"; [ -n "${HOLD_PID:-}" ] && kill "$HOLD_PID" 2>/dev/null' EXIT
 n=0 passed=0 failed=0
 
 ok() { # ok CONDITION-STATUS DESCRIPTION

@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
 # A migration that stops making progress: the destination's QEMU is stopped (SIGSTOP) while
-# guest1 migrates to it (16 MiB/s), so that its data remaining no longer falls. The progress
-# timeout (--progress-timeout 5) aborts it (virDomainAbortJob) long before the completion
-# timeout, and the destination is let go on (SIGCONT) once the abort is issued; with
+# guest1 migrates to it (8 MiB/s), once memory is being sent, so that its data remaining no
+# longer falls. The progress timeout (--progress-timeout 5) aborts it (virDomainAbortJob) long
+# before the completion timeout, and the destination is let go on (SIGCONT) once the abort is
+# issued; with
 # --retries 0 the rollout halts at hostA's evacuation with guest1 running at home, and resume
 # completes the rollout.
 set -euo pipefail
 . "$(dirname "$0")/../lib/fleet.sh"
 
 fleet_case
-fleet_inventory "$INV" 6.1.192.2 bandwidth=16
+fleet_inventory "$INV" 6.1.192.2 bandwidth=8
 ekvm_fleet rollout -i "$INV" -s "$STATE" --retries 0 --progress-timeout 5 --abort-timeout 60 \
 	>"$FLEET/rollout.out" 2>&1 &
 pid=$!
-dest=$(migrating_to "$pid")
+dest=$(migrating_to "$pid" sending)
 # the destination's QEMU is the one started for an incoming migration (libvirt: -incoming defer)
-qpid=$(pgrep -f 'guest=guest1.*-incoming' | head -1 || true)
+qpid=
+for _ in $(seq 1 120); do
+	qpid=$(pgrep -f 'guest=guest1.*-incoming' | head -1 || true)
+	[ -z "$qpid" ] || break
+	sleep 0.25
+done
 [ -n "$qpid" ] || { kill "$pid"; fail "no incoming QEMU for guest1 on $dest"; }
 kill -STOP "$qpid"
 echo "# stopped guest1's incoming QEMU on $dest (pid $qpid)"

@@ -57,6 +57,18 @@ log_is_timestamped
 ekvm_fleet rollout -i "$INV" -s "$STATE" --json >"$FLEET/rollout2.json" 2>"$FLEET/rollout2.err" ||
 	fail "second rollout: $(tail -5 "$FLEET/rollout2.err")"
 jq -e '.result == "done" and .invariant.holds' "$FLEET/rollout2.json" >/dev/null || fail "second rollout report"
+# ... and stderr is the event stream, one JSON object a line: the start (operator, rollout id)
+# first, the end (result, exit) last, each migration's progress (MiB left, ETA) and end
+jq -e -s 'all(.[]; has("time") and has("event") and has("host") and has("message"))
+	and .[0].event == "start" and .[0].kind == "rollout" and (.[0].rollout | test("-[0-9]+$"))
+	and (.[0].uid | type) == "number"
+	and .[-1].event == "end" and .[-1].result == "done" and .[-1].exit == 0
+	and ([.[] | select(.event == "batch")] | length) == 3
+	and ([.[] | select(.event == "host_done") | .host] == ["hostA", "hostB", "hostC"])
+	and ([.[] | select(.event == "migrated" and .vm == "guest1" and (.downtime_ms | type) == "number")] | length) == 2
+	and ([.[] | select(.event == "progress" and .remaining_mib != null)] | all(.total_mib >= .remaining_mib))
+	and ([.[] | select(.event == "step" and .step == "upgrade")] | length) == 3' \
+	"$FLEET/rollout2.err" >/dev/null || fail "the event stream: $(head -3 "$FLEET/rollout2.err")"
 guests_alive
 uuids_unchanged
 echo "# rollout: done, guests alive, UUIDs unchanged"

@@ -233,21 +233,22 @@ fleet_inventory() {
 			inst=VERSION_$h; inst=${!inst:-$version}
 			up=UPGRADE_$h
 			up=${!up:-"echo \$(date +%s.%N) >>$FLEET/$h.upgrades && echo $inst >$FLEET/$h.kvm-version"}
-			printf 'host name=%s uri=%s exec="ip netns exec %s sh -c" upgrade="%s" version_cmd="cat %s"\n' \
-				"$h" "$(host_uri "$h")" "$(host_ns "$h")" "$up" "$FLEET/$h.kvm-version"
+			# (the "hosts" share this machine's files: a lease file each)
+			printf 'host name=%s uri=%s exec="ip netns exec %s sh -c" upgrade="%s" version_cmd="cat %s" lease=%s\n' \
+				"$h" "$(host_uri "$h")" "$(host_ns "$h")" "$up" "$FLEET/$h.kvm-version" "$FLEET/$h/lease"
 		done
 	} >"$file"
 }
 
 # ekvm_fleet SUBCOMMAND ARGS...: ekvm fleet in the controller namespace, state and log under
 # $FLEET. The test fleet's libvirtds have no TLS certificates (qemu.conf's migrate_tls_x509_*):
-# rollout and resume migrate over plain TCP, --insecure-migration (ekvm fleet migrates with TLS
+# rollout, resume and abort migrate over plain TCP, --insecure-migration (ekvm fleet migrates with TLS
 # by default and logs a warning for it).
 ekvm_fleet() {
 	local sub=$1
 	shift
 	case $sub in
-	rollout | resume) "${CTL[@]}" "$EKVM_BIN" fleet "$sub" --insecure-migration "$@" ;;
+	rollout | resume | abort) "${CTL[@]}" "$EKVM_BIN" fleet "$sub" --insecure-migration "$@" ;;
 	*) "${CTL[@]}" "$EKVM_BIN" fleet "$sub" "$@" ;;
 	esac
 }
@@ -314,14 +315,18 @@ resume_to_done() {
 	log_is_timestamped
 }
 
-# migrating_to PID: the host guest1's evacuation migrates it to, once the log shows memory sent
-# (within 90 s: pre-flight and the destination's QEMU take seconds each on a loaded host);
-# fails, killing the rollout PID, when the migration does not start.
+# migrating_to PID [sending]: the host guest1's evacuation migrates it to, once the migration
+# has begun (within 90 s: pre-flight and the destination's QEMU take seconds each on a loaded
+# host). The start line, not a progress line: under load libvirt may not answer the job's
+# statistics until the memory is sent. With "sending", once a progress line shows memory sent
+# (slow migrations only: a fast one may end before its first statistics). Fails, killing the
+# rollout PID, when the migration does not start.
 migrating_to() {
-	local d=
+	local d='' re='s/.*evacuate: migrating guest1 (.*) to \(host[BC]\), timeout.*/\1/p'
+	[ "${2:-}" != sending ] || re='s/.*evacuate: guest1 -> \(host[BC]\): .* MiB remaining.*/\1/p'
 	for _ in $(seq 1 360); do
 		# (no log yet at first)
-		d=$(sed -n 's/.*evacuate: guest1 -> \(host[BC]\): .* MiB remaining.*/\1/p' "$STATE.log" 2>/dev/null | head -1 || true)
+		d=$(sed -n "$re" "$STATE.log" 2>/dev/null | head -1 || true)
 		[ -n "$d" ] && break
 		sleep 0.25
 	done
