@@ -367,6 +367,9 @@ static int start_one(struct fleet *f, struct mig *m)
 	snprintf(m->dst_uri, sizeof(m->dst_uri), "%s", d->uri);
 	snprintf(m->uuid, sizeof(m->uuid), "%s", v->uuid);
 	m->flags = fleet_migrate_flags(f);
+	/* a transient VM stays transient: no definition made on the destination or removed */
+	if (v->transient)
+		m->flags &= ~(unsigned int)(VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE);
 	m->connect_timeout_s = f->connect_timeout_s;
 	{
 		char uri[FLEET_STR];
@@ -388,8 +391,9 @@ static int start_one(struct fleet *f, struct mig *m)
 		virTypedParamsAddInt(&m->params, &m->np, &maxp,
 				     VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
 				     (int)f->parallel_conns);
-	fleet_log(f, m->src, "%s: migrating %s (%s, %llu MiB) to %s, timeout %.0f s", f->moving,
-		  v->name, v->uuid, (unsigned long long)(v->mem_kib >> 10), d->name, m->w.timeout);
+	fleet_log(f, m->src, "%s: migrating %s (%s, %llu MiB%s) to %s, timeout %.0f s", f->moving,
+		  v->name, v->uuid, (unsigned long long)(v->mem_kib >> 10),
+		  v->transient ? ", transient" : "", d->name, m->w.timeout);
 	if (pthread_create(&m->thr, NULL, migrate_thread, m)) {
 		snprintf(m->err, sizeof(m->err), "cannot start a thread");
 		m->rc = -1;

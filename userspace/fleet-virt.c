@@ -460,6 +460,7 @@ static void scan_host(struct fleet *f, int h, bool paused_pass)
 			else if (v >= 0 && (!paused_pass || f->vms[v].host < 0)) {
 				f->vms[v].host = h;
 				f->vms[v].mem_kib = virDomainGetMaxMemory(doms[i]);
+				f->vms[v].transient = virDomainIsPersistent(doms[i]) == 0;
 			}
 		}
 		virDomainFree(doms[i]);

@@ -134,6 +134,7 @@ struct fleet_vm {
 	char local_disk[FLEET_STR]; /* the first local disk's source */
 	char hostdev[FLEET_NAME]; /* the first host device ("pci 0000:03:00.0") */
 	bool copy_storage; /* planned: migrate with VIR_MIGRATE_NON_SHARED_INC */
+	bool transient; /* no persistent definition: migrated without PERSIST_DEST/UNDEFINE_SOURCE */
 };
 
 struct fleet {

@@ -53,6 +53,11 @@ grep -q ' migration policy: plain TCP, auto-converge on, timeout 300 s + 150 s a
 	fail "no migration policy in the log"
 grep -q ' WARNING: --insecure-migration: ' "$STATE.log" || fail "plain TCP migration without a warning"
 log_is_timestamped
+# a transient VM stays transient: guest2 loses its definition (it runs on), and the second
+# rollout moves it away and back without defining it anywhere
+virsh_on hostC undefine guest2 >/dev/null
+info=$(virsh_on hostC dominfo guest2)
+grep -Eq '^Persistent: +no' <<<"$info" || fail "guest2 is not transient: $info"
 # a second rollout may start over a finished one; with --json only the report is on stdout
 ekvm_fleet rollout -i "$INV" -s "$STATE" --json >"$FLEET/rollout2.json" 2>"$FLEET/rollout2.err" ||
 	fail "second rollout: $(tail -5 "$FLEET/rollout2.err")"
@@ -69,6 +74,14 @@ jq -e -s 'all(.[]; has("time") and has("event") and has("host") and has("message
 	and ([.[] | select(.event == "progress" and .remaining_mib != null)] | all(.total_mib >= .remaining_mib))
 	and ([.[] | select(.event == "step" and .step == "upgrade")] | length) == 3' \
 	"$FLEET/rollout2.err" >/dev/null || fail "the event stream: $(head -3 "$FLEET/rollout2.err")"
+grep -q 'evacuate: migrating guest2 (.*, transient) to host[AB]' "$STATE.log" ||
+	fail "guest2 was not migrated as transient"
+[ "$(where guest2)" = hostC ] || fail "guest2 is not back on hostC"
+info=$(virsh_on hostC dominfo guest2)
+grep -Eq '^Persistent: +no' <<<"$info" || fail "guest2 came back persistent: $info"
+for h in hostA hostB; do
+	! grep -qx guest2 <<<"$(virsh_on "$h" list --all --name)" || fail "guest2 left a definition on $h"
+done
 guests_alive
 uuids_unchanged
-echo "# rollout: done, guests alive, UUIDs unchanged"
+echo "# rollout: done, guests alive, UUIDs unchanged, a transient VM kept transient"
