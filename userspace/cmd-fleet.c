@@ -32,7 +32,7 @@ struct fleet_opts {
 	bool no_return;
 	/* the migration policy: value + 1, 0 not given */
 	unsigned long long per_gib, progress, abort_s, postcopy, downtime, conns, per_source,
-		per_dest, retries;
+		per_dest, retries, bake;
 	bool insecure, no_auto_converge, serial_upgrades, break_lease, leave;
 	const char *skip[64]; /* resume --skip-host */
 	int nr_skip;
@@ -54,6 +54,7 @@ enum {
 	OPT_BREAK_LEASE,
 	OPT_SKIP_HOST,
 	OPT_LEAVE,
+	OPT_BAKE,
 };
 
 /* The policy's numeric options: name, limits, where it goes (value + 1), what it takes. */
@@ -80,6 +81,7 @@ static const struct {
 	  "1 to 64" },
 	{ OPT_PER_DEST, "--max-per-dest", 1, 64, offsetof(struct fleet_opts, per_dest), "1 to 64" },
 	{ OPT_RETRIES, "--retries", 0, 16, offsetof(struct fleet_opts, retries), "0 to 16" },
+	{ OPT_BAKE, "--bake", 0, 86400, offsetof(struct fleet_opts, bake), "0 to 86400 seconds" },
 };
 
 static int parse_opts(int argc, char **argv, struct ekvm_ctx *ctx, struct fleet_opts *o)
@@ -110,6 +112,7 @@ static int parse_opts(int argc, char **argv, struct ekvm_ctx *ctx, struct fleet_
 		{ "break-lease", no_argument, NULL, OPT_BREAK_LEASE },
 		{ "skip-host", required_argument, NULL, OPT_SKIP_HOST },
 		{ "leave", no_argument, NULL, OPT_LEAVE },
+		{ "bake", required_argument, NULL, OPT_BAKE },
 		{ 0 },
 	};
 	int c;
@@ -258,6 +261,8 @@ static void apply_opts(struct fleet *f, const struct fleet_opts *o)
 		f->max_per_dest = (unsigned int)(o->per_dest - 1);
 	if (o->retries)
 		f->retries = (unsigned int)(o->retries - 1);
+	if (o->bake)
+		f->bake_s = (unsigned int)(o->bake - 1);
 	f->insecure = o->insecure;
 	f->no_auto_converge = o->no_auto_converge;
 	f->serial_upgrades = o->serial_upgrades;
@@ -439,8 +444,9 @@ static int start_resume(struct fleet *f, const struct fleet_opts *o)
 			return EKVM_EXIT_USAGE;
 		}
 	}
+	/* (a canary that failed only its health gate: fleet_rollout() runs the gate again) */
 	for (int h = 0; h < f->nr_hosts; h++)
-		if (f->hosts[h].status == HOST_FAILED)
+		if (f->hosts[h].status == HOST_FAILED && f->hosts[h].failed_step != STEP_BAKE)
 			f->hosts[h].status = HOST_PENDING;
 	f->rescan = o->rescan;
 	for (int i = 0; i < o->nr_skip; i++) {

@@ -16,7 +16,7 @@
 static const char *const step_names[NR_STEPS] = {
 	[STEP_NONE] = "none",	      [STEP_PREFLIGHT] = "preflight", [STEP_DRAIN] = "drain",
 	[STEP_EVACUATE] = "evacuate", [STEP_UPGRADE] = "upgrade",     [STEP_VERIFY] = "verify",
-	[STEP_RETURN] = "return",     [STEP_UNDRAIN] = "undrain",
+	[STEP_RETURN] = "return",     [STEP_UNDRAIN] = "undrain",     [STEP_BAKE] = "bake",
 };
 static const char *const status_names[] = { "pending", "done", "failed", "skipped" };
 
@@ -292,6 +292,8 @@ static int set_fleet_key(struct fleet *f, struct inv_ctx *c, const char *key, co
 		return set_uint(c, key, val, 1 << 30, 0, &f->reserve_mib);
 	if (!strcmp(key, "connect_timeout"))
 		return set_uint(c, key, val, 3600, 1, &f->connect_timeout_s);
+	if (!strcmp(key, "bake"))
+		return set_uint(c, key, val, 86400, 0, &f->bake_s);
 	if (!strcmp(key, "lease_ttl"))
 		return set_uint(c, key, val, 7 * 86400, 60, &f->lease_ttl_s);
 	if (!strcmp(key, "lease")) {

@@ -14,7 +14,8 @@ static const struct ekvm_cmd fleet_cmd = {
 	.summary = EKVM_FLEET_SUMMARY,
 	.usage = "plan|rollout|resume|status|abort [-i INVENTORY] [-s STATE] [-l LOG] [-p N] "
 		 "[-t SEC] [--bandwidth MIB] [--batch-size N] [--no-return] [--rescan] "
-		 "[--skip-host HOST] [--break-lease] [--leave] [--json] [migration policy options]",
+		 "[--skip-host HOST] [--break-lease] [--leave] [--bake SEC] [--json] "
+		 "[migration policy options]",
 	.options = "  plan            preflight and the plan: batches, which VM goes where\n"
 		   "  rollout         upgrade every host, the canary first (docs/fleet.md)\n"
 		   "  resume          continue a halted rollout from its state file\n"
@@ -33,6 +34,8 @@ static const struct ekvm_cmd fleet_cmd = {
 		   "  --skip-host HOST      (resume) leave HOST out of the rest of the rollout\n"
 		   "  --break-lease         take over the live leases of another rollout (logged)\n"
 		   "  --leave               (abort) leave every VM where it runs\n"
+		   "  --bake SEC            the canary runs SEC s before its health gate\n"
+		   "                        (default: inventory bake=, else 0)\n"
 		   "  --json                the report as JSON; stderr: one JSON event a line\n"
 		   "migration policy (rollout, resume; docs/fleet.md):\n"
 		   "  --timeout-per-gib SEC   more timeout a GiB of guest memory (default 150)\n"

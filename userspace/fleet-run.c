@@ -574,6 +574,36 @@ static void log_policy(struct fleet *f)
 			  "plain TCP, unencrypted and unauthenticated (VIR_MIGRATE_TLS off)");
 }
 
+/*
+ * The canary's bake: bake_s seconds after its batch is done, then its VMs (those whose home is
+ * in the batch: each was migrated away and back) must be healthy (fleet_vm_healthy()). A VM
+ * that is not halts the rollout at the canary's "bake" step before any other batch starts;
+ * resume runs the bake and the gate again, not the batch.
+ */
+static int bake(struct fleet *f, const int *hosts, int nh)
+{
+	struct timespec t = { (time_t)f->bake_s, 0 };
+	char why[FLEET_ERR];
+	int checked = 0;
+
+	if (f->bake_s) {
+		fleet_log(f, -1, "bake: the canary runs %u s before its health gate", f->bake_s);
+		nanosleep(&t, NULL);
+	}
+	fleet_scan(f);
+	for (int i = 0; i < f->baseline; i++) {
+		if (!in_batch(hosts, nh, f->vms[i].home))
+			continue;
+		checked++;
+		if (fleet_vm_healthy(f, i, why, sizeof(why)))
+			return fail(f, f->vms[i].home, STEP_BAKE, "health gate: %s", why);
+		fleet_log(f, f->vms[i].host, "bake: %s %s", f->vms[i].name, why);
+	}
+	fleet_log(f, -1, "bake: the canary passed its health gate (%d VM%s)", checked,
+		  checked == 1 ? "" : "s");
+	return 0;
+}
+
 int fleet_rollout(struct fleet *f, bool resume)
 {
 	int *order = calloc((size_t)f->nr_hosts, sizeof(int));
@@ -651,14 +681,33 @@ int fleet_rollout(struct fleet *f, bool resume)
 		goto out;
 	}
 	for (int b = 0; b < nb && !r; b++) {
-		int nh = 0;
+		int nh = 0, nbake = 0;
 
-		for (int i = 0; i < f->nr_hosts; i++)
-			if (batch_of[order[i]] == b && f->hosts[order[i]].status != HOST_DONE &&
-			    f->hosts[order[i]].status != HOST_SKIPPED)
+		for (int i = 0; i < f->nr_hosts; i++) {
+			struct fleet_host *h = &f->hosts[order[i]];
+
+			if (batch_of[order[i]] != b)
+				continue;
+			/* a canary that failed its gate only: the gate again, not the batch */
+			if (b == 0 && h->status == HOST_FAILED && h->failed_step == STEP_BAKE) {
+				h->status = HOST_DONE;
+				h->failed_step = STEP_NONE;
+				h->error[0] = 0;
+				nbake++;
+			}
+			if (h->status != HOST_DONE && h->status != HOST_SKIPPED)
 				hosts[nh++] = order[i];
+		}
 		if (nh)
 			r = run_batch(f, batch_of, b, hosts, nh);
+		if (!r && b == 0 && (nh || nbake)) {
+			nh = 0;
+			for (int i = 0; i < f->nr_hosts; i++)
+				if (batch_of[order[i]] == 0 &&
+				    f->hosts[order[i]].status == HOST_DONE)
+					hosts[nh++] = order[i];
+			r = bake(f, hosts, nh);
+		}
 	}
 	if (!r)
 		snprintf(f->result, sizeof(f->result), "done");

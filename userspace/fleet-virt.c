@@ -630,3 +630,67 @@ int fleet_vm_inspect(struct fleet *f, int vm)
 	free(xml);
 	return 0;
 }
+
+bool fleet_xml_agent_connected(const char *xml)
+{
+	const char *p = xml;
+
+	/* <channel type='unix'>...<target type='virtio' name='org.qemu.guest_agent.0'
+	 * state='connected'/>...</channel> */
+	while ((p = strstr(p, "<target ")) != NULL) {
+		const char *end = strchr(p, '>');
+
+		if (!end)
+			return false;
+		if (memmem(p, (size_t)(end - p), "org.qemu.guest_agent.0", 22) &&
+		    (memmem(p, (size_t)(end - p), "state='connected'", 17) ||
+		     memmem(p, (size_t)(end - p), "state=\"connected\"", 17)))
+			return true;
+		p = end;
+	}
+	return false;
+}
+
+int fleet_vm_healthy(struct fleet *f, int vm, char *why, size_t size)
+{
+	struct fleet_vm *v = &f->vms[vm];
+	virDomainPtr dom = NULL;
+	int state = 0, reason = 0, r = -1;
+	char *xml = NULL, *name;
+
+	if (v->host < 0 || !f->hosts[v->host].conn) {
+		snprintf(why, size, "%s is not found running", v->name);
+		return -1;
+	}
+	dom = virDomainLookupByUUIDString(f->hosts[v->host].conn, v->uuid);
+	if (!dom || virDomainGetState(dom, &state, &reason, 0) < 0) {
+		snprintf(why, size, "%s on %s: %s", v->name, f->hosts[v->host].name,
+			 fleet_virt_error());
+		goto out;
+	}
+	if (state != VIR_DOMAIN_RUNNING) {
+		snprintf(why, size, "%s on %s is not running (libvirt state %d, reason %d)",
+			 v->name, f->hosts[v->host].name, state, reason);
+		goto out;
+	}
+	xml = virDomainGetXMLDesc(dom, 0);
+	if (xml && fleet_xml_agent_connected(xml)) {
+		/* the agent answers: any agent command will do, the hostname is one */
+		name = virDomainGetHostname(dom, VIR_DOMAIN_GET_HOSTNAME_AGENT);
+		if (!name) {
+			snprintf(why, size, "%s on %s: its guest agent does not answer: %s",
+				 v->name, f->hosts[v->host].name, fleet_virt_error());
+			goto out;
+		}
+		free(name);
+		snprintf(why, size, "running, its guest agent answers");
+	} else {
+		snprintf(why, size, "running (no guest agent connected)");
+	}
+	r = 0;
+out:
+	free(xml);
+	if (dom)
+		virDomainFree(dom);
+	return r;
+}

@@ -55,6 +55,7 @@ enum fleet_step {
 	STEP_VERIFY,
 	STEP_RETURN,
 	STEP_UNDRAIN,
+	STEP_BAKE, /* the canary's bake time and health gate */
 	NR_STEPS,
 };
 
@@ -200,6 +201,7 @@ struct fleet {
 	/* one rollout at a time (fleet-lease.c) */
 	char lease[FLEET_STR]; /* lease file on the hosts (inventory lease=) */
 	unsigned int lease_ttl_s; /* inventory lease_ttl= */
+	unsigned int bake_s; /* the canary's bake time before its health gate (bake=, --bake) */
 	bool break_lease; /* --break-lease: take over live leases of other rollouts */
 	char rollout_id[128]; /* this rollout's, kept in the state across resumes */
 	char operator_name[64], controller[256]; /* who runs it, where (the log's first line) */
@@ -329,6 +331,12 @@ int fleet_host_facts(struct fleet *f, int host, char *err, size_t errsize);
  * not answer. */
 int fleet_scan(struct fleet *f);
 bool fleet_cpu_compatible(struct fleet *f, int vm, int host);
+/* The health gate of a VM (after the canary's bake): 0 when it runs and, with a connected
+ * guest agent (its channel's state='connected' in the live XML), the agent answers; else
+ * -1 and why. */
+int fleet_vm_healthy(struct fleet *f, int vm, char *why, size_t size);
+/* Whether a domain's live XML has a connected QEMU guest agent channel. */
+bool fleet_xml_agent_connected(const char *xml);
 /* Reads the VM's definition into its traits (fleet_vm_xml()); 0 or -EIO. */
 int fleet_vm_inspect(struct fleet *f, int vm);
 const char *fleet_cpu_note(void);

@@ -1184,6 +1184,29 @@ static void test_pin_place(void)
 	fleet_free(&f);
 }
 
+/* The health gate pings the guest agent only when libvirt says it is connected. */
+static void test_agent_xml(void)
+{
+	static const char on[] =
+		"<domain><devices><channel type='unix'><source mode='bind'/>"
+		"<target type='virtio' name='org.qemu.guest_agent.0' state='connected'/>"
+		"</channel></devices></domain>";
+	static const char off[] =
+		"<domain><devices><channel type='unix'>"
+		"<target type='virtio' name='org.qemu.guest_agent.0' state='disconnected'/>"
+		"</channel></devices></domain>";
+	static const char other[] =
+		"<domain><devices><channel type='spicevmc'>"
+		"<target type='virtio' name='com.redhat.spice.0' state='connected'/></channel>"
+		"<serial><target port='0'/></serial></devices></domain>";
+
+	ok(fleet_xml_agent_connected(on), "agent unit: a connected guest agent channel is seen");
+	ok(!fleet_xml_agent_connected(off) && !fleet_xml_agent_connected(other) &&
+		   !fleet_xml_agent_connected("<domain/>") &&
+		   !fleet_xml_agent_connected("<target "),
+	   "agent unit: disconnected, another channel, none, a cut element: no agent to ping");
+}
+
 static void test_meminfo(void)
 {
 	/* 1 GiB free, 6 GiB cached of which 5 GiB shmem (memfd guests): MemAvailable 1.5 GiB */
@@ -1211,6 +1234,7 @@ static void test_preflight_unit(void)
 	test_vm_xml();
 	test_pin_place();
 	test_meminfo();
+	test_agent_xml();
 }
 
 int main(void)
