@@ -3,9 +3,8 @@
 # guest1 migrates to it (8 MiB/s), once memory is being sent, so that its data remaining no
 # longer falls. The progress timeout (--progress-timeout 5) aborts it (virDomainAbortJob) long
 # before the completion timeout, and the destination is let go on (SIGCONT) once the abort is
-# issued; with
-# --retries 0 the rollout halts at hostA's evacuation with guest1 running at home, and resume
-# completes the rollout.
+# issued; with --retries 0 the rollout halts at hostA's evacuation with guest1 running at home,
+# and resume completes the rollout.
 set -euo pipefail
 . "$(dirname "$0")/../lib/fleet.sh"
 
