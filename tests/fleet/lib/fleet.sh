@@ -155,10 +155,10 @@ fleet_up() {
 	for h in "${FLEET_HOSTS[@]}"; do fleet_wait_host "$h"; done
 }
 
-# fleet_guest NAME HOST [CPU-XML]: defines and starts a guest; its console log is
+# fleet_guest NAME HOST [CPU-XML [DEVICES-XML]]: defines and starts a guest; its console log is
 # $FLEET/NAME.log.
 fleet_guest() {
-	local g=$1 h=$2 cpu=${3:-} uuid
+	local g=$1 h=$2 cpu=${3:-} devices=${4:-} uuid
 	uuid=$(printf '6b766d00-0000-4000-8000-%012d' "${g#guest}")
 	cat >"$FLEET/$g.xml" <<XML
 <domain type='qemu'>
@@ -178,6 +178,7 @@ fleet_guest() {
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
     <serial type='file'><source path='$FLEET/$g.log' append='on'/></serial>
     <memballoon model='none'/>
+    $devices
   </devices>
 </domain>
 XML

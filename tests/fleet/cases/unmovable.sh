@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# A VM that cannot move: guest3 runs on hostA from a disk image in hostA's own /var (local
+# storage, not declared shared). `plan` reports it (exit 1, a FAIL naming guest3 and its disk)
+# and the rollout halts at the pre-flight with nothing drained, moved or upgraded. With
+# `vm name=guest3 policy=pin` in the inventory, hostA is skipped (reported, left pending) and
+# the rollout upgrades the others, guest3 never moved.
+set -euo pipefail
+. "$(dirname "$0")/../lib/fleet.sh"
+
+fleet_case
+img=/var/lib/libvirt/images/guest3.img # in hostA's private /var (fleet_host)
+mkdir -p "$FLEET/hostA/var/lib/libvirt/images"
+truncate -s 16M "$FLEET/hostA$img"
+fleet_guest guest3 hostA "" "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='$img'/><target dev='vda' bus='virtio'/></disk>"
+wait_heartbeat guest3
+UUIDS0=$(fleet_uuids)
+[ "$(echo "$UUIDS0" | wc -l)" -eq 3 ] || fail "three guests expected: $UUIDS0"
+
+rc=0; ekvm_fleet plan -i "$INV" --json >"$FLEET/plan.json" 2>/dev/null || rc=$?
+assert_eq "plan exit status" 1 "$rc"
+jq -e '[.checks[] | select(.result == "FAIL")] | length == 1 and (.[0].host == "hostA")
+	and (.[0].note | test("guest3") and test("guest3.img"))' "$FLEET/plan.json" >/dev/null ||
+	fail "plan: $(jq -c '[.checks[] | select(.result != "PASS")]' "$FLEET/plan.json")"
+echo "# plan: $(jq -r '.checks[] | select(.result == "FAIL") | "\(.check): \(.note)"' "$FLEET/plan.json")"
+
+rc=0; ekvm_fleet rollout -i "$INV" -s "$STATE" >"$FLEET/rollout.out" 2>&1 || rc=$?
+assert_eq "rollout exit status" 1 "$rc"
+report_is '.result == "halted" and .failure.step == "preflight"'
+for h in "${FLEET_HOSTS[@]}"; do
+	[ ! -e "$FLEET/$h.upgrades" ] || fail "$h was upgraded by a rollout halted at its pre-flight"
+done
+grep -q " drain: " "$STATE.log" && fail "a host was drained by a rollout halted at its pre-flight"
+[ "$(where guest3)" = hostA ] || fail "guest3 is not on hostA"
+
+echo "vm name=guest3 policy=pin" >>"$INV"
+rc=0; ekvm_fleet rollout -i "$INV" -s "$FLEET/state2" --json >"$FLEET/rollout2.json" 2>/dev/null || rc=$?
+assert_eq "pinned rollout exit status" 0 "$rc"
+jq -e '.result == "done" and .invariant.holds
+	and ([.hosts[] | select(.name == "hostA") | .status] == ["pending"])
+	and ([.hosts[] | select(.name != "hostA") | .status] | unique == ["done"])' \
+	"$FLEET/rollout2.json" >/dev/null || fail "pinned rollout: $(jq -c '.hosts' "$FLEET/rollout2.json")"
+[ ! -e "$FLEET/hostA.upgrades" ] || fail "pinned hostA was upgraded"
+[ "$(where guest3)" = hostA ] || fail "pinned guest3 moved"
+grep -q "evacuate: migrating guest3" "$FLEET/state2.log" && fail "guest3 was migrated"
+guests_alive
+wait_heartbeat guest3
+uuids_unchanged
+echo "# unmovable guest3: reported by plan, halted the rollout untouched; pinned, its host skipped"
