@@ -191,6 +191,7 @@ void fleet_init(struct fleet *f)
 	f->connect_timeout_s = FLEET_CONNECT_TIMEOUT;
 	snprintf(f->lease, sizeof(f->lease), "%s", FLEET_LEASE_PATH);
 	f->lease_ttl_s = FLEET_LEASE_TTL;
+	f->can_copy_storage = true; /* VIR_MIGRATE_NON_SHARED_DISK (fleet-migrate.c) */
 	f->fail_host = -1;
 	f->moving = "evacuate";
 	snprintf(f->result, sizeof(f->result), "planned");

@@ -370,6 +370,15 @@ static int start_one(struct fleet *f, struct mig *m)
 	/* a transient VM stays transient: no definition made on the destination or removed */
 	if (v->transient)
 		m->flags &= ~(unsigned int)(VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE);
+	/*
+	 * policy copy-storage: its local disks copied whole along (NBD block mirror). libvirt
+	 * creates the images in the destination's storage pool first, for a full copy only:
+	 * with VIR_MIGRATE_NON_SHARED_INC it refuses ("pre-creation of storage targets for
+	 * incremental storage migration is not supported"), the top image would have to exist
+	 * there already.
+	 */
+	if (v->copy_storage)
+		m->flags |= VIR_MIGRATE_NON_SHARED_DISK;
 	m->connect_timeout_s = f->connect_timeout_s;
 	{
 		char uri[FLEET_STR];
@@ -391,9 +400,10 @@ static int start_one(struct fleet *f, struct mig *m)
 		virTypedParamsAddInt(&m->params, &m->np, &maxp,
 				     VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
 				     (int)f->parallel_conns);
-	fleet_log(f, m->src, "%s: migrating %s (%s, %llu MiB%s) to %s, timeout %.0f s", f->moving,
+	fleet_log(f, m->src, "%s: migrating %s (%s, %llu MiB%s%s) to %s, timeout %.0f s", f->moving,
 		  v->name, v->uuid, (unsigned long long)(v->mem_kib >> 10),
-		  v->transient ? ", transient" : "", d->name, m->w.timeout);
+		  v->transient ? ", transient" : "",
+		  v->copy_storage ? ", copying its local disks" : "", d->name, m->w.timeout);
 	if (pthread_create(&m->thr, NULL, migrate_thread, m)) {
 		snprintf(m->err, sizeof(m->err), "cannot start a thread");
 		m->rc = -1;

@@ -214,6 +214,24 @@ int fleet_preflight(struct fleet *f, int *order, int *batch_of, int *nr_batches)
 					strstr(fleet_cpu_note(), "cannot") ? "WARN" : "PASS",
 					"%s on %s: %s", v->name, f->hosts[v->dest].name,
 					fleet_cpu_note());
+			if (v->copy_storage) {
+				char dir[FLEET_STR], *slash;
+
+				snprintf(dir, sizeof(dir), "%s", v->local_disk);
+				slash = strrchr(dir, '/');
+				if (slash && slash != dir)
+					*slash = 0;
+				for (int k = 0; k < 2; k++) {
+					int h = k ? v->home : v->dest;
+
+					if (fleet_pool_at(f, h, dir))
+						fleet_check_add("storage", h, "FAIL",
+								"%s: no active storage pool at %s: "
+								"libvirt cannot create its disk "
+								"there (copy-storage)",
+								v->name, dir);
+				}
+			}
 			fleet_check_add("memory", v->dest, "PASS",
 					"%s (%llu MiB%s) fits: %llu MiB available%s", v->name,
 					(unsigned long long)(v->mem_kib >> 10),

@@ -218,6 +218,8 @@ static int move_vms(struct fleet *f, const int *batch_of, int b, const int *host
 			v->dest = -1;
 			if (v->host >= 0 && in_batch(hosts, nh, v->home) && v->host != v->home) {
 				v->dest = v->home;
+				v->copy_storage = v->policy == POLICY_COPY_STORAGE &&
+						  v->traits & VM_LOCAL_DISK;
 				list[n++] = i;
 			}
 		}
@@ -801,6 +803,7 @@ int fleet_abort(struct fleet *f, bool leave)
 			continue;
 		}
 		v->dest = v->home;
+		v->copy_storage = v->policy == POLICY_COPY_STORAGE && v->traits & VM_LOCAL_DISK;
 		list[n++] = i;
 	}
 	fleet_log(f, -1, "abort: %d VM%s to bring home", n, n == 1 ? "" : "s");

@@ -694,3 +694,18 @@ out:
 		virDomainFree(dom);
 	return r;
 }
+
+int fleet_pool_at(struct fleet *f, int host, const char *dir)
+{
+	virStoragePoolPtr pool;
+	int active;
+
+	if (host < 0 || !f->hosts[host].conn)
+		return -ENOENT;
+	pool = virStoragePoolLookupByTargetPath(f->hosts[host].conn, dir);
+	if (!pool)
+		return -ENOENT;
+	active = virStoragePoolIsActive(pool);
+	virStoragePoolFree(pool);
+	return active == 1 ? 0 : -ENOENT;
+}

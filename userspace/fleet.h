@@ -103,7 +103,7 @@ struct fleet_host {
 /* A VM's policy (inventory `vm name=NAME policy=...`) */
 enum vm_policy {
 	POLICY_MIGRATE, /* live migration, shared storage (the default) */
-	POLICY_COPY_STORAGE, /* live migration copying local disks (VIR_MIGRATE_NON_SHARED_INC) */
+	POLICY_COPY_STORAGE, /* live migration copying local disks (VIR_MIGRATE_NON_SHARED_DISK) */
 	POLICY_SHUTDOWN, /* clean shutdown before its host's upgrade, started after */
 	POLICY_PIN, /* not moved: its host is skipped (stays pending), reported */
 };
@@ -134,7 +134,7 @@ struct fleet_vm {
 	int nr_local_disks;
 	char local_disk[FLEET_STR]; /* the first local disk's source */
 	char hostdev[FLEET_NAME]; /* the first host device ("pci 0000:03:00.0") */
-	bool copy_storage; /* planned: migrate with VIR_MIGRATE_NON_SHARED_INC */
+	bool copy_storage; /* planned: migrate with VIR_MIGRATE_NON_SHARED_DISK */
 	bool transient; /* no persistent definition: migrated without PERSIST_DEST/UNDEFINE_SOURCE */
 };
 
@@ -337,6 +337,9 @@ bool fleet_cpu_compatible(struct fleet *f, int vm, int host);
 int fleet_vm_healthy(struct fleet *f, int vm, char *why, size_t size);
 /* Whether a domain's live XML has a connected QEMU guest agent channel. */
 bool fleet_xml_agent_connected(const char *xml);
+/* 0 when the host has an active storage pool whose target is dir (where libvirt creates a
+ * copy-storage migration's disk images), else -ENOENT. */
+int fleet_pool_at(struct fleet *f, int host, const char *dir);
 /* Reads the VM's definition into its traits (fleet_vm_xml()); 0 or -EIO. */
 int fleet_vm_inspect(struct fleet *f, int vm);
 const char *fleet_cpu_note(void);

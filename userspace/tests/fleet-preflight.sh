@@ -158,16 +158,20 @@ fleet_movable_tests() {
 	ok $? "fleet plan: shared storage declared, a pinned VM's host skipped and said, hugepages placed: exit 0 (rc $rc)"
 	[ "$rc" -eq 0 ] || echo "$out" | jq -r '.checks[] | select(.result == "FAIL") | "# " + .check + " " + .note'
 
-	# copy-storage is refused until the rollout can copy storage; an unknown VM is a WARN
+	# copy-storage needs a storage pool at the disk's folder on its destination and its home
+	# (libvirt creates the image there); an unknown VM is a WARN
 	sed -i "s|mX.xml shared_storage=/var/lib/libvirt/images shared_storage=/dev/sdb|mX.xml|; /name=gpu/d" "$inv"
 	{ echo "vm name=local policy=copy-storage"; echo "vm name=ghost policy=shutdown"; } >>"$inv"
 	run -- fleet plan -i "$inv" --json
 	[ "$rc" -eq 1 ] && echo "$out" | jq -e '
-		[.checks[] | select(.result != "PASS" and (.check == "movable" or .check == "policy")) | .result + " " + .note] | sort
-		| length == 3 and (.[0] | test("^FAIL gpu .policy migrate.: host device"))
-		and (.[1] | test("^FAIL local .policy copy-storage.: policy copy-storage ./var/lib/libvirt/images/local.qcow2.: this rollout cannot copy storage yet"))
-		and (.[2] | test("^WARN .*inv-move:[0-9]+: vm ghost runs on no host of the fleet"))' >/dev/null
-	ok $? "fleet plan: policy copy-storage refused while the rollout cannot copy storage; a policy for a VM running nowhere is a WARN (rc $rc)"
+		[.checks[] | select(.result != "PASS" and (.check == "movable" or .check == "policy" or .check == "storage")) | .result + " " + .note] | sort
+		| length == 4 and (.[0] | test("^FAIL gpu .policy migrate.: host device"))
+		and (.[1] | test("^FAIL local: no active storage pool at /var/lib/libvirt/images: libvirt cannot create its disk there"))
+		and (.[2] | test("^FAIL local: no active storage pool at /var/lib/libvirt/images"))
+		and (.[3] | test("^WARN .*inv-move:[0-9]+: vm ghost runs on no host of the fleet"))' >/dev/null &&
+		echo "$out" | jq -e '[.checks[] | select(.check == "movable" and .result == "PASS") | .note]
+			| any(test("^local: policy copy-storage: [0-9]+ local disks? copied"))' >/dev/null
+	ok $? "fleet plan: policy copy-storage without a storage pool on its destination and home: FAIL; a policy for a VM running nowhere is a WARN (rc $rc)"
 }
 
 # The return trip: after a halted rollout a VM runs away from home; its home must take it back.

@@ -7,8 +7,10 @@
 fleet_program_tests() {
 	local d=$T/fleet-exec libexec
 	mkdir -p "$d/path" "$d/own" "$d/bad"
-	! ldd "$O/ekvm" | grep -q libvirt && ! ldd "$EKVM" | grep -q libvirt &&
-		ldd "$O/ekvm-fleet" | grep -q 'libvirt\.so' && ldd "$O/ekvm-fleet-asan" | grep -q 'libvirt\.so'
+	# (here-strings: grep -q closing a pipe early fails the pipeline under pipefail)
+	! grep -q libvirt <<<"$(ldd "$O/ekvm")" && ! grep -q libvirt <<<"$(ldd "$EKVM")" &&
+		grep -q 'libvirt\.so' <<<"$(ldd "$O/ekvm-fleet")" &&
+		grep -q 'libvirt\.so' <<<"$(ldd "$O/ekvm-fleet-asan")"
 	ok $? "ekvm and ekvm-asan do not link libvirt, ekvm-fleet and ekvm-fleet-asan do"
 	[ "$("$EKVM" fleet --help)" = "$("$O/ekvm-fleet-asan" --help)" ] &&
 		[ "$("$O/ekvm" help fleet)" = "$("$O/ekvm-fleet" --help)" ]

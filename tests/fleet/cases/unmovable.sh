@@ -3,7 +3,8 @@
 # storage, not declared shared). `plan` reports it (exit 1, a FAIL naming guest3 and its disk)
 # and the rollout halts at the pre-flight with nothing drained, moved or upgraded. With
 # `vm name=guest3 policy=pin` in the inventory, hostA is skipped (reported, left pending) and
-# the rollout upgrades the others, guest3 never moved.
+# the rollout upgrades the others, guest3 never moved. With policy copy-storage it moves with
+# its disk, once every host has a storage pool where the disk lives.
 set -euo pipefail
 . "$(dirname "$0")/../lib/fleet.sh"
 
@@ -46,3 +47,31 @@ guests_alive
 wait_heartbeat guest3
 uuids_unchanged
 echo "# unmovable guest3: reported by plan, halted the rollout untouched; pinned, its host skipped"
+
+# policy copy-storage: its disk goes along (VIR_MIGRATE_NON_SHARED_INC). libvirt creates the
+# image in the destination's storage pool first: without a pool there, plan says so
+sed -i 's/^vm name=guest3 policy=pin$/vm name=guest3 policy=copy-storage/' "$INV"
+printf 'EKVM-DISK-MARK' | dd of="$FLEET/hostA$img" conv=notrunc status=none
+rc=0; ekvm_fleet plan -i "$INV" --json >"$FLEET/plan3.json" 2>/dev/null || rc=$?
+assert_eq "copy-storage plan without storage pools" 1 "$rc"
+jq -e '[.checks[] | select(.result == "FAIL") | .check] | unique == ["storage"]' "$FLEET/plan3.json" >/dev/null ||
+	fail "plan: $(jq -c '[.checks[] | select(.result == "FAIL")]' "$FLEET/plan3.json")"
+for h in "${FLEET_HOSTS[@]}"; do
+	mkdir -p "$FLEET/$h/var/lib/libvirt/images"
+	virsh_on "$h" pool-define-as images dir --target /var/lib/libvirt/images >/dev/null
+	virsh_on "$h" pool-start images >/dev/null
+done
+rc=0; ekvm_fleet plan -i "$INV" --json >"$FLEET/plan4.json" 2>/dev/null || rc=$?
+assert_eq "copy-storage plan with storage pools" 0 "$rc"
+rc=0; ekvm_fleet rollout -i "$INV" -s "$FLEET/state3" >"$FLEET/rollout3.out" 2>&1 || rc=$?
+assert_eq "copy-storage rollout exit status" 0 "$rc"
+away=$(sed -n 's/.*evacuate: migrating guest3 (.*, copying its local disks) to \(host[BC]\),.*/\1/p' "$FLEET/state3.log")
+[ -n "$away" ] || fail "guest3 was not migrated with its disk: $(grep guest3 "$FLEET/state3.log" | tail -5)"
+grep -q "return: guest3 now on hostA" "$FLEET/state3.log" || fail "guest3 did not come back"
+grep -q 'EKVM-DISK-MARK' "$FLEET/$away$img" || fail "the copy of guest3's disk on $away lacks its data"
+grep -q 'EKVM-DISK-MARK' "$FLEET/hostA$img" || fail "guest3's disk on hostA lost its data"
+[ "$(where guest3)" = hostA ] || fail "guest3 is not back on hostA"
+guests_alive
+wait_heartbeat guest3
+uuids_unchanged
+echo "# copy-storage: guest3 went to $away and back with its disk"
