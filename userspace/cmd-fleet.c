@@ -32,7 +32,7 @@ struct fleet_opts {
 	bool no_return;
 	/* the migration policy: value + 1, 0 not given */
 	unsigned long long per_gib, progress, abort_s, postcopy, downtime, conns, per_source,
-		per_dest, retries, bake;
+		per_dest, retries, bake, connect_timeout;
 	bool insecure, no_auto_converge, serial_upgrades, break_lease, leave;
 	const char *skip[64]; /* resume --skip-host */
 	int nr_skip;
@@ -55,6 +55,7 @@ enum {
 	OPT_SKIP_HOST,
 	OPT_LEAVE,
 	OPT_BAKE,
+	OPT_CONNECT_TIMEOUT,
 };
 
 /* The policy's numeric options: name, limits, where it goes (value + 1), what it takes. */
@@ -82,6 +83,8 @@ static const struct {
 	{ OPT_PER_DEST, "--max-per-dest", 1, 64, offsetof(struct fleet_opts, per_dest), "1 to 64" },
 	{ OPT_RETRIES, "--retries", 0, 16, offsetof(struct fleet_opts, retries), "0 to 16" },
 	{ OPT_BAKE, "--bake", 0, 86400, offsetof(struct fleet_opts, bake), "0 to 86400 seconds" },
+	{ OPT_CONNECT_TIMEOUT, "--connect-timeout", 1, 3600,
+	  offsetof(struct fleet_opts, connect_timeout), "1 to 3600 seconds" },
 };
 
 static int parse_opts(int argc, char **argv, struct ekvm_ctx *ctx, struct fleet_opts *o)
@@ -113,6 +116,7 @@ static int parse_opts(int argc, char **argv, struct ekvm_ctx *ctx, struct fleet_
 		{ "skip-host", required_argument, NULL, OPT_SKIP_HOST },
 		{ "leave", no_argument, NULL, OPT_LEAVE },
 		{ "bake", required_argument, NULL, OPT_BAKE },
+		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 		{ 0 },
 	};
 	int c;
@@ -263,6 +267,8 @@ static void apply_opts(struct fleet *f, const struct fleet_opts *o)
 		f->retries = (unsigned int)(o->retries - 1);
 	if (o->bake)
 		f->bake_s = (unsigned int)(o->bake - 1);
+	if (o->connect_timeout)
+		f->connect_timeout_s = (unsigned int)(o->connect_timeout - 1);
 	f->insecure = o->insecure;
 	f->no_auto_converge = o->no_auto_converge;
 	f->serial_upgrades = o->serial_upgrades;

@@ -34,6 +34,8 @@ static const struct ekvm_cmd fleet_cmd = {
 		   "  --skip-host HOST      (resume) leave HOST out of the rest of the rollout\n"
 		   "  --break-lease         take over the live leases of another rollout (logged)\n"
 		   "  --leave               (abort) leave every VM where it runs\n"
+		   "  --connect-timeout SEC a libvirt connection opens within SEC s, else the\n"
+		   "                        host is unreachable (default: connect_timeout=, 10)\n"
 		   "  --bake SEC            the canary runs SEC s before its health gate\n"
 		   "                        (default: inventory bake=, else 0)\n"
 		   "  --json                the report as JSON; stderr: one JSON event a line\n"

@@ -106,6 +106,10 @@ fleet_deadline_tests() {
 	dt=$(($(date +%s) - t0))
 	[ "$rc" -eq 5 ] && [ "$dt" -lt 15 ] && [[ $out == *"hostB"*"UNREACHABLE"*"no answer within 2 s"* ]]
 	ok $? "fleet status when a host's daemon never answers: exit 5 in $dt s, UNREACHABLE (rc $rc)"
+	run -- fleet status -s "$T/fleet/st-hung" --connect-timeout 1
+	[ "$rc" -eq 5 ] && [[ $out == *"hostB"*"UNREACHABLE"*"no answer within 1 s"* ]]
+	ok $? "fleet status --connect-timeout 1 overrides the inventory's connect_timeout (rc $rc)"
+	usage_error "fleet --connect-timeout 0" -- fleet status -s "$T/fleet/st-hung" --connect-timeout 0
 	t0=$(date +%s)
 	run -- fleet rollout -i "$T/fleet/inv-hung2" -s "$T/fleet/st-hung2"
 	dt=$(($(date +%s) - t0))
