@@ -63,7 +63,7 @@ assert_eq "ekvm fleet without ekvm-fleet: exit status" 2 "$rc"
 assert_eq "ekvm fleet without ekvm-fleet" "ekvm fleet: ekvm-fleet is not installed (install the ekvm-fleet package): /usr/libexec/ekvm/ekvm-fleet: No such file or directory" "$out"
 apt_q install "$debs/ekvm-fleet_${PKGVER}_amd64.deb" >"$TEST_TMP/install-fleet.log" 2>&1 ||
 	{ tail -30 "$TEST_TMP/install-fleet.log"; fail "apt install ekvm-fleet failed"; }
-[[ $(ekvm fleet --help) == "usage: ekvm fleet plan|rollout|resume|status "* ]] ||
+[[ $(ekvm fleet --help) == "usage: ekvm fleet plan|rollout|resume|status"* ]] ||
 	fail "ekvm fleet --help with ekvm-fleet installed: $(ekvm fleet --help 2>&1)"
 echo "ekvm fleet: not installed said in one line; runs /usr/libexec/ekvm/ekvm-fleet once installed"
 
