@@ -10,6 +10,7 @@ FLEET=$EKVM_BUILD/fleet/$(basename "$0" .sh)
 FLEET_ID=ekf$(($$ % 100000))
 FLEET_HOSTS=(hostA hostB hostC)
 FLEET_GUEST_MIB=${FLEET_GUEST_MIB:-128}
+FLEET_CAPS=$EKVM_BUILD/fleet/qemu-caps # libvirt's capabilities cache, kept by fleet_down
 # a copy of the tool and, next to it, of the ekvm-fleet it runs, taken by fleet_up:
 # build/userspace/ekvm may be rebuilt while a test runs
 EKVM_BIN=$FLEET/ekvm
@@ -21,7 +22,14 @@ host_uri() { echo "qemu+tcp://$(host_ip "$1")/system"; }
 virsh_on() { local h=$1; shift; "${CTL[@]}" virsh -q -c "$(host_uri "$h")" "$@"; }
 
 fleet_down() {
-	local ns pids
+	local ns pids caps=$FLEET/hostB/var/cache/libvirt/qemu/capabilities
+	# (hostB's: it has answered the plan's CPU comparisons; kept once, whole or not at all)
+	if [ ! -d "$FLEET_CAPS" ] && [ -n "$(ls "$caps" 2>/dev/null)" ]; then
+		rm -rf "$FLEET_CAPS.tmp"
+		mkdir -p "$FLEET_CAPS.tmp"
+		if cp -a "$caps" "$FLEET_CAPS.tmp/"; then mv "$FLEET_CAPS.tmp/capabilities" "$FLEET_CAPS"; fi
+		rm -rf "$FLEET_CAPS.tmp"
+	fi
 	for ns in "$FLEET_ID-A" "$FLEET_ID-B" "$FLEET_ID-C" "$FLEET_ID-ctl"; do
 		ip netns list | grep -qw "^$ns" || continue
 		pids=$(ip netns pids "$ns")
@@ -69,6 +77,13 @@ fleet_host() {
 	ns=$(host_ns "$h"); ip=$(host_ip "$h")
 	uuid=$(printf '0000e000-0000-4000-8000-%012d' "$(printf '%d' "'${h#host}")")
 	rm -rf "$d" && mkdir -p "$d"/{etc,var/lib/libvirt/qemu,var/cache/libvirt,var/log/libvirt,var/tmp,run}
+	# libvirt's QEMU capabilities from an earlier fleet: a daemon probes QEMU (seconds under
+	# load) the first time it starts a guest or compares CPUs, and caches what it found;
+	# libvirt checks the cache against the QEMU binary and itself and probes again if stale
+	if [ -d "$FLEET_CAPS" ]; then
+		mkdir -p "$d/var/cache/libvirt/qemu"
+		cp -a "$FLEET_CAPS" "$d/var/cache/libvirt/qemu/capabilities"
+	fi
 	ip netns add "$ns"
 	ip link add "$ns-v" type veth peer name eth0 netns "$ns"
 	ip link set "$ns-v" netns "$FLEET_ID-ctl"
