@@ -510,6 +510,17 @@ static int run_batch(struct fleet *f, const int *batch_of, int b, const int *hos
 	return save(f, STEP_UNDRAIN);
 }
 
+/* The invariant at the end of a rollout or an abort, into the log. */
+static void invariant_after(struct fleet *f, struct invariant *inv)
+{
+	fleet_invariant(f, inv);
+	fleet_log(f, -1,
+		  "invariant after: %d VMs recorded, %d running, %d missing, %d new, %d on "
+		  "unreachable hosts, %d running twice: %s",
+		  inv->before, inv->after, inv->missing, inv->extra, inv->unverified,
+		  inv->duplicates, inv->holds ? "holds" : "DOES NOT HOLD");
+}
+
 /* The first line: what runs, which rollout, who runs it, where (event "start"). */
 static void log_start(struct fleet *f, const char *kind)
 {
@@ -714,12 +725,7 @@ int fleet_rollout(struct fleet *f, bool resume)
 	if (!r)
 		snprintf(f->result, sizeof(f->result), "done");
 out:
-	fleet_invariant(f, &inv);
-	fleet_log(f, -1,
-		  "invariant after: %d VMs recorded, %d running, %d missing, %d new, %d on "
-		  "unreachable hosts, %d running twice: %s",
-		  inv.before, inv.after, inv.missing, inv.extra, inv.unverified, inv.duplicates,
-		  inv.holds ? "holds" : "DOES NOT HOLD");
+	invariant_after(f, &inv);
 	r = r ? 1 : fleet_exit_code(f, &inv);
 	if (r > 1) {
 		/* every host is done, but the VMs are not (known to be) the recorded set */
@@ -851,12 +857,7 @@ int fleet_abort(struct fleet *f, bool leave)
 		if (f->fail_step == STEP_NONE)
 			f->fail_step = STEP_RETURN;
 	}
-	fleet_invariant(f, &inv);
-	fleet_log(f, -1,
-		  "invariant after: %d VMs recorded, %d running, %d missing, %d new, %d on "
-		  "unreachable hosts, %d running twice: %s",
-		  inv.before, inv.after, inv.missing, inv.extra, inv.unverified, inv.duplicates,
-		  inv.holds ? "holds" : "DOES NOT HOLD");
+	invariant_after(f, &inv);
 	if (save(f, f->fail_step))
 		r = 1;
 	fleet_lease_release(f, r != 0);

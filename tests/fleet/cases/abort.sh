@@ -11,13 +11,7 @@ fleet_case
 fleet_inventory "$INV" 6.1.192.2 bandwidth=16
 ekvm_fleet rollout -i "$INV" -s "$STATE" >"$FLEET/rollout.out" 2>&1 &
 pid=$!
-back=
-for _ in $(seq 1 480); do
-	grep -q "return: migrating guest1 (.*) to hostA" "$STATE.log" 2>/dev/null && { back=1; break; }
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.25
-done
-[ -n "$back" ] || { kill "$pid" 2>/dev/null; fail "guest1's return did not start: $(tail -5 "$STATE.log")"; }
+wait_log "$pid" "return: migrating guest1 (.*) to hostA" "guest1's return to hostA"
 fleet_kill_daemon hostA
 echo "# killed the libvirtd of hostA while guest1 migrated back to it"
 rc=0; wait "$pid" || rc=$?

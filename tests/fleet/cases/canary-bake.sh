@@ -10,13 +10,7 @@ set -euo pipefail
 fleet_case
 ekvm_fleet rollout -i "$INV" -s "$STATE" --bake 15 >"$FLEET/rollout.out" 2>&1 &
 pid=$!
-baking=
-for _ in $(seq 1 480); do
-	grep -q "bake: the canary runs 15 s before its health gate" "$STATE.log" 2>/dev/null && { baking=1; break; }
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.25
-done
-[ -n "$baking" ] || { kill "$pid" 2>/dev/null; fail "no bake: $(tail -5 "$STATE.log")"; }
+wait_log "$pid" "bake: the canary runs 15 s before its health gate" "the canary's bake"
 [ "$(where guest1)" = hostA ] || { kill "$pid"; fail "guest1 is not back on hostA for the bake"; }
 virsh_on hostA suspend guest1 >/dev/null
 echo "# paused guest1 on hostA during the canary's bake"

@@ -331,6 +331,19 @@ resume_to_done() {
 	log_is_timestamped
 }
 
+# wait_log PID REGEX WHAT: until the state's log has a line matching REGEX (2 minutes at most,
+# while the rollout PID runs); else kills PID and fails "WHAT did not happen".
+wait_log() {
+	local _
+	for _ in $(seq 1 480); do
+		grep -q "$2" "$STATE.log" 2>/dev/null && return 0
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.25
+	done
+	kill "$1" 2>/dev/null || true
+	fail "$3 did not happen: $(tail -5 "$STATE.log" 2>/dev/null)"
+}
+
 # migrating_to PID [sending]: the host guest1's evacuation migrates it to, once the migration
 # has begun (within 90 s: pre-flight and the destination's QEMU take seconds each on a loaded
 # host). The start line, not a progress line: under load libvirt may not answer the job's
