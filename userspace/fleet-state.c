@@ -607,6 +607,25 @@ int fleet_state_parse(struct fleet *f, const char *text, char *err, size_t errsi
 	return 0;
 }
 
+/* Whether the inventory differs from the rollout's copy of it now (or cannot be read). */
+static bool inventory_changed(const struct fleet *f)
+{
+	unsigned char *a = NULL, *b = NULL;
+	long na, nb;
+	bool changed;
+
+	if (!f->inventory_copy[0])
+		return false;
+	na = read_whole_file(f->inventory, &a, 1 << 20);
+	nb = read_whole_file(f->inventory_copy, &b, 1 << 20);
+	changed = na < 0 || nb < 0 || na != nb || memcmp(a, b, (size_t)na);
+	if (na >= 0)
+		free(a);
+	if (nb >= 0)
+		free(b);
+	return changed;
+}
+
 int fleet_state_load(struct fleet *f, const char *path, char *err, size_t errsize)
 {
 	unsigned char *data;
@@ -677,7 +696,7 @@ int fleet_state_load(struct fleet *f, const char *path, char *err, size_t errsiz
 				 why, copy_path);
 	} else if (!r && copy_path[0]) {
 		snprintf(f->inventory_copy, sizeof(f->inventory_copy), "%s", copy_path);
-		if (fleet_inventory_changed(f))
+		if (inventory_changed(f))
 			snprintf(f->inventory_note, sizeof(f->inventory_note),
 				 "%.200s changed since the rollout began (then: %.200s): its hosts "
 				 "are the rollout's, it is used",
@@ -729,23 +748,4 @@ int fleet_inventory_keep(struct fleet *f)
 		return -ENAMETOOLONG;
 	snprintf(f->inventory_copy, sizeof(f->inventory_copy), "%s", dst);
 	return sync_dir(dst);
-}
-
-/* Whether the inventory differs from the rollout's copy of it now (or cannot be read). */
-bool fleet_inventory_changed(const struct fleet *f)
-{
-	unsigned char *a = NULL, *b = NULL;
-	long na, nb;
-	bool changed;
-
-	if (!f->inventory_copy[0])
-		return false;
-	na = read_whole_file(f->inventory, &a, 1 << 20);
-	nb = read_whole_file(f->inventory_copy, &b, 1 << 20);
-	changed = na < 0 || nb < 0 || na != nb || memcmp(a, b, (size_t)na);
-	if (na >= 0)
-		free(a);
-	if (nb >= 0)
-		free(b);
-	return changed;
 }

@@ -282,8 +282,6 @@ int fleet_state_load(struct fleet *f, const char *path, char *err, size_t errsiz
 int fleet_state_parse(struct fleet *f, const char *text, char *err, size_t errsize);
 /* Keeps a copy of the inventory as STATE.inventory (inventory_copy); 0 or -errno. */
 int fleet_inventory_keep(struct fleet *f);
-/* Whether the inventory file now differs from the rollout's copy of it. */
-bool fleet_inventory_changed(const struct fleet *f);
 /* The log: "<ISO-8601 UTC> [host] message", appended to log_path and echoed on stdout; with
  * --json, on stderr as events, one JSON object a line: {"time", "event", "host", FIELDS...,
  * "message"} (docs/fleet.md "Events"). fleet_log() is event "log". */
