@@ -2,6 +2,8 @@
 /* ekvm status: the tool, the KVM loaded now, and the kvm.ko of every installed kernel. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +207,71 @@ static void print_kernels(void)
 		n < 0 ? strerror(errno) : NULL);
 }
 
+/*
+ * The sysfs values status shows, checked before anything is printed: one that is there but
+ * malformed (not a number or a bool, or longer than its field) is an error, exit 2, not a
+ * null or "-". One that is missing or cannot be read is shown as null or "-".
+ */
+static int check_values(struct ekvm_ctx *ctx)
+{
+	enum kind { COUNT, BOOL, TEXT };
+	static const struct {
+		const char *rel;
+		enum kind kind;
+		size_t size;
+	} vals[] = {
+		{ "module/kvm/ekvm/abi", COUNT, 0 },
+		{ "module/kvm/ekvm/version", TEXT, sizeof(((struct kvm_ident *)0)->version) },
+		{ "module/kvm/ekvm/base", TEXT, sizeof(((struct kvm_ident *)0)->base) },
+		{ "module/kvm/ekvm/release", TEXT, sizeof(((struct kvm_ident *)0)->release) },
+		{ "module/kvm/ekvm/series", TEXT, sizeof(((struct kvm_ident *)0)->series) },
+		{ "module/kvm/version", TEXT, sizeof(((struct kvm_ident *)0)->version) },
+		{ FEAT_DRAIN, BOOL, 0 },
+		{ FEAT_VMS, COUNT, 0 },
+		{ FEAT_VCPUS, COUNT, 0 },
+		{ FEAT_MAX_VMS, COUNT, 0 },
+		{ FEAT_MAX_VCPUS, COUNT, 0 },
+		{ FEAT_AUDIT_LOG, BOOL, 0 },
+		{ FEAT_EXIT_HIST, BOOL, 0 },
+	};
+	char path[4096], buf[64];
+	long long r;
+
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		const char *expected = vals[i].kind == BOOL ? "Y, N, 1 or 0" : "a number";
+
+		if (vals[i].kind == TEXT) {
+			char *text = malloc(vals[i].size);
+
+			r = text ? read_root_file(ROOT_SYS, vals[i].rel, text, vals[i].size) : 0;
+			free(text);
+		} else if (vals[i].kind == BOOL) {
+			r = feat_read_bool(vals[i].rel);
+		} else if (!strcmp(vals[i].rel, "module/kvm/ekvm/abi")) {
+			uint64_t abi;
+
+			r = read_root_u64(ROOT_SYS, vals[i].rel, &abi);
+			r = !r && abi > INT_MAX ? -ERANGE : r;
+		} else {
+			r = feat_read_count(vals[i].rel);
+		}
+		if (r != -EINVAL && r != -ERANGE && r != -EFBIG)
+			continue;
+		root_path(path, sizeof(path), ROOT_SYS, vals[i].rel);
+		if (r == -EFBIG && vals[i].kind == TEXT) {
+			fprintf(stderr, "ekvm %s: %s: malformed: longer than %zu bytes\n",
+				ctx->cmd->name, path, vals[i].size - 1);
+		} else {
+			if (read_root_file(ROOT_SYS, vals[i].rel, buf, sizeof(buf)) == -EFBIG)
+				memcpy(buf + sizeof(buf) - 4, "...", 4);
+			fprintf(stderr, "ekvm %s: %s: malformed value '%s' (expected %s)\n",
+				ctx->cmd->name, path, out_esc(buf), expected);
+		}
+		return EKVM_EXIT_USAGE;
+	}
+	return 0;
+}
+
 int cmd_status(int argc, char **argv, struct ekvm_ctx *ctx)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
@@ -219,6 +286,9 @@ int cmd_status(int argc, char **argv, struct ekvm_ctx *ctx)
 	}
 	if (optind < argc)
 		return arg_extra(ctx, argv[optind]);
+	c = check_values(ctx);
+	if (c)
+		return c;
 	ident_read(&id, -1);
 	out_init(stdout, json);
 	out_obj_begin(NULL);

@@ -7,6 +7,7 @@
  * are ekvm fleet's.
  */
 #include "ekvm.h"
+#include "out.h"
 
 static const struct ekvm_cmd fleet_cmd = {
 	.name = "fleet",
@@ -65,5 +66,6 @@ static const struct ekvm_cmd fleet_cmd = {
 
 int main(int argc, char **argv)
 {
-	return ekvm_run(&fleet_cmd, argc, argv);
+	/* a failed write to stdout fails, as in ekvm (cmd.c) */
+	return out_close_stdout("ekvm fleet", ekvm_run(&fleet_cmd, argc, argv));
 }

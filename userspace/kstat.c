@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -33,26 +34,35 @@ int kstat_parse_value(const char *buf, uint64_t *val)
 	return 0;
 }
 
-static int read_value_fd(int fd, uint64_t *val)
+/* The file whole (sysfs.c's read_fd); what is not one number is -EBADMSG. */
+static int read_value_fd(int fd, uint64_t *val, char *buf, size_t size)
 {
-	char buf[64];
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int r = read_fd(fd, buf, size);
 
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return kstat_parse_value(buf, val);
+	if (r == -EFBIG)
+		return -EBADMSG;
+	if (r < 0)
+		return r;
+	return kstat_parse_value(buf, val) ? -EBADMSG : 0;
 }
 
-static int read_value_at(int dirfd, const char *name, uint64_t *val)
+/* A value that is not a number is remembered (kstat_bad()) and fails the sample. */
+static int read_value_at(struct kstat *k, int dirfd, const char *dir, const char *name,
+			 uint64_t *val)
 {
+	char buf[64];
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	int r;
 
 	if (fd < 0)
 		return -errno;
-	r = read_value_fd(fd, val);
+	r = read_value_fd(fd, val, buf, sizeof(buf));
 	close(fd);
+	if (r == -EBADMSG) {
+		snprintf(k->bad_file, sizeof(k->bad_file), "%s%s%s", dir ? dir : "", dir ? "/" : "",
+			 name);
+		snprintf(k->bad_value, sizeof(k->bad_value), "%s", buf);
+	}
 	return r;
 }
 
@@ -168,8 +178,16 @@ static int sample_vm(struct kstat *k, struct kstat_vm *vm, const char *dirname)
 	}
 	if (dfd < 0)
 		return 0; /* the VM went away: no values */
-	for (int i = 0; i < k->n; i++)
-		vm->ok[i] = !k->err[i] && read_value_at(dfd, k->names[i], &vm->vals[i]) == 0;
+	for (int i = 0; i < k->n; i++) {
+		int r = k->err[i] ? -k->err[i]
+				  : read_value_at(k, dfd, dirname, k->names[i], &vm->vals[i]);
+
+		if (r == -EBADMSG) {
+			close(dfd);
+			return r;
+		}
+		vm->ok[i] = r == 0;
+	}
 	close(dfd);
 	return 0;
 }
@@ -214,7 +232,9 @@ int kstat_sample(struct kstat *k, bool per_vm, unsigned int pid)
 	for (int i = 0; i < k->n; i++) {
 		k->ok[i] = false;
 		if (!k->err[i] && !pid) {
-			r = read_value_at(k->dirfd, k->names[i], &k->vals[i]);
+			r = read_value_at(k, k->dirfd, NULL, k->names[i], &k->vals[i]);
+			if (r == -EBADMSG)
+				return r;
 			k->ok[i] = r == 0;
 			if (r == -EPERM || r == -EACCES)
 				k->err[i] = -r;
@@ -232,6 +252,13 @@ int kstat_sample(struct kstat *k, bool per_vm, unsigned int pid)
 		}
 	}
 	return 0;
+}
+
+const char *kstat_bad(const struct kstat *k, const char **value)
+{
+	if (value)
+		*value = k->bad_value;
+	return k->bad_file[0] ? k->bad_file : NULL;
 }
 
 int kstat_unreadable(const struct kstat *k, int *err)

@@ -30,6 +30,8 @@ struct kstat {
 	int nvms;
 	struct kstat_vm *vms;
 	double time; /* CLOCK_MONOTONIC seconds of the sample */
+	char bad_file[320]; /* a malformed value: its file, under <debugfs>/kvm */
+	char bad_value[64]; /* ... and what it holds (cut at 63 bytes) */
 };
 
 /* Opens <debugfs>/kvm and lists its statistics. */
@@ -38,9 +40,17 @@ void kstat_close(struct kstat *k);
 
 /*
  * Samples the totals and lists the VMs; with per_vm also reads every VM's values. With
- * pid > 0 only that process's VMs are read, and the totals are their sums.
+ * pid > 0 only that process's VMs are read, and the totals are their sums. A file that
+ * does not hold one number (read whole) fails the sample with -EBADMSG: kstat_bad() names
+ * it. (A file that cannot be read is a value missing, not an error: see err and ok.)
  */
 int kstat_sample(struct kstat *k, bool per_vm, unsigned int pid);
+
+/*
+ * After -EBADMSG: the malformed file, relative to <debugfs>/kvm (e.g. "exits" or
+ * "1234-11/exits"), and in *value what it holds, raw (escape it to print it). Else NULL.
+ */
+const char *kstat_bad(const struct kstat *k, const char **value);
 
 /* Statistics that could not be read, and the errno of the first one. */
 int kstat_unreadable(const struct kstat *k, int *err);

@@ -37,25 +37,50 @@ int root_path(char *buf, size_t size, enum ekvm_root root, const char *rel)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+int read_fd(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n = 1;
+	char extra;
+
+	buf[0] = 0;
+	/* until EOF: a pipe, a FIFO or a seq_file can return a file in several reads */
+	while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		len += (size_t)n;
+	}
+	buf[len] = 0;
+	/* full: only the trailing newline (stripped anyway) may be left */
+	for (int i = 0; n != 0 && i < 2; i++) {
+		while ((n = read(fd, &extra, 1)) < 0 && errno == EINTR)
+			;
+		if (n < 0)
+			return -errno;
+		if (n > 0 && (extra != '\n' || i > 0))
+			return -EFBIG;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = 0;
+	return (int)len;
+}
+
 int read_file(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	int r;
 
-	if (fd < 0)
+	if (fd < 0) {
+		buf[0] = 0;
 		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0) {
-		int err = errno;
-
-		close(fd);
-		return -err;
 	}
+	r = read_fd(fd, buf, size);
 	close(fd);
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	buf[n] = 0;
-	return (int)n;
+	if (r < 0 && r != -EFBIG)
+		buf[0] = 0;
+	return r;
 }
 
 int read_root_file(enum ekvm_root root, const char *rel, char *buf, size_t size)

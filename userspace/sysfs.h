@@ -24,11 +24,17 @@ const char *root_dir(enum ekvm_root root);
 /* buf = <root>/<rel>; -ENAMETOOLONG when it does not fit. */
 int root_path(char *buf, size_t size, enum ekvm_root root, const char *rel);
 
-/* Reads a small file; strips one trailing newline. Returns the length. */
+/*
+ * Reads a small file whole (until EOF, however many reads that takes) into buf, NUL-ended;
+ * strips one trailing newline. Returns the length; -EFBIG when the file does not fit in
+ * size - 1 bytes (buf then holds its start: nothing is cut silently), else -errno and "".
+ * read_fd() is the same on an open file.
+ */
 int read_file(const char *path, char *buf, size_t size);
+int read_fd(int fd, char *buf, size_t size);
 int read_root_file(enum ekvm_root root, const char *rel, char *buf, size_t size);
 
-/* A file holding one unsigned decimal number. */
+/* A file holding one unsigned decimal number: -EINVAL, -ERANGE or -EFBIG when it does not. */
 int read_root_u64(enum ekvm_root root, const char *rel, uint64_t *val);
 
 /*

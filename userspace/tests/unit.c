@@ -112,13 +112,94 @@ static void test_out(void)
 			   "\"none\":null,\"rate\":2.250,\"nan\":null,\"flag\":true,"
 			   "\"list\":[-3,{}]}\n"),
 	   "JSON document: escaping, nulls, nesting");
-	ok(t && !strcmp(t, "name=a\"b\\c\n\x01 total=18446744073709551615 none=- rate=2.2 "
+	ok(t && !strcmp(t, "name=a\"b\\\\c\\n\\x01 total=18446744073709551615 none=- rate=2.2 "
 			   "flag=yes -3 text-only"),
-	   "text from the same calls");
+	   "text from the same calls, the string escaped");
 	if (j && t && (strcmp(j, "") == 0 || strcmp(t, "") == 0))
 		ok(0, "output not empty");
 	free(j);
 	free(t);
+}
+
+static char *json_of(const char *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	json_write_string(f, s);
+	fclose(f);
+	return buf;
+}
+
+static int json_is(const char *s, const char *want)
+{
+	char *j = json_of(s);
+	int r = j && !strcmp(j, want);
+
+	if (!r)
+		printf("# json_write_string: got %s, want %s\n", j ? j : "(null)", want);
+	free(j);
+	return r;
+}
+
+static int text_is(const char *s, const char *want)
+{
+	char buf[256];
+	size_t len = text_escape(buf, sizeof(buf), s);
+	int r = len == strlen(want) && !strcmp(buf, want);
+
+	if (!r)
+		printf("# text_escape: got %s, want %s\n", buf, want);
+	return r;
+}
+
+/* The JSON encoder and the text escape, on what a comm, a VM name or a URI can hold. */
+static void test_escape(void)
+{
+	char small[8], big[2000];
+	const char *e;
+
+	ok(json_is("plain é ü € 𝄞", "\"plain é ü € 𝄞\"") && json_is("", "\"\""),
+	   "JSON: valid UTF-8 as is");
+	ok(json_is("q\"b\\/", "\"q\\\"b\\\\/\"") && json_is("\b\f\n\r\t", "\"\\b\\f\\n\\r\\t\"") &&
+		   json_is("\x1b[2J\x01\x7f", "\"\\u001b[2J\\u0001\\u007f\"") &&
+		   json_is("\xc2\x9b"
+			   "1m",
+			   "\"\\u009b1m\""),
+	   "JSON: quotes, backslash, C0, DEL and C1 controls escaped");
+	ok(json_is("a\xff"
+		   "b",
+		   "\"a\\ufffdb\"") &&
+		   json_is("\x80\xbf", "\"\\ufffd\\ufffd\"") &&
+		   json_is("\xc0\xaf", "\"\\ufffd\\ufffd\"") &&
+		   json_is("\xe2\x82", "\"\\ufffd\"") && json_is("\xe2\x82x", "\"\\ufffdx\"") &&
+		   json_is("\xf0\x9f\x98", "\"\\ufffd\"") &&
+		   json_is("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"") &&
+		   json_is("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"") &&
+		   json_is("\xe0\x80\x80", "\"\\ufffd\\ufffd\\ufffd\"") &&
+		   json_is("\xf5", "\"\\ufffd\""),
+	   "JSON: invalid UTF-8 is U+FFFD a maximal subpart (overlong, surrogate, > U+10FFFF)");
+	ok(text_is("vm-1 é 𝄞", "vm-1 é 𝄞") && text_is("a\\b", "a\\\\b") &&
+		   text_is("\x1b]0;pwn\x07\n\t\r", "\\x1b]0;pwn\\x07\\n\\t\\r") &&
+		   text_is("\x7f\xc2\x9b", "\\x7f\\u009b"),
+	   "text: backslash, C0, DEL and C1 controls escaped visibly");
+	ok(text_is("a\xff\xfe", "a\\xff\\xfe") && text_is("\xe2\x82x", "\\xe2\\x82x") &&
+		   text_is("\xed\xa0\x80", "\\xed\\xa0\\x80"),
+	   "text: each byte of invalid UTF-8 as \\xHH");
+	ok(text_escape(small, sizeof(small), "\x1b\x1b\x1b") == 12 && !strcmp(small, "\\x1b\\x1"),
+	   "text_escape: snprintf-like when it does not fit");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	e = out_esc(big);
+	ok(strlen(e) == 1023 && !strcmp(e + 1020, "...") && !strcmp(out_esc(NULL), "-") &&
+		   !strcmp(out_esc("\x1b"), "\\x1b"),
+	   "out_esc: cut with ... at 1023 bytes, NULL is -");
+	for (size_t i = 1; i + 4 < sizeof(big); i += 4)
+		memcpy(big + i, "\xf0\x9d\x84\x9e", 4);
+	big[1997] = 0;
+	e = out_esc(big);
+	ok(strlen(e) == 1020 && !strcmp(e + 1017, "..."), "out_esc: not cut inside a character");
 }
 
 /* An EFI signature list with one X.509 entry holding cert. */
@@ -312,6 +393,7 @@ int main(void)
 	test_parse_seconds();
 	test_parse_misc();
 	test_out();
+	test_escape();
 	test_efi();
 	test_hist_parse();
 	test_hist_errors();
