@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fleet.h"
+#include "out.h"
 #include "parse.h"
 #include "sysfs.h"
 
@@ -192,6 +193,8 @@ void fleet_init(struct fleet *f)
 	snprintf(f->lease, sizeof(f->lease), "%s", FLEET_LEASE_PATH);
 	f->lease_ttl_s = FLEET_LEASE_TTL;
 	f->can_copy_storage = true; /* VIR_MIGRATE_NON_SHARED_DISK (fleet-migrate.c) */
+	f->can_shutdown = true; /* virDomainShutdown, virDomainCreate (fleet-run.c) */
+	f->shutdown_timeout_s = 300;
 	f->fail_host = -1;
 	f->moving = "evacuate";
 	snprintf(f->result, sizeof(f->result), "planned");
@@ -267,8 +270,8 @@ static int set_uint(struct inv_ctx *c, const char *key, const char *val, unsigne
 	unsigned long long v;
 
 	if (parse_u64(val, max, &v) || v < min)
-		return inv_error(c, "%s=%s: expected a number from %llu to %llu", key, val, min,
-				 max);
+		return inv_error(c, "%s=%s: expected a number from %llu to %llu", out_esc(key),
+				 out_esc(val), min, max);
 	*dst = (unsigned int)v;
 	return 0;
 }
@@ -297,6 +300,15 @@ static int set_fleet_key(struct fleet *f, struct inv_ctx *c, const char *key, co
 		return set_uint(c, key, val, 86400, 0, &f->bake_s);
 	if (!strcmp(key, "lease_ttl"))
 		return set_uint(c, key, val, 7 * 86400, 60, &f->lease_ttl_s);
+	if (!strcmp(key, "shutdown_timeout"))
+		return set_uint(c, key, val, 86400, 1, &f->shutdown_timeout_s);
+	if (!strcmp(key, "shutdown_force")) {
+		unsigned int b = 0;
+		int r = set_uint(c, key, val, 1, 0, &b);
+
+		f->shutdown_force = b;
+		return r;
+	}
 	if (!strcmp(key, "lease")) {
 		if (val[0] != '/' || strlen(val) >= sizeof(f->lease))
 			return inv_error(c,
@@ -328,7 +340,7 @@ static int set_host_key(struct fleet_host *h, struct inv_ctx *c, const char *key
 			h->batch = (int)b;
 		return r;
 	}
-	return inv_error(c, "unknown key '%s'", key);
+	return inv_error(c, "unknown key '%s'", out_esc(key));
 }
 
 static bool valid_name(const char *s)
@@ -348,7 +360,7 @@ static int finish_host(struct fleet *f, struct inv_ctx *c, struct fleet_host *h)
 		return inv_error(c, "host without name=");
 	if (!valid_name(h->name))
 		return inv_error(c, "host name '%s': use letters, digits, '-', '_' and '.'",
-				 h->name);
+				 out_esc(h->name));
 	if (fleet_host_find(f, h->name) >= 0)
 		return inv_error(c, "host %s is listed twice", h->name);
 	if (!h->uri[0])
@@ -360,7 +372,7 @@ static int finish_host(struct fleet *f, struct inv_ctx *c, struct fleet_host *h)
 		return inv_error(c, "host %s has no upgrade= (the upgrade command)", h->name);
 	if (h->lease[0] && h->lease[0] != '/')
 		return inv_error(c, "host %s: lease=%.100s: expected an absolute path", h->name,
-				 h->lease);
+				 out_esc(h->lease));
 	/* the array grows by powers of two (no cap on hosts) */
 	if (f->nr_hosts >= 16 && !(f->nr_hosts & (f->nr_hosts - 1))) {
 		struct fleet_host *n = realloc(f->hosts, (size_t)f->nr_hosts * 2 * sizeof(*n));
@@ -382,7 +394,7 @@ static int add_shared(struct fleet *f, struct inv_ctx *c, int host, const char *
 
 	if (!prefix[0] || (prefix[0] != '/' && strncmp(prefix, "pool:", 5)))
 		return inv_error(c, "shared_storage=%s: expected an absolute path or pool:NAME",
-				 prefix);
+				 out_esc(prefix));
 	if (strlen(prefix) >= sizeof(n->prefix))
 		return inv_error(c, "shared_storage is too long (at most %zu characters)",
 				 sizeof(n->prefix) - 1);
@@ -406,33 +418,33 @@ static int parse_vm(struct fleet *f, struct inv_ctx *c, char **w, int n)
 		char *eq = strchr(w[i], '=');
 
 		if (!eq || eq == w[i])
-			return inv_error(c, "'%s': expected KEY=VALUE", w[i]);
+			return inv_error(c, "'%s': expected KEY=VALUE", out_esc(w[i]));
 		*eq = 0;
 		if (!strcmp(w[i], "name") || !strcmp(w[i], "uuid")) {
 			if (p.vm[0])
 				return inv_error(c, "vm: name= or uuid=, once");
 			if (!eq[1] || strlen(eq + 1) >= sizeof(p.vm))
-				return inv_error(c, "vm: %s= must have 1 to %zu characters", w[i],
-						 sizeof(p.vm) - 1);
+				return inv_error(c, "vm: %s= must have 1 to %zu characters",
+						 out_esc(w[i]), sizeof(p.vm) - 1);
 			snprintf(p.vm, sizeof(p.vm), "%s", eq + 1);
 		} else if (!strcmp(w[i], "policy")) {
 			if (fleet_policy_parse(eq + 1, &p.policy))
 				return inv_error(c,
 						 "policy=%s: expected migrate, copy-storage, "
 						 "shutdown or pin",
-						 eq + 1);
+						 out_esc(eq + 1));
 			have_policy = true;
 		} else {
-			return inv_error(c, "vm: unknown key '%s'", w[i]);
+			return inv_error(c, "vm: unknown key '%s'", out_esc(w[i]));
 		}
 	}
 	if (!p.vm[0])
 		return inv_error(c, "vm without name= or uuid=");
 	if (!have_policy)
-		return inv_error(c, "vm %s without policy=", p.vm);
+		return inv_error(c, "vm %s without policy=", out_esc(p.vm));
 	for (int i = 0; i < f->nr_policies; i++)
 		if (!strcmp(f->policies[i].vm, p.vm))
-			return inv_error(c, "vm %s is listed twice (line %d)", p.vm,
+			return inv_error(c, "vm %s is listed twice (line %d)", out_esc(p.vm),
 					 f->policies[i].line);
 	{
 		struct fleet_vm_policy *np =
@@ -446,6 +458,17 @@ static int parse_vm(struct fleet *f, struct inv_ctx *c, char **w, int n)
 	return 0;
 }
 
+/* After -E2BIG from fleet_words(line, .., max, .., 8192): more than max words (else bytes)? */
+static bool too_many_words(const char *line, int max)
+{
+	char **w = calloc(8193, sizeof(*w)), *buf = malloc(8192);
+	bool many = w && buf && fleet_words(line, w, 8193, buf, 8192) > max;
+
+	free(w);
+	free(buf);
+	return many;
+}
+
 static int parse_line(struct fleet *f, struct inv_ctx *c, char *line, struct fleet_host *dflt)
 {
 	char *w[64], buf[8192];
@@ -457,15 +480,18 @@ static int parse_line(struct fleet *f, struct inv_ctx *c, char *line, struct fle
 		return inv_error(c, "unterminated quote");
 	if (n == -EILSEQ)
 		return inv_error(c, "\\x00 in a quoted value: a value cannot hold a NUL byte");
+	if (n < 0 && too_many_words(line, 64))
+		return inv_error(c, "too many words (at most 64)");
 	if (n < 0)
-		return inv_error(c, "line too long (at most 64 words, 8 KiB)");
+		return inv_error(c, "line too long (at most 8 KiB)");
 	if (n == 0)
 		return 0;
 	if (!strcmp(w[0], "vm"))
 		return parse_vm(f, c, w, n);
 	is_host = !strcmp(w[0], "host");
 	if (!is_host && strcmp(w[0], "fleet"))
-		return inv_error(c, "'%s': a line starts with 'fleet' or 'host' (or 'vm')", w[0]);
+		return inv_error(c, "'%s': a line starts with 'fleet' or 'host' (or 'vm')",
+				 out_esc(w[0]));
 	if (!is_host && f->nr_hosts)
 		return inv_error(c, "'fleet' lines come before the first host");
 	h = *dflt;
@@ -474,7 +500,7 @@ static int parse_line(struct fleet *f, struct inv_ctx *c, char *line, struct fle
 		int r;
 
 		if (!eq || eq == w[i])
-			return inv_error(c, "'%s': expected KEY=VALUE", w[i]);
+			return inv_error(c, "'%s': expected KEY=VALUE", out_esc(w[i]));
 		*eq = 0;
 		if (!strcmp(w[i], "shared_storage")) {
 			/* every host's (fleet line) or this host's: the host it will be */

@@ -100,6 +100,7 @@ int fleet_vm_add(struct fleet *f, const char *uuid, const char *name, int host, 
 	v->home = v->host = host;
 	v->dest = -1;
 	v->lost_on = -1;
+	v->shut_on = -1;
 	v->mem_kib = mem_kib;
 	return f->nr_vms++;
 }
@@ -147,8 +148,11 @@ int fleet_place(struct fleet *f, const int *batch_of, int batch,
 		v->copy_storage = v->policy == POLICY_COPY_STORAGE && v->traits & VM_LOCAL_DISK;
 		if (!moves(v)) {
 			/* shut down and started again (or pinned): not placed, not unplaced */
-			snprintf(v->error, sizeof(v->error), "policy %s: not migrated",
-				 fleet_policy_name(v->policy));
+			snprintf(v->error, sizeof(v->error), "%s",
+				 v->policy == POLICY_SHUTDOWN
+					 ? "policy shutdown: shut down before the upgrade, started "
+					   "after"
+					 : "policy pin: not migrated");
 			continue;
 		}
 		for (int h = 0; h < f->nr_hosts; h++) {
@@ -260,6 +264,13 @@ int fleet_vm_movable(const struct fleet *f, const struct fleet_vm *v, char *why,
 	if (v->policy == POLICY_PIN)
 		return 0;
 	if (v->policy == POLICY_SHUTDOWN) {
+		if (f->can_shutdown && v->transient) {
+			snprintf(why, size,
+				 "policy shutdown: a transient VM (no persistent definition) "
+				 "vanishes when it is shut down and cannot be started again: "
+				 "define it (virsh define), or policy migrate or pin");
+			return -EPERM;
+		}
 		if (f->can_shutdown)
 			return 0;
 		snprintf(why, size,

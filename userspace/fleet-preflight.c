@@ -252,6 +252,8 @@ void fleet_invariant(struct fleet *f, struct invariant *inv)
 	for (int i = 0; i < f->nr_vms; i++) {
 		if (i >= f->baseline)
 			inv->extra += f->vms[i].host >= 0;
+		else if (f->vms[i].host == -1 && f->vms[i].shut_on >= 0)
+			inv->shut++; /* shut down by the rollout: started after its host's upgrade */
 		else if (f->vms[i].host == -1)
 			inv->missing++;
 		else if (f->vms[i].host == -2 && f->vms[i].lost_on >= 0 &&

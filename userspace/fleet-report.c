@@ -205,6 +205,7 @@ void fleet_print_report(const struct fleet *f, const struct invariant *inv)
 	out_int("new", ", %lld new", inv->extra);
 	out_int("unverified", ", %lld on unreachable hosts", inv->unverified);
 	out_int("duplicates", ", %lld running twice", inv->duplicates);
+	out_int("shut", inv->shut ? ", %lld shut down by the rollout" : NULL, inv->shut);
 	out_int("skipped", inv->skipped ? ", %lld on skipped hosts, not verified)\n" : ")\n",
 		inv->skipped);
 	out_obj_end();
@@ -222,9 +223,12 @@ void fleet_print_report(const struct fleet *f, const struct invariant *inv)
 		out_obj_begin(NULL);
 		out_str("name", "  %-16s", v->name);
 		out_str("uuid", "  %s", v->uuid);
-		out_str("host", "  on %-12s", where ? where : "NOT RUNNING");
+		out_str("host", "  on %-12s",
+			where || (v->shut_on >= 0 && v->host == -1) ? where : "NOT RUNNING");
 		out_str("home", "  home %s", host_name(f, v->home));
 		out_bool("recorded", i < f->baseline ? NULL : "  (new)", i < f->baseline);
+		out_str("shut", v->shut_on >= 0 ? "  shut down by the rollout on %s" : NULL,
+			v->shut_on >= 0 ? f->hosts[v->shut_on].name : NULL);
 		out_str("error", v->error[0] ? "\n      last error: %s" : NULL,
 			v->error[0] ? v->error : NULL);
 		out_txt("\n");

@@ -46,6 +46,9 @@ int fleet_exit_code(const struct fleet *f, const struct invariant *inv)
 {
 	if (inv->missing || inv->extra || inv->duplicates)
 		return FLEET_EXIT_INVARIANT;
+	/* a VM the rollout shut down and did not start again, once it ended */
+	if (inv->shut && (!strcmp(f->result, "done") || !strcmp(f->result, "aborted")))
+		return FLEET_EXIT_INVARIANT;
 	for (int h = 0; h < f->nr_hosts; h++)
 		if (!f->hosts[h].reachable && f->hosts[h].status != HOST_SKIPPED)
 			return FLEET_EXIT_UNREACHABLE;
@@ -233,6 +236,8 @@ static int move_vms(struct fleet *f, const int *batch_of, int b, const int *host
 
 			if (v->host < 0 || !in_batch(hosts, nh, v->host))
 				continue;
+			if (v->policy == POLICY_SHUTDOWN)
+				continue; /* shut down by shut_vms(), not migrated */
 			if (v->dest < 0) {
 				free(list);
 				return fail(f, v->host, step, "%s: %s", v->name, v->error);
@@ -267,12 +272,211 @@ static int move_vms(struct fleet *f, const int *batch_of, int b, const int *host
 	return save(f, step);
 }
 
+/* Event "shutdown" or "started" of a VM (policy shutdown). */
+static void power_event(struct fleet *f, int h, const char *event, const char *step, int vm,
+			const char *extra, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+static void power_event(struct fleet *f, int h, const char *event, const char *step, int vm,
+			const char *extra, const char *fmt, ...)
+{
+	char name[FLEET_QUOTED(FLEET_VM_NAME)], fields[sizeof(name) + 256];
+	va_list ap;
+
+	fleet_json_str(name, sizeof(name), f->vms[vm].name);
+	snprintf(fields, sizeof(fields), "\"step\":\"%s\",\"vm\":%s%s", step, name, extra);
+	va_start(ap, fmt);
+	fleet_vevent(f, h, event, fields, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * policy shutdown: the running VMs of the batch's hosts with policy shutdown are shut down
+ * cleanly (virDomainShutdown: the guest's ACPI power button), all at once, and waited for up
+ * to shutdown_timeout_s. Each is recorded in the state (shut=HOST) before the request, so that
+ * a halt or a crash never forgets one. A VM still running then is powered off
+ * (virDomainDestroy) with shutdown_force, else the rollout halts on it (it keeps running).
+ */
+static int shut_vms(struct fleet *f, const int *hosts, int nh)
+{
+	int *list = calloc((size_t)f->nr_vms + 1, sizeof(int)), n = 0, left;
+	char err[FLEET_ERR];
+	double t0;
+
+	if (!list)
+		return fail(f, hosts[0], STEP_EVACUATE, "out of memory");
+	fleet_scan(f);
+	for (int i = 0; i < f->nr_vms; i++) {
+		struct fleet_vm *v = &f->vms[i];
+
+		if (v->host < 0 || !in_batch(hosts, nh, v->host) || v->policy != POLICY_SHUTDOWN)
+			continue;
+		v->shut_on = v->host;
+		v->error[0] = 0;
+		list[n++] = i;
+	}
+	if (!n || save(f, STEP_EVACUATE)) {
+		free(list);
+		return n ? -1 : 0;
+	}
+	for (int i = 0; i < n; i++) {
+		struct fleet_vm *v = &f->vms[list[i]];
+
+		fleet_log(f, v->host,
+			  "evacuate: shutting %s down (policy shutdown: ACPI power button), up to "
+			  "%u s",
+			  v->name, f->shutdown_timeout_s);
+		if (fleet_vm_power(f, v->host, v->uuid, FLEET_SHUTDOWN, err, sizeof(err))) {
+			int h = v->host;
+
+			/* still running: the record goes when it is seen running */
+			snprintf(v->error, sizeof(v->error), "cannot shut it down: %.400s", err);
+			free(list);
+			return fail(f, h, STEP_EVACUATE, "%s: %s", v->name, v->error);
+		}
+	}
+	t0 = fleet_mono();
+	for (;;) {
+		left = 0;
+		for (int i = 0; i < n; i++) {
+			struct fleet_vm *v = &f->vms[list[i]];
+			int a;
+
+			if (v->host < 0)
+				continue;
+			a = fleet_vm_active(f, v->shut_on, v->uuid, err, sizeof(err));
+			if (a == 1 || a == -EIO) {
+				left++;
+				continue;
+			}
+			/* off (0), or gone (-ENOENT: undefined meanwhile; the start says so) */
+			v->host = -1;
+			{
+				char extra[64];
+
+				snprintf(extra, sizeof(extra),
+					 ",\"elapsed_s\":%.1f,\"forced\":false", fleet_mono() - t0);
+				power_event(f, v->shut_on, "shutdown", "evacuate", list[i], extra,
+					    "evacuate: %s shut down in %.1f s (started again after "
+					    "the upgrade)",
+					    v->name, fleet_mono() - t0);
+			}
+		}
+		if (!left || fleet_mono() - t0 >= f->shutdown_timeout_s)
+			break;
+		nanosleep(&(struct timespec){ 0, 500000000 }, NULL);
+	}
+	for (int i = 0; i < n && left; i++) {
+		struct fleet_vm *v = &f->vms[list[i]];
+		int h = v->shut_on;
+
+		if (v->host < 0)
+			continue;
+		if (!f->shutdown_force) {
+			free(list);
+			return fail(f, h, STEP_EVACUATE,
+				    "%s did not shut down within %u s (policy shutdown): it still "
+				    "runs on %s; make it handle the ACPI power button, raise "
+				    "shutdown_timeout, or shutdown_force=1 to power it off",
+				    v->name, f->shutdown_timeout_s, f->hosts[h].name);
+		}
+		if (fleet_vm_power(f, h, v->uuid, FLEET_DESTROY, err, sizeof(err))) {
+			free(list);
+			return fail(f, h, STEP_EVACUATE,
+				    "%s did not shut down within %u s and cannot be powered off: "
+				    "%.300s",
+				    v->name, f->shutdown_timeout_s, err);
+		}
+		v->host = -1;
+		power_event(f, h, "shutdown", "evacuate", list[i], ",\"forced\":true",
+			    "evacuate: %s did not shut down within %u s: powered off "
+			    "(shutdown_force=1)",
+			    v->name, f->shutdown_timeout_s);
+	}
+	free(list);
+	return save(f, STEP_EVACUATE);
+}
+
+/*
+ * Starts again (virDomainCreate, where its definition is) every VM the rollout shut down on one
+ * of hosts[] (all hosts when hosts is NULL) and clears its record. One that runs now (started
+ * by someone else, here or elsewhere) is not started: only the record goes. A host that does
+ * not answer is passed over (*passed set; the VM stays recorded); callers leave out the hosts
+ * that may not run it (abort: a KVM the rollout left unverified). Returns the number that could
+ * not be started (why in their error, logged).
+ */
+static int start_vms(struct fleet *f, const int *hosts, int nh, const char *step, bool *passed)
+{
+	char err[FLEET_ERR];
+	int failed = 0, any = 0;
+
+	for (int i = 0; i < f->nr_vms; i++)
+		any += f->vms[i].shut_on >= 0 && (!hosts || in_batch(hosts, nh, f->vms[i].shut_on));
+	if (!any)
+		return 0; /* (no scan) */
+	fleet_scan(f);
+	for (int i = 0; i < f->nr_vms; i++) {
+		struct fleet_vm *v = &f->vms[i];
+		int h = v->shut_on, a;
+
+		if (h < 0 || (hosts && !in_batch(hosts, nh, h)))
+			continue;
+		if (v->host >= 0) {
+			fleet_log(f, v->host, "%s: %s runs on %s already: not started", step,
+				  v->name, f->hosts[v->host].name);
+			v->shut_on = -1;
+			continue;
+		}
+		if (!f->hosts[h].reachable || v->host == -2) {
+			if (passed)
+				*passed = true;
+			fleet_log(f, h, "%s: %s stays shut down: %s does not answer", step, v->name,
+				  f->hosts[h].name);
+			continue;
+		}
+		a = fleet_vm_active(f, h, v->uuid, err, sizeof(err));
+		if (a == 1) {
+			v->shut_on = -1;
+			continue;
+		}
+		if (a == 0)
+			a = fleet_vm_power(f, h, v->uuid, FLEET_START, err, sizeof(err));
+		if (a) {
+			snprintf(v->error, sizeof(v->error), "cannot start it again on %s: %.400s",
+				 f->hosts[h].name, err);
+			fleet_log(f, h, "%s: %s: %s", step, v->name, v->error);
+			failed++;
+			continue;
+		}
+		v->shut_on = -1;
+		v->host = h;
+		v->error[0] = 0;
+		power_event(f, h, "started", step, i, "", "%s: %s started again on %s", step,
+			    v->name, f->hosts[h].name);
+	}
+	return failed;
+}
+
+/* The return step's start: the VMs shut down on the batch's hosts, now upgraded and verified. */
+static int start_shut(struct fleet *f, const int *hosts, int nh)
+{
+	if (!start_vms(f, hosts, nh, "return", NULL))
+		return save(f, STEP_RETURN);
+	for (int i = 0; i < f->nr_vms; i++) {
+		const struct fleet_vm *v = &f->vms[i];
+
+		if (v->shut_on >= 0 && v->error[0] && in_batch(hosts, nh, v->shut_on))
+			return fail(f, v->shut_on, STEP_RETURN, "%s: %s", v->name, v->error);
+	}
+	return fail(f, hosts[0], STEP_RETURN, "a VM shut down by the rollout did not start");
+}
+
 static int evacuate(struct fleet *f, const int *batch_of, int b, const int *hosts, int nh)
 {
 	for (int round = 0; round < 3; round++) {
 		int left = 0;
 
-		if (move_vms(f, batch_of, b, hosts, nh, false))
+		if (shut_vms(f, hosts, nh) || move_vms(f, batch_of, b, hosts, nh, false))
 			return -1;
 		fleet_scan(f);
 		for (int i = 0; i < nh; i++)
@@ -483,6 +687,8 @@ static int run_batch(struct fleet *f, const int *batch_of, int b, const int *hos
 		return -1;
 	if (lease_check(f, hosts[0], STEP_UPGRADE) || upgrade_batch(f, hosts, nh))
 		return -1;
+	if (lease_check(f, hosts[0], STEP_RETURN) || start_shut(f, hosts, nh))
+		return -1;
 	if (!f->no_return &&
 	    (lease_check(f, hosts[0], STEP_RETURN) || move_vms(f, batch_of, b, hosts, nh, true)))
 		return -1;
@@ -516,9 +722,12 @@ static void invariant_after(struct fleet *f, struct invariant *inv)
 	fleet_invariant(f, inv);
 	fleet_log(f, -1,
 		  "invariant after: %d VMs recorded, %d running, %d missing, %d new, %d on "
-		  "unreachable hosts, %d running twice: %s",
+		  "unreachable hosts, %d running twice, %d shut down by the rollout: %s",
 		  inv->before, inv->after, inv->missing, inv->extra, inv->unverified,
-		  inv->duplicates, inv->holds ? "holds" : "DOES NOT HOLD");
+		  inv->duplicates, inv->shut,
+		  inv->holds && (!inv->shut || fleet_exit_code(f, inv) != FLEET_EXIT_INVARIANT)
+			  ? "holds"
+			  : "DOES NOT HOLD");
 }
 
 /* The first line: what runs, which rollout, who runs it, where (event "start"). */
@@ -671,8 +880,9 @@ int fleet_rollout(struct fleet *f, bool resume)
 	fleet_invariant(f, &inv);
 	fleet_log(f, -1,
 		  "invariant before: %d VMs recorded, %d running, %d missing, %d new, "
-		  "%d on unreachable hosts, %d running twice",
-		  inv.before, inv.after, inv.missing, inv.extra, inv.unverified, inv.duplicates);
+		  "%d on unreachable hosts, %d running twice, %d shut down by the rollout",
+		  inv.before, inv.after, inv.missing, inv.extra, inv.unverified, inv.duplicates,
+		  inv.shut);
 	if (!inv.holds) {
 		f->fail_host = -1;
 		f->fail_step = STEP_PREFLIGHT;
@@ -722,8 +932,12 @@ int fleet_rollout(struct fleet *f, bool resume)
 			r = bake(f, hosts, nh);
 		}
 	}
-	if (!r)
+	if (!r) {
+		/* VMs still shut down by the rollout (on a host left out by --skip-host) */
+		if (start_vms(f, NULL, 0, "end", NULL))
+			fleet_log(f, -1, "a VM the rollout shut down could not be started again");
 		snprintf(f->result, sizeof(f->result), "done");
+	}
 out:
 	invariant_after(f, &inv);
 	r = r ? 1 : fleet_exit_code(f, &inv);
@@ -761,6 +975,40 @@ static bool kvm_unverified(const struct fleet_host *h)
 {
 	return h->status == HOST_FAILED &&
 	       (h->failed_step == STEP_UPGRADE || h->failed_step == STEP_VERIFY);
+}
+
+/*
+ * abort: the VMs the rollout shut down (policy shutdown) are started again where they were shut
+ * down, when that host may run them (it answers, is not skipped, its KVM is not unverified);
+ * --leave too (they run nowhere). Returns the number left shut down, each said in the log.
+ */
+static int start_abort(struct fleet *f)
+{
+	int *ok = calloc((size_t)f->nr_hosts + 1, sizeof(int)), nok = 0, left = 0;
+	bool passed = false;
+
+	if (!ok)
+		return 1;
+	for (int h = 0; h < f->nr_hosts; h++)
+		if (!kvm_unverified(&f->hosts[h]) && f->hosts[h].status != HOST_SKIPPED)
+			ok[nok++] = h;
+	left = start_vms(f, ok, nok, "abort", &passed) + passed;
+	for (int i = 0; i < f->nr_vms; i++) {
+		const struct fleet_vm *v = &f->vms[i];
+
+		if (v->shut_on < 0 || v->host >= 0 || in_batch(ok, nok, v->shut_on))
+			continue;
+		fleet_log(f, v->shut_on,
+			  "abort: %s stays shut down: %s %s; start it there (virsh start) when it "
+			  "can run it, then abort again",
+			  v->name, f->hosts[v->shut_on].name,
+			  f->hosts[v->shut_on].status == HOST_SKIPPED
+				  ? "is skipped"
+				  : "failed its upgrade or verify");
+		left++;
+	}
+	free(ok);
+	return left;
 }
 
 /*
@@ -846,6 +1094,13 @@ int fleet_abort(struct fleet *f, bool leave)
 			break;
 		}
 		host->drained = false;
+	}
+	if (start_abort(f)) {
+		if (!r)
+			snprintf(f->failure, sizeof(f->failure),
+				 "abort: a VM shut down by the rollout is not running again (see "
+				 "the log)");
+		r = 1;
 	}
 	if (!r) {
 		snprintf(f->result, sizeof(f->result), "aborted");

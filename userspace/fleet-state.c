@@ -5,7 +5,9 @@
  *   failure host=NAME step=STEP error=TEXT
  *   host name=NAME status=pending|done|failed step=STEP drained=0|1 ekvm=-1|0|1
  *        version=FOUND times=TOTAL,MIGRATIONS,UPGRADE error=TEXT   (times in seconds)
- *   vm uuid=UUID name=NAME home=HOST host=HOST|-|? [recorded=0]   (not in the recorded set)
+ *   vm uuid=UUID name=NAME home=HOST host=HOST|-|? [shut=HOST] [recorded=0]
+ *        (shut: shut down there by the rollout, policy shutdown; recorded=0: not in the
+ *        recorded set)
  * Values are quoted by fleet_quote() (control characters as \xHH). It is written whole to
  * FILE.tmp, fsynced and renamed over FILE (then the folder fsynced) after every step. Reading
  * it is strict: an unknown record, field or value, a record twice, a NUL byte, a last line
@@ -121,7 +123,8 @@ void fleet_vevent(const struct fleet *f, int host, const char *event, const char
 		  const char *fmt, va_list ap)
 {
 	static bool warned; /* once: the log cannot be written */
-	char when[40], msg[2048];
+	/* text: the message and the host name escaped (out.h's text_escape), as out_str() does */
+	char when[40], msg[2048], text[sizeof(msg) * 4], name[1024];
 	FILE *lf;
 	int r = 0;
 
@@ -134,11 +137,12 @@ void fleet_vevent(const struct fleet *f, int host, const char *event, const char
 		if ((unsigned char)*p < ' ' || *p == 0x7f)
 			*p = ' ';
 	fleet_now_iso(when, sizeof(when));
+	text_escape(text, sizeof(text), msg);
+	text_escape(name, sizeof(name), host >= 0 ? f->hosts[host].name : "");
 	if (f->json) {
 		put_event(f, host, when, event, fields, msg);
 	} else {
-		fprintf(stdout, "%s %s%s%s\n", when, host >= 0 ? f->hosts[host].name : "",
-			host >= 0 ? ": " : "", msg);
+		fprintf(stdout, "%s %s%s%s\n", when, name, host >= 0 ? ": " : "", text);
 		fflush(stdout);
 	}
 	if (!f->log_path[0])
@@ -147,8 +151,7 @@ void fleet_vevent(const struct fleet *f, int host, const char *event, const char
 	if (!lf) {
 		r = errno;
 	} else {
-		if (fprintf(lf, "%s %s%s%s\n", when, host >= 0 ? f->hosts[host].name : "",
-			    host >= 0 ? ": " : "", msg) < 0)
+		if (fprintf(lf, "%s %s%s%s\n", when, name, host >= 0 ? ": " : "", text) < 0)
 			r = errno ? errno : EIO;
 		if (fclose(lf) && !r)
 			r = errno;
@@ -233,8 +236,10 @@ static int write_state(const struct fleet *f, FILE *o)
 		fprintf(o, "vm");
 		r |= put(o, "uuid", v->uuid);
 		r |= put(o, "name", v->name);
-		fprintf(o, " home=%s host=%s%s\n", host_ref(f, v->home), host_ref(f, v->host),
-			i < f->baseline ? "" : " recorded=0");
+		fprintf(o, " home=%s host=%s", host_ref(f, v->home), host_ref(f, v->host));
+		if (v->shut_on >= 0)
+			fprintf(o, " shut=%s", host_ref(f, v->shut_on));
+		fprintf(o, "%s\n", i < f->baseline ? "" : " recorded=0");
 	}
 	if (r)
 		return -E2BIG;
@@ -462,9 +467,11 @@ static bool valid_uuid(const char *s)
 
 static int parse_vm(struct fleet *f, struct st_ctx *c, char **w, int n)
 {
-	static const char *const keys[] = { "uuid", "name", "home", "host", "recorded", NULL };
+	static const char *const keys[] = {
+		"uuid", "name", "home", "host", "recorded", "shut", NULL
+	};
 	const char *uuid, *name, *rec;
-	int home, host, i, r;
+	int home, host, shut = -1, i, r;
 
 	r = check_fields(c, w, n, keys, 4);
 	if (r)
@@ -491,10 +498,20 @@ static int parse_vm(struct fleet *f, struct st_ctx *c, char **w, int n)
 		return r;
 	if (home < 0)
 		return st_error(c, "vm %s: home=%s: a VM's home is a host", uuid, kv(w, n, "home"));
+	/* shut=HOST: shut down there by the rollout (policy shutdown), to be started there */
+	if (kv(w, n, "shut")[0]) {
+		r = host_of(f, c, "shut", kv(w, n, "shut"), &shut);
+		if (r)
+			return r;
+		if (shut < 0)
+			return st_error(c, "vm %s: shut=%s: expected the host it was shut down on",
+					uuid, kv(w, n, "shut"));
+	}
 	i = fleet_vm_add(f, uuid, name, home, 0);
 	if (i < 0)
 		return st_error(c, "vm %s: %s", uuid, strerror(-i));
 	f->vms[i].host = host;
+	f->vms[i].shut_on = shut;
 	if (!rec[0])
 		f->baseline = f->nr_vms;
 	return 0;
@@ -558,6 +575,17 @@ static int parse_record(struct fleet *f, struct st_ctx *c, char **w, int n)
 }
 
 /* Applies a state file's records to a fleet whose inventory is loaded. */
+/* After -E2BIG from fleet_words(line, .., max, .., 8192): more than max words (else bytes)? */
+static bool too_many_words(const char *line, int max)
+{
+	char **w = calloc(8193, sizeof(*w)), *buf = malloc(8192);
+	bool many = w && buf && fleet_words(line, w, 8193, buf, 8192) > max;
+
+	free(w);
+	free(buf);
+	return many;
+}
+
 int fleet_state_parse(struct fleet *f, const char *text, char *err, size_t errsize)
 {
 	struct st_ctx c = { f->state_path, 0, err, errsize, { 0 }, NULL };
@@ -580,13 +608,17 @@ int fleet_state_parse(struct fleet *f, const char *text, char *err, size_t errsi
 		}
 		c.line++;
 		n = fleet_words(s, w, 16, buf, sizeof(buf));
+		if (n == -E2BIG && too_many_words(s, 16))
+			n = -ENOSPC;
 		free(s);
 		if (n == -EINVAL)
 			r = st_error(&c, "unterminated quote");
 		else if (n == -EILSEQ)
 			r = st_error(&c, "\\x00 in a quoted value");
+		else if (n == -ENOSPC)
+			r = st_error(&c, "too many words (at most 16)");
 		else if (n < 0)
-			r = st_error(&c, "line too long (at most 16 words, 8 KiB)");
+			r = st_error(&c, "line too long (at most 8 KiB)");
 		else if (n > 0)
 			r = parse_record(f, &c, w, n);
 		if (!r && !nl)

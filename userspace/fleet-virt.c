@@ -480,7 +480,9 @@ int fleet_scan(struct fleet *f)
 		nr_known = 0; /* (then a host failing its listing leaves its VMs "not found") */
 	/* until found: unverified if its host does not answer, else not running */
 	for (int i = 0; i < f->nr_vms; i++) {
-		int h = f->vms[i].host >= 0 ? f->vms[i].host : f->vms[i].home;
+		int h = f->vms[i].host >= 0	 ? f->vms[i].host
+			: f->vms[i].shut_on >= 0 ? f->vms[i].shut_on
+						 : f->vms[i].home;
 
 		if (i < nr_known)
 			expected[i] = h;
@@ -708,4 +710,66 @@ int fleet_pool_at(struct fleet *f, int host, const char *dir)
 	active = virStoragePoolIsActive(pool);
 	virStoragePoolFree(pool);
 	return active == 1 ? 0 : -ENOENT;
+}
+
+/* policy shutdown: the VM's domain on host, or NULL (-ENOENT not defined there, else -EIO) */
+static virDomainPtr vm_domain(struct fleet *f, int host, const char *uuid, int *r, char *err,
+			      size_t errsize)
+{
+	virDomainPtr dom;
+	virErrorPtr e;
+
+	*r = 0;
+	if (host < 0 || host >= f->nr_hosts || !f->hosts[host].conn) {
+		snprintf(err, errsize, "no connection to its host");
+		*r = -EIO;
+		return NULL;
+	}
+	dom = virDomainLookupByUUIDString(f->hosts[host].conn, uuid);
+	if (dom)
+		return dom;
+	e = virGetLastError();
+	*r = e && e->code == VIR_ERR_NO_DOMAIN ? -ENOENT : -EIO;
+	snprintf(err, errsize, "%s",
+		 *r == -ENOENT ? "not defined there (no persistent definition)"
+			       : fleet_virt_error());
+	return NULL;
+}
+
+int fleet_vm_active(struct fleet *f, int host, const char *uuid, char *err, size_t errsize)
+{
+	int r;
+	virDomainPtr dom = vm_domain(f, host, uuid, &r, err, errsize);
+
+	if (!dom)
+		return r;
+	r = virDomainIsActive(dom);
+	if (r < 0) {
+		snprintf(err, errsize, "%s", fleet_virt_error());
+		r = -EIO;
+	}
+	virDomainFree(dom);
+	return r;
+}
+
+int fleet_vm_power(struct fleet *f, int host, const char *uuid, enum fleet_power op, char *err,
+		   size_t errsize)
+{
+	int r;
+	virDomainPtr dom = vm_domain(f, host, uuid, &r, err, errsize);
+
+	if (!dom)
+		return r;
+	if (op == FLEET_SHUTDOWN)
+		r = virDomainShutdown(dom);
+	else if (op == FLEET_DESTROY)
+		r = virDomainDestroy(dom);
+	else
+		r = virDomainCreate(dom);
+	if (r < 0) {
+		snprintf(err, errsize, "%s", fleet_virt_error());
+		r = -EIO;
+	}
+	virDomainFree(dom);
+	return r;
 }

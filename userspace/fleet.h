@@ -136,6 +136,8 @@ struct fleet_vm {
 	char hostdev[FLEET_NAME]; /* the first host device ("pci 0000:03:00.0") */
 	bool copy_storage; /* planned: migrate with VIR_MIGRATE_NON_SHARED_DISK */
 	bool transient; /* no persistent definition: migrated without PERSIST_DEST/UNDEFINE_SOURCE */
+	int shut_on; /* policy shutdown: the host where the rollout shut it down (its definition
+		      * is there; it is started there again), -1 none (state: vm shut=HOST) */
 };
 
 struct fleet {
@@ -198,6 +200,8 @@ struct fleet {
 	/* what the rollout (fleet-run.c, fleet-migrate.c) can do; the pre-flight fails a VM whose
 	 * policy needs what it cannot */
 	bool can_copy_storage, can_shutdown;
+	unsigned int shutdown_timeout_s; /* policy shutdown: seconds a VM has to power off */
+	bool shutdown_force; /* then virDomainDestroy (shutdown_force=1), else the rollout halts */
 	/* one rollout at a time (fleet-lease.c) */
 	char lease[FLEET_STR]; /* lease file on the hosts (inventory lease=) */
 	unsigned int lease_ttl_s; /* inventory lease_ttl= */
@@ -344,6 +348,17 @@ const char *fleet_cpu_note(void);
 /* The CPU model every reachable host can run (virConnectBaselineHypervisorCPU), or why not. */
 int fleet_cpu_baseline(struct fleet *f, char *model, size_t size);
 int fleet_count_on(const struct fleet *f, int host);
+/* policy shutdown (docs/fleet.md): the VM uuid on host: 1 active, 0 defined and not active,
+ * -ENOENT not defined there, -EIO (err) libvirt failed. */
+int fleet_vm_active(struct fleet *f, int host, const char *uuid, char *err, size_t errsize);
+enum fleet_power {
+	FLEET_SHUTDOWN, /* virDomainShutdown: the guest's clean shutdown (ACPI power button) */
+	FLEET_DESTROY, /* virDomainDestroy: powered off at once */
+	FLEET_START, /* virDomainCreate: started from its persistent definition */
+};
+/* One of them on the VM uuid on host: 0, or -errno and libvirt's error in err. */
+int fleet_vm_power(struct fleet *f, int host, const char *uuid, enum fleet_power op, char *err,
+		   size_t errsize);
 
 /* fleet-migrate.c */
 /* Migrates the VMs with a dest under the migration policy, parallel at a time, printing
@@ -427,7 +442,8 @@ int fleet_lease_lost(const struct fleet *f);
 struct invariant {
 	int before, after, missing, extra, unverified, duplicates;
 	int skipped; /* on hosts left out by resume --skip-host: not verified, not counted */
-	bool holds;
+	int shut; /* shut down by the rollout (policy shutdown), not started again yet */
+	bool holds; /* shut VMs do not break it during a rollout; fleet_exit_code() at its end */
 };
 int fleet_preflight(struct fleet *f, int *order, int *batch_of, int *nr_batches);
 void fleet_invariant(struct fleet *f, struct invariant *inv);
@@ -446,8 +462,9 @@ int fleet_rollout(struct fleet *f, bool resume);
 /* Ends a halted rollout: VMs home (unless leave) where their home may take them, hosts
  * undrained, result "aborted"; 1 when a VM could not go home (the rollout stays halted). */
 int fleet_abort(struct fleet *f, bool leave);
-/* From the invariant and the hosts: FLEET_EXIT_INVARIANT (a VM missing, new or running twice),
- * else FLEET_EXIT_UNREACHABLE (a host does not answer), else 0. */
+/* From the invariant and the hosts: FLEET_EXIT_INVARIANT (a VM missing, new or running twice,
+ * or, once the rollout is done or aborted, still shut down by it), else FLEET_EXIT_UNREACHABLE
+ * (a host does not answer), else 0. */
 int fleet_exit_code(const struct fleet *f, const struct invariant *inv);
 
 /* fleet-report.c */

@@ -483,6 +483,8 @@ static void test_state_strict(void)
 	f.fail_host = 1;
 	f.fail_step = STEP_UPGRADE;
 	f.baseline = 2; /* the third VM appeared since the rollout began */
+	f.vms[1].shut_on = 1; /* shut down on hv2 by the rollout (policy shutdown) */
+	f.vms[1].host = -1;
 	r = r ?: fleet_state_save(&f);
 	fleet_init(&g);
 	r = r ?: fleet_state_load(&g, st, err, sizeof(err));
@@ -493,6 +495,9 @@ static void test_state_strict(void)
 		   !strcmp(g.result, "running") && g.baseline == 2,
 	   "state unit: names and errors with CR, LF, tab, quotes, backslashes, control "
 	   "characters round-trip; no record added; a VM not recorded stays so");
+	ok(r == 0 && g.nr_vms == 3 && g.vms[1].shut_on == 1 && g.vms[1].host == -1 &&
+		   g.vms[0].shut_on == -1 && g.vms[2].shut_on == -1,
+	   "state unit: a VM shut down by the rollout (shut=HOST) round-trips, the others not");
 	if (r)
 		printf("# %s\n", err);
 	fleet_free(&g);
@@ -555,6 +560,14 @@ static void test_state_strict(void)
 			  "a recorded VM after a new one" },
 			{ "failure host=hv2 step=reboot error=x\n", ":7: failure: unknown step",
 			  "an unknown step" },
+			{ "vm uuid=00000000-0000-0000-0000-000000000002 name=b home=hv2 host=- "
+			  "shut=-\n",
+			  ":7: vm 00000000-0000-0000-0000-000000000002: shut=-",
+			  "shut= not a host" },
+			{ "vm uuid=00000000-0000-0000-0000-000000000002 name=b home=hv2 host=- "
+			  "shut=hv9\n",
+			  ":7: names a host that is not in the inventory: shut=hv9",
+			  "shut= an unknown host" },
 			{ "vm uuid=00000000-0000-0000-0000-000000000002 name=b home=hv2 host=hv2",
 			  ":7: the last line has no newline", "a file cut short mid-line" },
 		};
@@ -1128,11 +1141,25 @@ static void test_vm_xml(void)
 	v.policy = POLICY_PIN;
 	ok(fleet_vm_movable(&f, &v, why, sizeof(why)) == 0, "movable unit: pinned, it stays");
 	v.policy = POLICY_SHUTDOWN;
+	{
+		struct fleet g;
+
+		fleet_init(&g);
+		ok(g.can_shutdown && g.shutdown_timeout_s == 300 && !g.shutdown_force,
+		   "movable unit: this rollout shuts VMs down (shutdown_timeout 300 s, no "
+		   "force)");
+		fleet_free(&g);
+	}
+	f.can_shutdown = false;
 	ok(fleet_vm_movable(&f, &v, why, sizeof(why)) == -EPERM && strstr(why, "cannot shut"),
 	   "movable unit: policy shutdown refused while the rollout cannot do it");
 	f.can_shutdown = true;
 	ok(fleet_vm_movable(&f, &v, why, sizeof(why)) == 0,
 	   "movable unit: policy shutdown once the rollout can");
+	v.transient = true;
+	ok(fleet_vm_movable(&f, &v, why, sizeof(why)) == -EPERM && strstr(why, "transient"),
+	   "movable unit: policy shutdown refused for a transient VM (it would vanish)");
+	v.transient = false;
 	v.traits = VM_LOCAL_DISK;
 	v.nr_local_disks = 1;
 	snprintf(v.local_disk, sizeof(v.local_disk), "/var/lib/x.img");

@@ -154,6 +154,7 @@ fleet_testdriver_tests() {
 		and (.invariant.holds | not) and (.failure.error | test("1 running twice"))' >/dev/null
 	ok $? "fleet rollout: a VM running on two hosts stops it before anything moves"
 	fleet_policy_tests "$inv"
+	fleet_shutdown_tests
 	fleet_safe_state_tests "$inv" "$st"
 	fleet_lease_tests "$inv"
 
@@ -175,6 +176,123 @@ fleet_testdriver_tests() {
 	usage_error "fleet --abort-timeout 0" -- fleet rollout -i "$inv" --abort-timeout 0
 	usage_error "fleet --max-downtime x" -- fleet rollout -i "$inv" --max-downtime x
 	usage_error "fleet resume with inventory" -- fleet resume -i "$inv"
+}
+
+# shut_host NAME MEM_KIB VM_NAME VM_NUMBER RUNSTATE [transient]: a test-driver host file with one
+# VM in libvirt state RUNSTATE (1 running, 5 shut off), transient if asked
+shut_host() {
+	local f=$T/fleet/$1.xml
+	{
+		echo "<node><cpu><mhz>2000</mhz><model>i686</model><nodes>1</nodes><sockets>1</sockets>"
+		echo "<cores>2</cores><threads>1</threads><active>2</active></cpu><memory>$2</memory>"
+		printf "<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>"
+		printf "<name>%s</name><uuid>6b766d00-0000-4000-8000-%012d</uuid>" "$3" "$4"
+		printf "<memory>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+		printf "<test:runstate>%s</test:runstate>%s</domain>\n" "$5" "${6:+<test:transient/>}"
+		echo "</node>"
+	} >"$f"
+	echo "test://$f"
+}
+
+# shut_state FILE INVENTORY STEP: a halted rollout's state (hostA failed at STEP) in which the
+# rollout shut vm11 down on hostA (policy shutdown: vm shut=hostA)
+shut_state() {
+	cat >"$1" <<-EOF
+		inventory $2
+		log $1.log
+		started 2026-12-03T00:00:00.000Z
+		result halted
+		failure host=hostA step=$3 error="x"
+		host name=hostA status=failed step=$3 drained=0 ekvm=0 version="" times=0,0,0 error="x"
+		host name=hostB status=pending step=none drained=0 ekvm=-1 version="" times=0,0,0 error=""
+		vm uuid=6b766d00-0000-4000-8000-000000000011 name=vm11 home=hostA host=- shut=hostA
+	EOF
+}
+
+# Policy shutdown (issue 16) on test-driver hosts: the pre-flight, the plan, a rollout (the test
+# driver shuts a VM down at once), a halted state with a VM shut down by the rollout: status,
+# resume and abort start it again. Each test-driver connection reads its file afresh: a VM shut
+# down runs again after the verify's new connection (the return then leaves it: "runs already").
+fleet_shutdown_tests() {
+	local inv=$T/fleet/inv-shut st=$T/fleet/st-shut ev
+	{
+		echo "fleet upgrade=\"echo upgraded >>$T/fleet/shut-upgrades\" version_cmd=\"echo 6.1.192.2\""
+		echo "fleet version=6.1.192.2 smoke_cmd=true ekvm=\"$EKVM\" lease=$T/fleet/lease"
+		echo "fleet shutdown_timeout=20"
+		echo "host name=hostA uri=$(shut_host shutA 8388608 vm11 11 1) exec=\"sh -c\""
+		echo "host name=hostB uri=$(test_host shutB 8388608) exec=\"sh -c\""
+		echo "vm name=vm11 policy=shutdown"
+	} >"$inv"
+	run -- fleet plan -i "$inv" --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.failed == 0
+		and (.batches[0].moves[0] | .vm == "vm11" and .policy == "shutdown" and .to == null
+			and (.error | test("shut down before the upgrade, started after")))
+		and ([.checks[] | select(.check == "movable") | .result + " " + .note] ==
+			["PASS vm11: policy shutdown: shut down before its host'"'"'s upgrade, started after"])' >/dev/null
+	ok $? "fleet plan: policy shutdown passes the pre-flight, the plan says shut down and started (rc $rc)"
+	run -- fleet plan -i "$inv"
+	[ "$rc" -eq 0 ] && [[ $out == *"vm11"*"hostA -> -  policy shutdown  (policy shutdown: shut down before the upgrade, started after)"* ]]
+	ok $? "fleet plan text: the VM with policy shutdown is not moved"
+	sed "s|shutA.xml|shutT.xml|" "$inv" >"$T/fleet/inv-shut-t"
+	shut_host shutT 8388608 vm11 11 1 transient >/dev/null
+	run -- fleet plan -i "$T/fleet/inv-shut-t" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '[.checks[] | select(.result == "FAIL") | .check + " " + .host] == ["movable hostA"]
+		and ([.checks[] | select(.result == "FAIL") | .note][0] | test("vm11 \\(policy shutdown\\): .*transient VM .*vanishes"))' >/dev/null
+	ok $? "fleet plan: a transient VM with policy shutdown fails the pre-flight, the reason said (rc $rc)"
+	printf 'fleet shutdown_timeout=0\nhost name=a uri=test:///default exec="sh -c" upgrade=x\n' >"$T/fleet/bad-shut"
+	usage_error "fleet shutdown_timeout=0" -- fleet plan -i "$T/fleet/bad-shut"
+	[[ $err == *"bad-shut:1: shutdown_timeout=0: expected a number from 1 to 86400"* ]]
+	ok $? "fleet: shutdown_timeout bounds checked, file and line named"
+	printf 'fleet shutdown_force=2\nhost name=a uri=test:///default exec="sh -c" upgrade=x\n' >"$T/fleet/bad-shut"
+	usage_error "fleet shutdown_force=2" -- fleet plan -i "$T/fleet/bad-shut"
+
+	# the rollout: vm11 recorded (shut=hostA) and shut down before hostA's upgrade
+	rm -f "$T/fleet/lease"
+	run -- fleet rollout -i "$inv" -s "$st" --json
+	ev=$(grep '"event":"shutdown"' "$T/err")
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.result == "done" and .invariant.holds and .invariant.shut == 0
+		and (.vms[0] | .host == "hostA" and .shut == null)' >/dev/null &&
+		grep -q 'hostA: evacuate: shutting vm11 down (policy shutdown: ACPI power button), up to 20 s$' "$st.log" &&
+		grep -q 'hostA: evacuate: vm11 shut down in [0-9.]* s (started again after the upgrade)$' "$st.log" &&
+		echo "$ev" | jq -e '.host == "hostA" and .step == "evacuate" and .vm == "vm11" and (.forced | not)' >/dev/null &&
+		[ "$(sed -n '/shutting vm11 down/,$p' "$st.log" | grep -c 'hostA: upgrade: echo')" -eq 1 ] &&
+		grep -q 'hostA: return: vm11 runs on hostA already: not started$' "$st.log" && ! grep -q ' shut=' "$st"
+	ok $? "fleet rollout: policy shutdown: shut down before the upgrade (event shutdown), not started again when it runs already (rc $rc)"
+
+	# a halted rollout that shut vm11 down (hostA's file: vm11 shut off)
+	sed -i "s|shutA.xml|shutA-off.xml|" "$inv"
+	shut_host shutA-off 8388608 vm11 11 5 >/dev/null
+	shut_state "$st" "$inv" evacuate
+	run -- fleet status -s "$st" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.invariant.holds and .invariant.shut == 1 and .invariant.missing == 0
+		and (.vms[0] | .host == null and .shut == "hostA")' >/dev/null
+	ok $? "fleet status: a VM shut down by the rollout is accounted for, not missing: exit 1 (halted) (rc $rc)"
+	run -- fleet status -s "$st"
+	[[ $out == *"vm11"*"on -"*"home hostA  shut down by the rollout on hostA"* ]] && [[ $out == *", 1 shut down by the rollout"* ]]
+	ok $? "fleet status text: shut down by the rollout on hostA"
+	rm -f "$T/fleet/lease"
+	run -- fleet resume -s "$st" --json
+	ev=$(grep '"event":"started"' "$T/err")
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.result == "done" and .invariant.holds and .invariant.shut == 0
+		and (.vms[0] | .host == "hostA" and .shut == null)' >/dev/null &&
+		grep -q 'hostA: return: vm11 started again on hostA$' "$st.log" &&
+		echo "$ev" | jq -e '.host == "hostA" and .step == "return" and .vm == "vm11"' >/dev/null &&
+		! grep -q ' shut=' "$st"
+	ok $? "fleet resume: the VM the rollout shut down is started again after its host's upgrade (event started) (rc $rc)"
+	shut_state "$st" "$inv" evacuate
+	rm -f "$T/fleet/lease"
+	run -- fleet abort -s "$st" --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.result == "aborted" and .invariant.holds and (.vms[0].host == "hostA")' >/dev/null &&
+		grep -q 'hostA: abort: vm11 started again on hostA$' "$st.log"
+	ok $? "fleet abort: the VM the rollout shut down is started again at home (rc $rc)"
+	shut_state "$st" "$inv" upgrade
+	rm -f "$T/fleet/lease"
+	run -- fleet abort -s "$st" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '.result == "halted" and .invariant.shut == 1
+		and (.failure.error | test("shut down by the rollout is not running"))' >/dev/null &&
+		grep -q 'hostA: abort: vm11 stays shut down: hostA failed its upgrade or verify' "$st.log"
+	ok $? "fleet abort: a VM shut down on a host that failed its upgrade stays so, said, exit 1 (rc $rc)"
+	rm -f "$T/fleet/lease"
 }
 
 # Issue 16: a state that cannot be read back or saved, the log, the exit codes of a rollout.

@@ -6,6 +6,27 @@
 # and fleet_down (run by the EXIT trap) kills every process in the namespaces and deletes them.
 . "$(dirname "${BASH_SOURCE[0]}")/../../lib.sh"
 
+# In a chroot whose / is not a mount point (debootstrap's, distributions' build roots, many CI
+# containers; issue 17) ip netns exec ('"mount --make-rslave /" failed: Invalid argument') and
+# unshare cannot change /'s propagation, and the hosts' binds on /var, /run and /etc would show
+# outside their namespaces. There the test runs again, the same, in a mount namespace of its own
+# whose / is a mount point: every mount point it sees made a slave, a tmpfs on /dev/shm (under
+# /dev: a slave too), / bound (rbind) in it and made a slave, and chroot'ed into. Nothing
+# mounted there shows outside. (Binding / onto itself does not do: under a shared mount the bind
+# shows on the host too, and "/" still names the directory under it.)
+if [ -z "${EKVM_FLEET_ROOT:-}" ] && [ "$(id -u)" -eq 0 ] && ! mountpoint -q /; then
+	mountpoint -q /dev || skip "neither / nor /dev is a mount point: no mount namespace for the fleet"
+	unshare -m --propagation unchanged true || skip "no mount namespace here (unshare -m)"
+	# shellcheck disable=SC2016 # the script is sh's
+	exec env EKVM_FLEET_ROOT=1 unshare -m --propagation unchanged -- sh -c 'set -e
+		for m in $(cut -d " " -f 5 /proc/self/mountinfo); do mount --make-rslave "$(printf %b "$m")"; done
+		mount -t tmpfs -o mode=755 ekvm-fleet-root /dev/shm
+		mkdir /dev/shm/root
+		mount --rbind / /dev/shm/root
+		mount --make-rslave /dev/shm/root
+		exec chroot /dev/shm/root sh -c "cd \"\$0\" && exec \"\$@\"" "$@"' sh "$PWD" bash "$0" "$@"
+fi
+
 FLEET=$EKVM_BUILD/fleet/$(basename "$0" .sh)
 FLEET_ID=ekf$(($$ % 100000))
 FLEET_HOSTS=(hostA hostB hostC)
@@ -45,21 +66,38 @@ fleet_down() {
 
 # The guest: Debian's kernel and a busybox initramfs whose init writes a heartbeat to
 # /dev/kmsg every half second (console=ttyS0, a file on the host appended across migrations).
+# With ekvm.acpid=1 on its command line (fleet_guest with FLEET_GUEST_ACPI=acpid, which also
+# gives it ACPI) it loads the ACPI power button and evdev modules and runs busybox acpid, whose
+# handler of the power button (event PWRF/00000080: /etc/acpi/PWRF/00000080) powers it off:
+# it shuts down cleanly on virDomainShutdown ("reboot: Power down" on its console). (Cached by
+# time: the initrd is rebuilt when this file is newer.)
 fleet_guest_image() {
-	local kver root out=$EKVM_BUILD/fleet/guest
+	local kver root mods out=$EKVM_BUILD/fleet/guest
 	kver=$(makefile_var KVER)
 	"$EKVM_TOP/tests/vm/fetch-kernel.sh" "$kver" >&2
 	GUEST_KERNEL=$EKVM_BUILD/vm/kernel/$kver/boot/vmlinuz-$kver
 	GUEST_INITRD=$out/initrd.cpio
 	[ -s "$GUEST_INITRD" ] && [ "$GUEST_INITRD" -nt "${BASH_SOURCE[0]}" ] && return 0
 	root=$out/root
-	rm -rf "$root" && mkdir -p "$root/bin" "$root/dev" "$root/proc"
+	mods=$EKVM_BUILD/vm/kernel/$kver/lib/modules/$kver/kernel/drivers
+	rm -rf "$root" && mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/lib" "$root/etc/acpi/PWRF"
 	cp "$(command -v busybox)" "$root/bin/busybox"
 	ln -s busybox "$root/bin/sh"
+	cp "$mods/acpi/button.ko" "$mods/input/evdev.ko" "$root/lib/"
+	printf '#!/bin/sh\necho "<2>ekvm-acpid: power button: poweroff" >/dev/kmsg\nexec /bin/busybox poweroff -f\n' \
+		>"$root/etc/acpi/PWRF/00000080"
+	chmod 755 "$root/etc/acpi/PWRF/00000080"
 	cat >"$root/init" <<'INIT'
 #!/bin/sh
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t devtmpfs dev /dev
+if /bin/busybox grep -q 'ekvm.acpid=1' /proc/cmdline; then
+	/bin/busybox insmod /lib/evdev.ko
+	/bin/busybox insmod /lib/button.ko
+	/bin/busybox sleep 0.5
+	/bin/busybox acpid -d -c /etc/acpi >/dev/kmsg 2>&1 &
+	echo "<2>ekvm-acpid: started ($(/bin/busybox ls /dev/input 2>&1 | /bin/busybox tr '\n' ' '))" >/dev/kmsg
+fi
 i=0
 while :; do
 	i=$((i + 1))
@@ -171,9 +209,15 @@ fleet_up() {
 }
 
 # fleet_guest NAME HOST [CPU-XML [DEVICES-XML]]: defines and starts a guest; its console log is
-# $FLEET/NAME.log.
+# $FLEET/NAME.log. FLEET_GUEST_ACPI=acpid: with ACPI, and shutting down on the power button
+# (fleet_guest_image); =ignore: with ACPI, nothing handling the button (a shutdown request is
+# ignored); unset: no ACPI (the other cases' guests).
 fleet_guest() {
-	local g=$1 h=$2 cpu=${3:-} devices=${4:-} uuid
+	local g=$1 h=$2 cpu=${3:-} devices=${4:-} uuid features='' cmdline='console=ttyS0 panic=-1'
+	case ${FLEET_GUEST_ACPI:-} in
+	acpid) features='<features><acpi/></features>' cmdline="$cmdline ekvm.acpid=1" ;;
+	ignore) features='<features><acpi/></features>' ;;
+	esac
 	uuid=$(printf '6b766d00-0000-4000-8000-%012d' "${g#guest}")
 	cat >"$FLEET/$g.xml" <<XML
 <domain type='qemu'>
@@ -185,8 +229,9 @@ fleet_guest() {
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$GUEST_KERNEL</kernel>
     <initrd>$GUEST_INITRD</initrd>
-    <cmdline>console=ttyS0 panic=-1</cmdline>
+    <cmdline>$cmdline</cmdline>
   </os>
+  $features
   <on_crash>destroy</on_crash>
   $cpu
   <devices>
