@@ -43,20 +43,10 @@ static const char *plural(long long n)
 	return n == 1 ? "" : "s";
 }
 
-/* "0.5", "600": milliseconds resolution up to an hour, whole seconds up to a week. */
+/* "0.5", "600", "4000.5": seconds with milliseconds resolution, up to a week. */
 static int parse_timeout(const char *s, unsigned long long *ms)
 {
-	unsigned long long v;
-	unsigned int m;
-
-	if (!parse_seconds(s, &m)) {
-		*ms = m;
-		return 0;
-	}
-	if (parse_u64(s, TIMEOUT_MAX_S, &v))
-		return -EINVAL;
-	*ms = v * 1000;
-	return 0;
+	return parse_seconds_max(s, TIMEOUT_MAX_S, ms) ? -EINVAL : 0;
 }
 
 static int parse_args(struct drain_opts *o, int argc, char **argv, struct ekvm_ctx *ctx)
@@ -79,8 +69,16 @@ static int parse_args(struct drain_opts *o, int argc, char **argv, struct ekvm_c
 			if (parse_timeout(optarg, &o->timeout_ms))
 				return arg_invalid(ctx, "--timeout", optarg,
 						   "seconds, e.g. 600 or 0.5 (0: no limit; at most "
-						   "604800)");
+						   "604800, a week)");
 			o->wait = true;
+		} else if (c == '?' && optopt == 'w' && !strncmp(argv[optind - 1], "--w", 3) &&
+			   strchr(argv[optind - 1], '=')) {
+			/* "--wait=5": getopt_long says '?' for a value given to a flag */
+			fprintf(stderr,
+				"ekvm %s: option '--wait' takes no value: to limit the wait, use "
+				"--timeout SEC (see 'ekvm help %s')\n",
+				ctx->cmd->name, ctx->cmd->name);
+			return EKVM_EXIT_USAGE;
 		} else {
 			return arg_error(ctx, argv, c);
 		}

@@ -67,7 +67,7 @@ int cmd_smoke(int argc, char **argv, struct ekvm_ctx *ctx)
 		{ 0 },
 	};
 	unsigned long long count = DEFAULT_BENCH_EXITS;
-	bool bench = false, json = false;
+	bool bench = false, json = false, counted = false;
 	struct smoke_report rep;
 	int c;
 
@@ -80,6 +80,7 @@ int cmd_smoke(int argc, char **argv, struct ekvm_ctx *ctx)
 			if (parse_u64(optarg, UINT32_MAX, &count) || !count)
 				return arg_invalid(ctx, "-n", optarg,
 						   "a count from 1 to 4294967295");
+			counted = true;
 			break;
 		case 'j':
 			json = true;
@@ -90,6 +91,13 @@ int cmd_smoke(int argc, char **argv, struct ekvm_ctx *ctx)
 	}
 	if (optind < argc)
 		return arg_extra(ctx, argv[optind]);
+	if (counted && !bench) {
+		fprintf(stderr,
+			"ekvm %s: option '-n' counts the I/O exits of --bench: add --bench (see "
+			"'ekvm help %s')\n",
+			ctx->cmd->name, ctx->cmd->name);
+		return EKVM_EXIT_USAGE;
+	}
 	out_init(stdout, json);
 	smoke_run(ctx->kvm_fd, bench ? (uint32_t)count : 0, &rep);
 	print_report(&rep, bench ? (uint32_t)count : 0);

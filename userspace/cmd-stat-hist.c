@@ -44,32 +44,48 @@ static int parse_opts(struct hist_opts *o, int argc, char **argv, struct ekvm_ct
 	static const struct option opts[] = {
 		{ "hist", no_argument, NULL, 'H' },
 		{ "once", no_argument, NULL, '1' },
+		{ "batch", no_argument, NULL, '1' },
 		{ "pid", required_argument, NULL, 'p' },
+		{ "guest", required_argument, NULL, 'g' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "per-vm", no_argument, NULL, 'V' },
 		{ "mount-debugfs", no_argument, NULL, 'm' },
+		{ "debugfs", no_argument, NULL, 'd' },
+		{ "debugfs-include-past", no_argument, NULL, 'i' },
 		/* the modes and options of the live view, refused with --hist */
 		{ "log", no_argument, NULL, 'l' },
-		{ "delay", required_argument, NULL, 'd' },
+		{ "log-to-file", required_argument, NULL, 'L' },
+		{ "csv", no_argument, NULL, 'c' },
+		{ "skip-zero-records", no_argument, NULL, 'z' },
+		{ "set-delay", required_argument, NULL, 's' },
+		{ "delay", required_argument, NULL, 's' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "fields", required_argument, NULL, 'f' },
+		{ "tracepoints", no_argument, NULL, 't' },
 		{ 0 },
 	};
 	static const char *const live[] = {
-		['l'] = "-l", ['d'] = "-d", ['n'] = "-n", ['f'] = "-f"
+		['l'] = "-l", ['L'] = "-L", ['c'] = "-c", ['z'] = "-z",
+		['s'] = "-s", ['n'] = "-n", ['f'] = "-f", ['t'] = "-t",
 	};
+	const char *guest = NULL;
 	unsigned long long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, ":1p:ld:n:f:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":1p:g:dilL:czs:n:f:t", opts, NULL)) != -1) {
 		switch (c) {
 		case 'H':
 		case '1':
+		case 'd': /* kvm_stat's --debugfs: the histograms are in debugfs */
+		case 'i': /* the histograms count from the VM's start anyway */
 			break;
 		case 'p':
 			if (parse_u64(optarg, 0x7fffffff, &v) || !v)
 				return arg_invalid(ctx, "-p", optarg, "a process id");
 			o->pid = (unsigned int)v;
+			break;
+		case 'g':
+			guest = optarg;
 			break;
 		case 'j':
 			o->json = true;
@@ -81,15 +97,23 @@ static int parse_opts(struct hist_opts *o, int argc, char **argv, struct ekvm_ct
 			o->mount = true;
 			break;
 		case 'l':
-		case 'd':
+		case 'L':
+		case 'c':
+		case 'z':
+		case 's':
 		case 'n':
 		case 'f':
+		case 't':
 			return arg_conflict(ctx, "--hist", live[c]);
 		default:
 			return arg_error(ctx, argv, c);
 		}
 	}
-	return optind < argc ? arg_extra(ctx, argv[optind]) : 0;
+	if (optind < argc)
+		return arg_extra(ctx, argv[optind]);
+	if (guest && o->pid)
+		return arg_conflict(ctx, "-g", "-p");
+	return guest ? stat_guest_pid(ctx, guest, &o->pid) : 0;
 }
 
 static int cmp_vm(const void *a, const void *b)
@@ -276,7 +300,8 @@ static void print_all(const struct hist_opts *o, const struct hist_vms *vms, con
 			comm[0] = 0;
 		out_obj_begin(NULL);
 		if (o->per_vm)
-			out_txt("\n== VM %u-%u (%s)%s\n", v->pid, v->fd, comm[0] ? comm : "-",
+			out_txt("\n== VM %u-%u (%s)%s\n", v->pid, v->fd,
+				comm[0] ? out_esc(comm) : "-",
 				v->has_file ? "" : ": no histograms");
 		out_int("pid", NULL, v->pid);
 		out_int("fd", NULL, v->fd);

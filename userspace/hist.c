@@ -12,13 +12,15 @@
 
 void hist_init(struct hist *h)
 {
-	h->n = 0;
+	h->n = h->cap = h->nslots = 0;
 	h->s = NULL;
+	h->slots = NULL;
 }
 
 void hist_free(struct hist *h)
 {
 	free(h->s);
+	free(h->slots);
 	hist_init(h);
 }
 
@@ -32,21 +34,78 @@ uint64_t hist_high(int i)
 	return i >= HIST_BUCKETS - 1 ? 0 : 1ULL << (i + 1);
 }
 
+/* FNV-1a over "where\0class". */
+static uint32_t hash_of(const char *where, const char *class)
+{
+	uint32_t x = 2166136261u;
+
+	for (const char *p = where;; p++) {
+		x = (x ^ (unsigned char)*p) * 16777619u;
+		if (!*p)
+			break;
+	}
+	for (const char *p = class; *p; p++)
+		x = (x ^ (unsigned char)*p) * 16777619u;
+	return x;
+}
+
+/* The slot of (where, class): the series' own, or the free one where it would go. */
+static int *slot_of(const struct hist *h, const char *where, const char *class)
+{
+	uint32_t mask = (uint32_t)h->nslots - 1, i = hash_of(where, class) & mask;
+
+	for (;; i = (i + 1) & mask) {
+		int *slot = &h->slots[i];
+
+		if (*slot < 0 ||
+		    (!strcmp(h->s[*slot].where, where) && !strcmp(h->s[*slot].class, class)))
+			return slot;
+	}
+}
+
+/* (Re)builds the index with room for n series at most half full: 0 or -ENOMEM. */
+static int reindex(struct hist *h, int n)
+{
+	int nslots = 16, *slots;
+
+	while (nslots < 2 * n)
+		nslots *= 2;
+	slots = malloc(sizeof(*slots) * (size_t)nslots);
+	if (!slots)
+		return -ENOMEM;
+	memset(slots, 0xff, sizeof(*slots) * (size_t)nslots);
+	free(h->slots);
+	h->slots = slots;
+	h->nslots = nslots;
+	for (int i = 0; i < h->n; i++)
+		*slot_of(h, h->s[i].where, h->s[i].class) = i;
+	return 0;
+}
+
 static struct hist_series *series_of(struct hist *h, const char *where, const char *class)
 {
 	struct hist_series *s;
+	int *slot;
 
-	for (int i = 0; i < h->n; i++)
-		if (!strcmp(h->s[i].where, where) && !strcmp(h->s[i].class, class))
-			return &h->s[i];
-	s = realloc(h->s, sizeof(*s) * (size_t)(h->n + 1));
-	if (!s)
+	if ((!h->nslots || 2 * (h->n + 1) > h->nslots) && reindex(h, h->n + 1))
 		return NULL;
-	h->s = s;
-	s = &h->s[h->n++];
+	slot = slot_of(h, where, class);
+	if (*slot >= 0)
+		return &h->s[*slot];
+	if (h->n == h->cap) {
+		int cap = h->cap ? 2 * h->cap : 8;
+
+		s = realloc(h->s, sizeof(*s) * (size_t)cap);
+		if (!s)
+			return NULL;
+		h->s = s;
+		h->cap = cap;
+	}
+	s = &h->s[h->n];
 	memset(s, 0, sizeof(*s));
 	snprintf(s->where, sizeof(s->where), "%s", where);
 	snprintf(s->class, sizeof(s->class), "%s", class);
+	*slot = h->n++;
 	return s;
 }
 
@@ -199,6 +258,7 @@ void hist_sort(struct hist *h)
 {
 	if (h->n > 1)
 		qsort(h->s, (size_t)h->n, sizeof(*h->s), cmp_series);
+	h->nslots = 0; /* the index is rebuilt at the next add */
 }
 
 double hist_quantile(const struct hist_series *s, double q)

@@ -28,6 +28,9 @@ struct hist_series {
 struct hist {
 	int n; /* series, in no particular order until hist_sort() */
 	struct hist_series *s;
+	/* private: room in s, and an index by (where, class) so that adding is linear */
+	int cap, nslots; /* nslots: a power of two, 0 when the index is to be built */
+	int *slots; /* -1: free, else an index into s */
 };
 
 /* Where a parse failed: the line (from 1) and what is wrong with it. */
