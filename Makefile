@@ -97,7 +97,7 @@ test: modules userspace
 
 # The VM harness (tests/vm, docs/vm-test.md): the base's Debian kernel under QEMU TCG, the same
 # tests with its stock KVM modules and with ekvm's, npt=1 and npt=0; ekvm's smoke guest included.
-# The tool, its man page and bash completion: make install [PREFIX=/usr/local] [DESTDIR=]
+# The tool, its man page, bash and zsh completion: make install [PREFIX=/usr/local] [DESTDIR=]
 install: userspace
 	$(MAKE) -C userspace install EKVM_VERSION=$(PKG_VERSION) NO_DEPS=1
 

@@ -2,14 +2,16 @@
 /*
  * The dispatch table and the help generated from it; runcmd.c runs the command (its --help,
  * the precondition checks, the argument error helpers). To add a subcommand: write
- * cmd-<name>.c, declare cmd_<name>() in ekvm.h, add a row here, a section to ekvm.1 and a
- * word to ekvm.bash-completion.
+ * cmd-<name>.c, declare cmd_<name>() in ekvm.h, add a row here, a section to ekvm.1, a row to
+ * docs/ekvm-tool.md's command table, and its words and options to ekvm.bash-completion and
+ * _ekvm (tests/docs-sync.sh checks all of them against the option tables).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "ekvm.h"
 #include "include/ekvm-abi.h"
+#include "out.h"
 
 static const struct ekvm_cmd commands[] = {
 	{ "status", cmd_status, NEED_SYSFS,
@@ -22,21 +24,38 @@ static const struct ekvm_cmd commands[] = {
 	{ "smoke", cmd_smoke, NEED_KVM, "Run a minimal guest through real, protected and long mode",
 	  "[--bench] [-n COUNT] [--json]",
 	  "  --bench         loop I/O exits and report exits per second\n"
-	  "  -n, --count N   I/O exits in the --bench loop (default 200000)\n"
+	  "  -n, --count N   I/O exits in the --bench loop (default 200000; needs --bench)\n"
 	  "  --json          machine-readable output\n" },
 	{ "stat", cmd_stat, 0, "Live KVM statistics from debugfs, like kvm_stat",
-	  "[-1 | -l | --hist] [-d SEC] [-n COUNT] [-f REGEX] [-p PID] [--per-vm] [--mount-debugfs] "
-	  "[--json]",
+	  "[-1 | -l | -L FILE | --hist] [-c] [-z] [-s SEC] [-n COUNT] [-f REGEX] [-p PID | -g "
+	  "NAME] "
+	  "[-d] [-i] [-t] [--per-vm] [--mount-debugfs] [--json]",
 	  "  (default)       refreshing view sorted by rate; q quits\n"
-	  "  -1, --once      print totals and rates once\n"
+	  "  -1, --once, --batch\n"
+	  "                  print totals and rates once\n"
 	  "  -l, --log       print one line of rates every interval, like vmstat\n"
-	  "  -d, --delay SEC interval between samples (default 1; 0 with -1: totals only)\n"
+	  "  -L, --log-to-file FILE\n"
+	  "                  like -l, appending to FILE (reopened on SIGHUP)\n"
+	  "  -c, --csv       with -l or -L: a CSV header (once) and rows with a timestamp\n"
+	  "  -z, --skip-zero-records\n"
+	  "                  with -l or -L: leave out the lines whose rates are all 0\n"
+	  "  -s, --set-delay, --delay SEC\n"
+	  "                  interval between samples (default 1; at least 0.01; 0 with -1:\n"
+	  "                  totals only)\n"
 	  "  -n, --count N   stop after N refreshes (view and log modes)\n"
 	  "  -f, --fields RE show only statistics whose name matches the regular expression\n"
+	  "                  (-f help: list the statistics)\n"
 	  "  -p, --pid PID   statistics of the VMs of process PID only\n"
+	  "  -g, --guest NAME\n"
+	  "                  the VMs of the QEMU process of guest NAME (-name guest=NAME)\n"
+	  "  -d, --debugfs   kvm_stat's: read debugfs (ekvm always does)\n"
+	  "  -i, --debugfs-include-past\n"
+	  "                  kvm_stat's: totals include past events (ekvm's always do)\n"
+	  "  -t, --tracepoints\n"
+	  "                  kvm_stat's tracepoints: refused, ekvm reads debugfs only\n"
 	  "  --mount-debugfs mount debugfs when it is not mounted\n"
 	  "  --json          machine-readable output (with -l: one object a line)\n"
-	  "  --hist          ekvm exit-latency histograms, once (with -p, --per-vm, --json)\n"
+	  "  --hist          ekvm exit-latency histograms, once (with -p, -g, --per-vm, --json)\n"
 	  "  --per-vm        with --hist: each VM's histograms instead of their sum\n" },
 	{ "drain", cmd_drain, NEED_SYSFS,
 	  "Stop new VMs on this ekvm host for maintenance, and wait until it is empty",
@@ -44,8 +63,8 @@ static const struct ekvm_cmd commands[] = {
 	  "  on | off        switch the drain (root): KVM_CREATE_VM then fails with EBUSY\n"
 	  "  status          the drain and the live VMs and vCPUs (default)\n"
 	  "  --wait          (on, status) wait until the host has no VM\n"
-	  "  --timeout SEC   give up waiting after SEC seconds, exit 1 (implies --wait;\n"
-	  "                  default 0: no limit)\n"
+	  "  --timeout SEC   give up waiting after SEC seconds (e.g. 600 or 0.5, at most a\n"
+	  "                  week), exit 1 (implies --wait; default 0: no limit)\n"
 	  "  --json          machine-readable output\n" },
 	{ "reload", cmd_reload, NEED_SYSFS,
 	  "Reload KVM without a reboot when no VM is open, and check the new version",
@@ -112,7 +131,7 @@ static int do_help(int argc, char **argv)
 	return EKVM_EXIT_OK;
 }
 
-int ekvm_main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
 	const struct ekvm_cmd *c;
 
@@ -122,7 +141,8 @@ int ekvm_main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return do_help(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") ||
+	    !strcmp(argv[1], "version")) {
 		print_version(stdout);
 		return EKVM_EXIT_OK;
 	}
@@ -130,4 +150,10 @@ int ekvm_main(int argc, char **argv)
 	if (!c)
 		return unknown_command(argv[1]);
 	return ekvm_run(c, argc - 1, argv + 1);
+}
+
+/* Every command, help and --version included, ends here: a failed write to stdout fails. */
+int ekvm_main(int argc, char **argv)
+{
+	return out_close_stdout("ekvm", dispatch(argc, argv));
 }
