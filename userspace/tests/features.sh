@@ -286,9 +286,10 @@ hist_host_tests() {
 		n=$((n + 1)); passed=$((passed + 1))
 		return
 	fi
+	mount_ns_or_skip "stat --hist on this host's KVM" || return 0
 	coproc HIST_HOLD { "$O/tests/vmhold" 2; }
 	read -r -u "${HIST_HOLD[0]}" line; pid=${line#ready }
-	out=$(unshare -m "$EKVM" stat --mount-debugfs --hist -p "$pid" 2>&1); rc=$?
+	out=$(in_mount_ns "$EKVM" stat --mount-debugfs --hist -p "$pid" 2>&1); rc=$?
 	[ "$rc" -eq 3 ] && [[ $out == *"the loaded KVM is not ekvm"*"no exit histograms in the 2 VMs of pid $pid" ]]
 	ok $? "stat --hist on this host's KVM with 2 VMs: exit 3 ($out)"
 	wfd=${HIST_HOLD[1]}

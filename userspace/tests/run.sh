@@ -85,8 +85,8 @@ dispatch_tests() {
 	usage_error "smoke -n 0" -- smoke --bench -n 0
 	usage_error "smoke -n abc" -- smoke -n abc
 	usage_error "smoke -n without value" -- smoke -n
-	usage_error "stat -d x" -- stat -d x
-	usage_error "stat -d finer than 1 ms" -- stat -1 -d 0.0001
+	usage_error "stat -s x" -- stat -s x
+	usage_error "stat -s finer than 1 ms" -- stat -1 -s 0.0001
 	usage_error "stat -1 with -l" -- stat -1 -l
 	usage_error "stat bad regex" -- stat -1 -f '('
 	usage_error "stat -p 0" -- stat -p 0
@@ -266,46 +266,76 @@ secure_boot_tests() {
 fake_debugfs_tests() {
 	local d=$T/dbg/kvm
 	mkdir -p "$d/100-4" "$d/100-9" "$d/200-5"
-	echo 12 >"$d/exits"; echo 7 >"$d/io_exits"; echo "1 2" >"$d/halt_wait_hist"
+	echo 12 >"$d/exits"; echo 7 >"$d/io_exits"
 	echo 5 >"$d/100-4/exits"; echo 3 >"$d/100-4/io_exits"
 	echo 4 >"$d/100-9/exits"; echo 2 >"$d/100-9/io_exits"
 	echo 3 >"$d/200-5/exits"; echo 2 >"$d/200-5/io_exits"
-	run EKVM_DEBUGFS_ROOT="$T/dbg" -- stat -1 -d 0 --json
-	echo "$out" | jq -e '.vms == 3 and ([.stats[] | select(.name == "exits") | .total] == [12])
-		and ([.stats[] | select(.name == "halt_wait_hist") | .total] == [null])
-		and ([.per_vm[] | select(.pid == 100) | .fd] | sort) == [4, 9]' >/dev/null
-	ok $? "stat on a fake debugfs: totals, malformed value is null, VMs"
-	run EKVM_DEBUGFS_ROOT="$T/dbg" -- stat -1 -d 0 -p 100 --json -f '^exits$'
-	echo "$out" | jq -e '.vms == 2 and .stats == [{"name": "exits", "total": 9, "rate": null}]' >/dev/null
+	run EKVM_DEBUGFS_ROOT="$T/dbg" -- stat -1 -s 0 --json
+	[ -n "$out" ] && echo "$out" | jq -e '.vms == 3 and
+		([.stats[] | select(.name == "exits") | .total] == [12]) and
+		([.per_vm[] | select(.pid == 100) | .fd] | sort) == [4, 9]' >/dev/null
+	ok $? "stat on a fake debugfs: totals, VMs (malformed values: output_tests)"
+	run EKVM_DEBUGFS_ROOT="$T/dbg" -- stat -1 -s 0 -p 100 --json -f '^exits$'
+	[ -n "$out" ] && echo "$out" | jq -e '.vms == 2 and .stats == [{"name": "exits", "total": 9, "rate": null}]' >/dev/null
 	ok $? "stat -p: sums of that process's VMs, -f filter"
-	run EKVM_DEBUGFS_ROOT="$T/dbg" -- stat -l -d 0.01 -n 3
+	run EKVM_DEBUGFS_ROOT="$T/dbg" -- stat -l -s 0.01 -n 3
 	[ "$rc" -eq 0 ] && [ "$(echo "$out" | wc -l)" -eq 4 ]
 	ok $? "stat -l -n 3: header and 3 lines"
-	run EKVM_DEBUGFS_ROOT="$T/dbg" -- stat -d 0.01 -n 2
+	run EKVM_DEBUGFS_ROOT="$T/dbg" -- stat -s 0.01 -n 2
 	[ "$rc" -eq 0 ] && [ "$(echo "$out" | grep -c '^NAME')" -eq 2 ]
 	ok $? "stat view -n 2: two refreshes"
 	mkdir -p "$T/empty"
 	usage_error "stat without a kvm folder" EKVM_DEBUGFS_ROOT="$T/empty" -- stat -1
 }
 
+# in_mount_ns COMMAND [ARG]...: COMMAND in a mount namespace of its own whose mounts and unmounts
+# do not reach this one's. unshare -m makes / private, which it cannot where / is not a mount
+# point (a chroot: debootstrap's, distributions' build roots, many CI containers; issue 17):
+# there the namespace keeps /'s propagation and makes every mount point it sees a slave, and the
+# tests mount and unmount only on these (debugfs on /sys/kernel/debug). (Binding / onto itself
+# first does not do: under a shared mount the bind shows on the host too, and "/" still names
+# the directory under it.)
+in_mount_ns() {
+	if mountpoint -q /; then
+		unshare -m "$@"
+	else
+		# shellcheck disable=SC2016 # the script is sh's
+		unshare -m --propagation unchanged sh -c 'for m in $(cut -d " " -f 5 /proc/self/mountinfo); do
+			mount --make-rslave "$(printf %b "$m")" || exit 125; done; exec "$@"' sh "$@"
+	fi
+}
+
+# mount_ns_or_skip DESCRIPTION...: true if in_mount_ns works here; else one "# SKIP" for each
+# DESCRIPTION (no mount namespaces: not root, or a container without CAP_SYS_ADMIN).
+mount_ns_or_skip() {
+	local why d
+	why=$(in_mount_ns true 2>&1) && return 0
+	for d; do
+		n=$((n + 1)); passed=$((passed + 1))
+		echo "ok $n - # SKIP $d: no mount namespace here (${why//$'\n'/ })"
+	done
+	return 1
+}
+
 # The real debugfs, mounted by ekvm in a private mount namespace, with VMs held open.
 debugfs_tests() {
 	local pid fds
+	mount_ns_or_skip "stat without debugfs" "stat --mount-debugfs" "stat: every statistic" || return 0
 	coproc HOLD { "$O/tests/vmhold" 2; }
 	read -r -u "${HOLD[0]}" line; pid=${line#ready }
 	fds=$(for f in "/proc/$pid/fd/"*; do [ "$(readlink "$f")" = "anon_inode:kvm-vm" ] && basename "$f"; done | sort -n | tr '\n' ' ')
-	out=$(unshare -m sh -c "umount /sys/kernel/debug 2>/dev/null; umount /sys/kernel/debug 2>/dev/null
-		'$EKVM' stat -1 -d 0 --json 2>&1; echo rc=\$?
-		'$EKVM' stat --mount-debugfs -1 -d 0.2 --json")
+	out=$(in_mount_ns sh -c "umount /sys/kernel/debug 2>/dev/null; umount /sys/kernel/debug 2>/dev/null
+		'$EKVM' stat -1 -s 0 --json 2>&1; echo rc=\$?
+		'$EKVM' stat --mount-debugfs -1 -s 0.2 --json")
 	[[ $out == *"debugfs is not mounted"*"--mount-debugfs"*"rc=2"* ]]
 	ok $? "stat without debugfs: says how to mount it, exit 2"
 	out=$(echo "$out" | tail -1)
-	echo "$out" | jq -e --argjson pid "$pid" --arg fds "$fds" \
+	[ -n "$out" ] && echo "$out" | jq -e --argjson pid "$pid" --arg fds "$fds" \
 		'.vms >= 2 and ([.per_vm[] | select(.pid == $pid) | .fd] | sort | map(tostring) | join(" ")) + " " == $fds
 		 and ([.per_vm[] | select(.pid == $pid) | .comm] | unique) == ["vmhold"]
 		 and .interval_s > 0' >/dev/null
 	ok $? "stat --mount-debugfs: the test's 2 VMs (pid $pid, fds $fds)"
-	echo "$out" | jq -e '([.stats[] | select(.total != null)] | length) + .unreadable.count == (.stats | length)' >/dev/null
+	[ -n "$out" ] && echo "$out" | jq -e '([.stats[] | select(.total != null)] | length) + .unreadable.count == (.stats | length)' >/dev/null
 	ok $? "stat: every statistic is a value or counted as unreadable"
 	local wfd=${HOLD[1]}
 	exec {wfd}>&-
@@ -317,11 +347,12 @@ unprivileged_tests() {
 	local bin=$T/ekvm-nobody as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 	cp "$EKVM" "$bin"; chmod 755 "$bin"
 	mkdir -p "$T/sys-locked/module"; chmod 000 "$T/sys-locked"
+	mount_ns_or_skip "unprivileged smoke" "unprivileged stat -1" "unprivileged status" &&
 	for args in "smoke" "stat -1" "status" ; do
 		# debugfs is mounted in a private mount namespace: root-only, whatever the host has
 		# shellcheck disable=SC2086
 		out=$(cd / && EKVM_SYSFS_ROOT=$([ "$args" = status ] && echo "$T/sys-locked" || echo /sys) \
-			unshare -m sh -c 'mountpoint -q /sys/kernel/debug ||
+			in_mount_ns sh -c 'mountpoint -q /sys/kernel/debug ||
 				mount -t debugfs none /sys/kernel/debug; exec "$@"' sh \
 			"${as[@]}" "$bin" $args 2>"$T/err"); rc=$?; err=$(cat "$T/err") # $args: words
 		[ "$rc" -eq 2 ] && [ -z "$out" ] && [ "$(echo "$err" | wc -l)" -eq 1 ] &&
@@ -337,8 +368,13 @@ install_tests() {
 	make -s NO_DEPS=1 O="$O" install DESTDIR="$d" PREFIX=/usr >/dev/null
 	[ -x "$d/usr/bin/ekvm" ] && [ -f "$d/usr/share/man/man1/ekvm.1" ] &&
 		[ -f "$d/usr/share/bash-completion/completions/ekvm" ] &&
+		[ -f "$d/usr/share/zsh/vendor-completions/_ekvm" ] &&
 		[ -x "$d/usr/libexec/ekvm/ekvm-fleet" ]
-	ok $? "make install: binaries (ekvm-fleet in /usr/libexec/ekvm), man page, completion"
+	ok $? "make install: binaries (ekvm-fleet in /usr/libexec/ekvm), man page, completions"
+	make -s NO_DEPS=1 O="$O" install-tools DESTDIR="$d-rpm" PREFIX=/usr \
+		ZSH_COMPLETIONDIR=/usr/share/zsh/site-functions >/dev/null &&
+		cmp -s _ekvm "$d-rpm/usr/share/zsh/site-functions/_ekvm"
+	ok $? "make install-tools ZSH_COMPLETIONDIR=: the zsh completion where RPM systems look"
 	bash -c ". '$d/usr/share/bash-completion/completions/ekvm'; COMP_WORDS=(ekvm st); COMP_CWORD=1;
 		_ekvm; echo \${COMPREPLY[*]}" | grep -qx 'status stat'
 	ok $? "bash completion completes subcommands"
@@ -360,32 +396,30 @@ install_tests() {
 # shellcheck source=userspace/tests/fleet-program.sh
 . tests/fleet-program.sh
 
-unit_tests
-dispatch_tests
-drain_help_tests
-smoke_tests
-status_tests
-fake_status_tests
-modules_tests
-validate_tests
-secure_boot_tests
-fake_debugfs_tests
-debugfs_tests
-unprivileged_tests
-drain_tests
-drain_not_ekvm_tests
-drain_wait_tests
-drain_unprivileged_tests
-feature_status_tests
-hist_tests
-hist_host_tests
-completion_feature_tests
-fleet_unit_tests
-fleet_help_tests
-fleet_program_tests
-fleet_testdriver_tests
-fleet_preflight_tests
-reload_tests
-install_tests
+# ekvm's output: JSON and text that untrusted strings cannot corrupt, write errors
+# shellcheck source=userspace/tests/output.sh
+. tests/output.sh
+# ekvm stat with kvm_stat's options and habits; messages that do not mislead
+# shellcheck source=userspace/tests/stat-habits.sh
+. tests/stat-habits.sh
+# the man page, docs/ekvm-tool.md and the completions against the code's option tables
+# shellcheck source=userspace/tests/docs-sync.sh
+. tests/docs-sync.sh
+# the suite's namespace tests where / is not a mount point (a chroot, as build roots are)
+# shellcheck source=userspace/tests/chroot.sh
+. tests/chroot.sh
+
+all_tests="unit_tests dispatch_tests drain_help_tests smoke_tests status_tests fake_status_tests
+	modules_tests validate_tests secure_boot_tests fake_debugfs_tests debugfs_tests
+	unprivileged_tests drain_tests drain_not_ekvm_tests drain_wait_tests drain_unprivileged_tests
+	feature_status_tests hist_tests hist_host_tests completion_feature_tests output_tests
+	stat_habit_tests docs_sync_tests chroot_tests fleet_unit_tests fleet_help_tests
+	fleet_program_tests fleet_testdriver_tests fleet_preflight_tests reload_tests install_tests"
+# EKVM_TESTS="dispatch_tests output_tests": run only these groups (while working on them).
+for t in ${EKVM_TESTS:-$all_tests}; do
+	[[ " ${all_tests//[[:space:]]/ } " == *" $t "* ]] ||
+		{ echo "run.sh: no test group '$t'" >&2; exit 2; }
+	"$t"
+done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
