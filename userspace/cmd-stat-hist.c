@@ -389,6 +389,11 @@ int cmd_stat_hist(int argc, char **argv, struct ekvm_ctx *ctx)
 		r = open_kvm_dir(ctx, &o, &dir);
 	if (r)
 		return r;
+	/* (after open_kvm_dir(): a pid with VMs in the debugfs it mounted is not refused) */
+	if (o.pid && (r = stat_check_pid(ctx, o.pid))) {
+		closedir(dir);
+		return r;
+	}
 	hist_init(&sum);
 	r = read_vms(ctx, dir, o.pid, &vms);
 	closedir(dir);

@@ -536,7 +536,7 @@ static bool has_vm_of(unsigned int pid)
 }
 
 /* -p: kvm_stat refuses a pid that does not exist; a thread id gets its process named. */
-static int check_pid(const struct ekvm_ctx *ctx, unsigned int pid)
+int stat_check_pid(const struct ekvm_ctx *ctx, unsigned int pid)
 {
 	char rel[64], buf[4096], *tgid;
 	unsigned long long leader;
@@ -606,7 +606,7 @@ static int check_opts(struct stat_opts *o, struct ekvm_ctx *ctx)
 			     o->delay_arg);
 	if (o->guest)
 		return stat_guest_pid(ctx, o->guest, &o->pid);
-	return o->pid ? check_pid(ctx, o->pid) : 0;
+	return o->pid ? stat_check_pid(ctx, o->pid) : 0;
 }
 
 /* A failed sample: a malformed value names its file (kstat_bad()), else the errno. */

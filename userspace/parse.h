@@ -36,5 +36,7 @@ int find_guest_pids(const char *proc_dir, const char *name, unsigned int *pids, 
 /* cmd-stat.c: kvm_stat's -g: the one pid of guest name, or an exit code after saying why. */
 struct ekvm_ctx;
 int stat_guest_pid(const struct ekvm_ctx *ctx, const char *name, unsigned int *pid);
+/* stat -p: 0, or (after one line on stderr) exit 2 for a pid that does not exist or a thread */
+int stat_check_pid(const struct ekvm_ctx *ctx, unsigned int pid);
 
 #endif

@@ -246,9 +246,12 @@ hist_tests() {
 	run "${v[@]}" -- stat --hist -p 300
 	[ "$rc" -eq 1 ] && [ -z "$out" ] && one_line && [[ $err == *"none of the 1 VM"*"ekvm_exit_latency"* ]]
 	ok $? "stat --hist: VMs without the file: exit 1 ($err)"
-	run "${v[@]}" -- stat --hist -p 999
-	[ "$rc" -eq 1 ] && one_line && [[ $err == *"0 VMs of pid 999 in $d: no exit histograms to show" ]]
-	ok $? "stat --hist -p with no VM: exit 1 ($err)"
+	run "${v[@]}" -- stat --hist -p $$
+	[ "$rc" -eq 1 ] && one_line && [[ $err == *"0 VMs of pid $$ in $d: no exit histograms to show" ]]
+	ok $? "stat --hist -p of a process with no VM: exit 1 ($err)"
+	run "${v[@]}" -- stat --hist -p 4194304 # above any pid_max: no such process
+	[ "$rc" -eq 2 ] && [ -z "$out" ] && one_line && [[ $err == *"specified pid does not exist"* ]]
+	ok $? "stat --hist -p of a pid that does not exist: kvm_stat's error, exit 2 ($err)"
 
 	echo N >"$sys/module/kvm/parameters/ekvm_exit_hist"
 	run "${v[@]}" -- stat --hist --json
