@@ -201,7 +201,10 @@ output_malformed_tests() {
 	# a file that comes in several reads (a FIFO, written in two parts) is read to its end
 	fifo=$sys/module/kvm/ekvm/series
 	rm -f "$fifo"; mkfifo "$fifo"
-	(while { printf '0001-a.patch\n'; sleep 0.1; printf '0002-b.patch\n'; } >"$fifo"; do :; done) &
+	# (status opens it twice: a writer a reader; the pause before the next writer lets the last
+	# reader close first, else it would read on into the next writer's lines)
+	(while { printf '0001-a.patch\n'; sleep 0.1; printf '0002-b.patch\n'; } >"$fifo"; do
+		sleep 0.5; done) &
 	wpid=$!
 	run EKVM_SYSFS_ROOT="$sys" EKVM_DEV_KVM="$T/nokvm" -- status --json
 	kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null
