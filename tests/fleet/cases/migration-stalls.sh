@@ -17,13 +17,20 @@ dest=$(migrating_to "$pid" sending)
 # the destination's QEMU is the one started for an incoming migration (libvirt: -incoming defer)
 qpid=
 for _ in $(seq 1 120); do
-	qpid=$(pgrep -f 'guest=guest1.*-incoming' | head -1 || true)
+	# (in the destination's namespace: another fleet on this machine has a guest1 too)
+	for p in $(pgrep -f 'guest=guest1.*-incoming' || true); do
+		[ "$(ip netns identify "$p" 2>/dev/null)" = "$(host_ns "$dest")" ] && qpid=$p && break
+	done
 	[ -z "$qpid" ] || break
 	sleep 0.25
 done
 [ -n "$qpid" ] || { kill "$pid"; fail "no incoming QEMU for guest1 on $dest"; }
 kill -STOP "$qpid"
 echo "# stopped guest1's incoming QEMU on $dest (pid $qpid)"
+# (a migration that ended before the stop would make this case test nothing: say so)
+if grep -q "guest1 now on" "$STATE.log"; then
+	kill -CONT "$qpid"; kill "$pid"; fail "guest1's migration ended before its destination was stopped"
+fi
 # A stopped destination also keeps the source's abort from ending (the source waits on it: the
 # controller would report the VM STUCK after --abort-timeout). Once the progress timeout has
 # issued the abort, the destination comes back, as after a transient hang, and the abort ends.
