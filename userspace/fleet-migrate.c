@@ -107,7 +107,7 @@ enum fleet_mig_act fleet_migrate_decide(struct fleet_mig_watch *w, const struct 
 		w->stuck = true;
 		return MIG_STUCK;
 	}
-	if (f->postcopy_after_s && stats &&
+	if (f->postcopy_after_s && stats && !w->postcopy_failed &&
 	    (elapsed >= f->postcopy_after_s || elapsed >= w->timeout || stalled)) {
 		w->postcopy = true;
 		w->progress_at = now;
@@ -352,6 +352,125 @@ static long long downtime_ms(struct fleet *f, struct mig *m)
 	return r == 1 ? (long long)down : -1;
 }
 
+/*
+ * policy copy-storage: which disk images the migration creates on its destination, recorded
+ * (and the state saved) before it starts, to be deleted after the VM's return from there. Only
+ * a path where no file is now (the pool refreshed: libvirt creates an image only where none is,
+ * else it copies over the file), that no other VM's record names on that host and that fits
+ * the record: anything else is never deleted, and said.
+ */
+struct copy_rec {
+	struct fleet *f;
+	struct fleet_vm *v;
+	int dest;
+};
+
+static bool copy_recorded(const struct fleet *f, int host, const char *path)
+{
+	size_t k = strlen(path);
+
+	for (int i = 0; i < f->nr_vms; i++) {
+		const char *p = f->vms[i].copied;
+
+		if (f->vms[i].copied_on != host)
+			continue;
+		for (; p; p = strchr(p, '|'), p = p ? p + 1 : NULL)
+			if (!strncmp(p, path, k) && (!p[k] || p[k] == '|'))
+				return true;
+	}
+	return false;
+}
+
+static void record_copy(const char *path, long long bytes, void *arg)
+{
+	struct copy_rec *c = arg;
+	struct fleet_vm *v = c->v;
+	char dir[FLEET_STR], pool[FLEET_STR], *slash;
+	const char *why = NULL;
+	uint64_t avail;
+	size_t len = strlen(v->copied);
+	int r;
+
+	(void)bytes;
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (path[0] != '/' || !slash || slash == dir || strchr(path, '|'))
+		why = "not a file path the rollout can record";
+	else if ((*slash = 0, fleet_pool_space(c->f, c->dest, dir, &avail, pool, sizeof(pool))))
+		why = "no active storage pool there";
+	else if ((r = fleet_vol_exists(c->f, c->dest, path)) == 1)
+		why = "a file is there already (libvirt copies over it)";
+	else if (r)
+		why = "libvirt cannot tell whether a file is there";
+	else if (copy_recorded(c->f, c->dest, path))
+		why = "another VM's copy goes there";
+	else if (len + strlen(path) + 2 > sizeof(v->copied))
+		why = "the record is full";
+	if (why) {
+		fleet_log(c->f, v->host, "%s: %s: %s on %s: %s: the rollout will not delete it",
+			  c->f->moving, v->name, path, c->f->hosts[c->dest].name, why);
+		return;
+	}
+	snprintf(v->copied + len, sizeof(v->copied) - len, "%s%s", len ? "|" : "", path);
+}
+
+static void record_copies(struct fleet *f, struct mig *m)
+{
+	struct fleet_vm *v = &f->vms[m->vm];
+	struct copy_rec c = { .f = f, .v = v, .dest = m->dst };
+
+	if (m->dst == v->home)
+		return; /* the way back: the original is there, libvirt copies over it */
+	v->copied_on = -1;
+	v->copied[0] = 0;
+	if (fleet_copy_disks(f, m->vm, record_copy, &c) < 0)
+		fleet_log(f, v->host,
+			  "%s: %s: its disks cannot be listed: their copies on %s will "
+			  "not be deleted",
+			  f->moving, v->name, f->hosts[m->dst].name);
+	if (v->copied[0])
+		v->copied_on = m->dst;
+	fleet_state_save(f); /* before the copies exist: a crash leaves no copy unrecorded */
+}
+
+/* After the VM's return from host: the copies its evacuation created there are deleted; those
+ * that cannot be stay in the record (status and the report name them), a warning. */
+static void delete_copies(struct fleet *f, struct fleet_vm *v, int host)
+{
+	char left[sizeof(v->copied)] = "", path[sizeof(v->copied)], err[FLEET_ERR];
+	const char *p = v->copied;
+	int r;
+
+	while (p && *p) {
+		const char *bar = strchr(p, '|');
+		size_t k = bar ? (size_t)(bar - p) : strlen(p), len = strlen(left);
+
+		snprintf(path, sizeof(path), "%.*s", (int)k, p);
+		p = bar ? bar + 1 : NULL;
+		r = fleet_vm_active(f, host, v->uuid, err, sizeof(err));
+		if (r == 1) {
+			snprintf(err, sizeof(err), "the VM still runs there");
+		} else if (r < 0 && r != -ENOENT) {
+			/* whether it runs there is unknown: err says why */
+		} else if (fleet_vol_delete(f, host, path, err, sizeof(err)) == 0) {
+			fleet_log(f, host, "return: %s: deleted the copy of its disk %s on %s",
+				  v->name, path, f->hosts[host].name);
+			continue;
+		}
+		fleet_log(f, host, "return: %s: warning: the copy of its disk %s on %s is left: %s",
+			  v->name, path, f->hosts[host].name, err);
+		if (len + strlen(path) + 2 <= sizeof(left)) { /* a part of v->copied: it fits */
+			if (len)
+				strcat(left, "|");
+			strcat(left, path);
+		}
+	}
+	snprintf(v->copied, sizeof(v->copied), "%s", left);
+	if (!left[0])
+		v->copied_on = -1;
+	fleet_state_save(f);
+}
+
 static int start_one(struct fleet *f, struct mig *m)
 {
 	struct fleet_vm *v = &f->vms[m->vm];
@@ -377,8 +496,10 @@ static int start_one(struct fleet *f, struct mig *m)
 	 * incremental storage migration is not supported"), the top image would have to exist
 	 * there already.
 	 */
-	if (v->copy_storage)
+	if (v->copy_storage) {
 		m->flags |= VIR_MIGRATE_NON_SHARED_DISK;
+		record_copies(f, m);
+	}
 	m->connect_timeout_s = f->connect_timeout_s;
 	{
 		char uri[FLEET_STR];
@@ -449,6 +570,8 @@ static int finish_one(struct fleet *f, struct mig *m)
 
 		v->host = m->dst;
 		v->error[0] = 0;
+		if (m->dst == v->home && v->copied_on == m->src && v->copied[0])
+			delete_copies(f, v, m->src);
 		mig_fields(f, m, fields, sizeof(fields));
 		n = strlen(fields);
 		if (down >= 0)
@@ -524,9 +647,13 @@ static void police(struct fleet *f, struct mig *m)
 		if (virDomainMigrateStartPostCopy(m->dom, 0) == 0)
 			fleet_log(f, m->src, "%s: %s: %.0f s: switched to post-copy", f->moving,
 				  name, now - m->w.t0);
-		else
+		else {
+			/* still pre-copy (e.g. it was ending): timeouts and abort apply again */
+			m->w.postcopy = false;
+			m->w.postcopy_failed = true;
 			fleet_log(f, m->src, "%s: %s: %.0f s: cannot switch to post-copy: %s",
 				  f->moving, name, now - m->w.t0, fleet_virt_error());
+		}
 		break;
 	case MIG_ABORT_TIMEOUT:
 	case MIG_ABORT_STALLED:

@@ -101,6 +101,7 @@ int fleet_vm_add(struct fleet *f, const char *uuid, const char *name, int host, 
 	v->dest = -1;
 	v->lost_on = -1;
 	v->shut_on = -1;
+	v->copied_on = -1;
 	v->mem_kib = mem_kib;
 	return f->nr_vms++;
 }
@@ -375,9 +376,11 @@ static bool on_shared(const struct fleet *f, int host, const char *src)
 	return false;
 }
 
-static void xml_disks(const struct fleet *f, struct fleet_vm *v, int host, const char *xml,
-		      const char *end)
+int fleet_local_disks(const struct fleet *f, int host, const char *xml, const char *end,
+		      void (*fn)(const char *path, void *arg), void *arg)
 {
+	int n = 0;
+
 	for (const char *d = xml_next(xml, end, "<disk"); d; d = xml_next(d + 1, end, "<disk")) {
 		const char *close = strstr(d, "</disk>"), *src;
 		char type[32] = "", a[FLEET_STR] = "", b[FLEET_STR] = "", path[FLEET_STR + 8];
@@ -406,11 +409,27 @@ static void xml_disks(const struct fleet *f, struct fleet_vm *v, int host, const
 			snprintf(path, sizeof(path), "%s", a);
 		if (on_shared(f, host, path))
 			continue;
-		if (!v->nr_local_disks++)
-			snprintf(v->local_disk, sizeof(v->local_disk), "%.*s",
-				 (int)sizeof(v->local_disk) - 1, path);
-		v->traits |= VM_LOCAL_DISK;
+		n++;
+		if (fn)
+			fn(path, arg);
 	}
+	return n;
+}
+
+static void first_disk(const char *path, void *arg)
+{
+	struct fleet_vm *v = arg;
+
+	if (!v->nr_local_disks++)
+		snprintf(v->local_disk, sizeof(v->local_disk), "%.*s",
+			 (int)sizeof(v->local_disk) - 1, path);
+	v->traits |= VM_LOCAL_DISK;
+}
+
+static void xml_disks(const struct fleet *f, struct fleet_vm *v, int host, const char *xml,
+		      const char *end)
+{
+	fleet_local_disks(f, host, xml, end, first_disk, v);
 }
 
 void fleet_vm_xml(const struct fleet *f, struct fleet_vm *v, int host, const char *xml)

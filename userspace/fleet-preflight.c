@@ -136,9 +136,110 @@ static void return_trip(struct fleet *f, const int *batch_of)
 	}
 }
 
+/*
+ * policy copy-storage: the space for the copies. libvirt creates each local disk's image in the
+ * destination's pool, sparse, and the copy writes what the image holds on its home (its
+ * allocation); the copies of every VM going to one pool add up (over the whole rollout: a copy
+ * stays where it went). Home needs none: the original stays there and libvirt copies the way
+ * back over it (it does not create an image that exists). A file already at the path on the
+ * destination is a FAIL: libvirt would copy over it.
+ */
+struct pool_need {
+	int host;
+	char pool[FLEET_STR];
+	uint64_t need, avail;
+	int vms;
+};
+
+struct space {
+	struct pool_need *p;
+	int nr;
+};
+
+struct copy_ctx {
+	struct fleet *f;
+	struct fleet_vm *v;
+	struct space *s;
+};
+
+static void copy_one(const char *path, long long bytes, void *arg)
+{
+	struct copy_ctx *c = arg;
+	struct fleet_vm *v = c->v;
+	char dir[FLEET_STR], pool[FLEET_STR], *slash;
+	uint64_t avail;
+	struct pool_need *n = NULL;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (path[0] != '/' || !slash || slash == dir)
+		return; /* a volume disk (pool:POOL/VOLUME): the pool check said it */
+	*slash = 0;
+	if (fleet_pool_space(c->f, v->dest, dir, &avail, pool, sizeof(pool)))
+		return; /* no pool there: FAIL already */
+	if (fleet_vol_exists(c->f, v->dest, path) == 1)
+		fleet_check_add("storage", v->dest, "FAIL",
+				"%s: %s already exists on %s: the copy would overwrite it "
+				"(copy-storage; remove it if it is a stale copy)",
+				v->name, path, c->f->hosts[v->dest].name);
+	if (bytes < 0) {
+		fleet_check_add("storage", v->dest, "WARN",
+				"%s: the size of %s is unknown: its space in pool %s not checked",
+				v->name, path, pool);
+		return;
+	}
+	for (int k = 0; k < c->s->nr; k++)
+		if (c->s->p[k].host == v->dest && !strcmp(c->s->p[k].pool, pool))
+			n = &c->s->p[k];
+	if (!n) {
+		struct pool_need *p = realloc(c->s->p, (c->s->nr + 1) * sizeof(*p));
+
+		if (!p)
+			return;
+		c->s->p = p;
+		n = &p[c->s->nr++];
+		memset(n, 0, sizeof(*n));
+		n->host = v->dest;
+		snprintf(n->pool, sizeof(n->pool), "%s", pool);
+	}
+	n->avail = avail;
+	n->need += (uint64_t)bytes;
+	n->vms++;
+}
+
+static void copy_space(struct fleet *f, int vm, struct space *s)
+{
+	struct copy_ctx c = { .f = f, .v = &f->vms[vm], .s = s };
+
+	if (fleet_copy_disks(f, vm, copy_one, &c) < 0)
+		fleet_check_add("storage", c.v->host, "WARN",
+				"%s: its definition cannot be read: the space for its disks not "
+				"checked",
+				c.v->name);
+}
+
+static void space_checks(struct space *s)
+{
+	for (int k = 0; k < s->nr; k++) {
+		struct pool_need *n = &s->p[k];
+
+		fleet_check_add("storage", n->host, n->need > n->avail ? "FAIL" : "PASS",
+				"pool %s %s the copied disks of %d VM%s: %llu MiB needed, %llu MiB "
+				"available",
+				n->pool, n->need > n->avail ? "is too small for" : "holds", n->vms,
+				n->vms == 1 ? "" : "s",
+				(unsigned long long)((n->need + (1 << 20) - 1) >> 20),
+				(unsigned long long)(n->avail >> 20));
+	}
+	free(s->p);
+	s->p = NULL;
+	s->nr = 0;
+}
+
 int fleet_preflight(struct fleet *f, int *order, int *batch_of, int *nr_batches)
 {
 	char err[FLEET_ERR], out[1024];
+	struct space space = { 0 };
 
 	fleet_checks_reset();
 	fleet_connect_all(f); /* every host at once, one deadline */
@@ -231,6 +332,7 @@ int fleet_preflight(struct fleet *f, int *order, int *batch_of, int *nr_batches)
 								"there (copy-storage)",
 								v->name, dir);
 				}
+				copy_space(f, i, &space);
 			}
 			fleet_check_add("memory", v->dest, "PASS",
 					"%s (%llu MiB%s) fits: %llu MiB available%s", v->name,
@@ -240,6 +342,7 @@ int fleet_preflight(struct fleet *f, int *order, int *batch_of, int *nr_batches)
 					mem_source(&f->hosts[v->dest]));
 		}
 	}
+	space_checks(&space);
 	return_trip(f, batch_of);
 	return fleet_checks_failed();
 }

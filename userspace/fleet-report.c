@@ -229,6 +229,15 @@ void fleet_print_report(const struct fleet *f, const struct invariant *inv)
 		out_bool("recorded", i < f->baseline ? NULL : "  (new)", i < f->baseline);
 		out_str("shut", v->shut_on >= 0 ? "  shut down by the rollout on %s" : NULL,
 			v->shut_on >= 0 ? f->hosts[v->shut_on].name : NULL);
+		/* copy-storage: the disk copies its evacuation created (in use while it is away;
+		 * at home: left, their deletion failed) */
+		out_str("copies_on", v->copied_on >= 0 ? "\n      disk copies on %s" : NULL,
+			v->copied_on >= 0 ? f->hosts[v->copied_on].name : NULL);
+		out_str("copies", v->copied_on >= 0 ? ": %s" : NULL,
+			v->copied_on >= 0 ? v->copied : NULL);
+		out_bool("copies_left",
+			 v->copied_on >= 0 && v->host == v->home ? " (left: not deleted)" : NULL,
+			 v->copied_on >= 0 && v->host == v->home);
 		out_str("error", v->error[0] ? "\n      last error: %s" : NULL,
 			v->error[0] ? v->error : NULL);
 		out_txt("\n");

@@ -33,11 +33,19 @@ static int save(struct fleet *f, enum fleet_step step)
 			  "state saved; every VM stays where it runs)",
 			  f->state_path, strerror(-r));
 	if (strcmp(f->result, "halted")) {
+		char fields[FLEET_ERR * 2 + 64], err[FLEET_ERR * 2 + 8];
+
 		f->fail_host = -1;
 		f->fail_step = step;
 		snprintf(f->failure, sizeof(f->failure), "cannot save the state to %.300s: %s",
 			 f->state_path, strerror(-r));
 		snprintf(f->result, sizeof(f->result), "halted");
+		/* the halt event, as fail() gives (an event of the rollout: no host) */
+		fleet_json_str(err, sizeof(err), f->failure);
+		snprintf(fields, sizeof(fields), "\"step\":\"%s\",\"error\":%s",
+			 fleet_step_name(step), err);
+		fleet_event(f, -1, "halt", fields, "rollout halted (%s): %s", fleet_step_name(step),
+			    f->failure);
 	}
 	return -1;
 }

@@ -5,8 +5,10 @@
  *   failure host=NAME step=STEP error=TEXT
  *   host name=NAME status=pending|done|failed step=STEP drained=0|1 ekvm=-1|0|1
  *        version=FOUND times=TOTAL,MIGRATIONS,UPGRADE error=TEXT   (times in seconds)
- *   vm uuid=UUID name=NAME home=HOST host=HOST|-|? [shut=HOST] [recorded=0]
- *        (shut: shut down there by the rollout, policy shutdown; recorded=0: not in the
+ *   vm uuid=UUID name=NAME home=HOST host=HOST|-|? [shut=HOST] [copied_on=HOST copied=PATHS]
+ *        [recorded=0]
+ *        (shut: shut down there by the rollout, policy shutdown; copied_on, copied: the disk
+ *        copies its copy-storage evacuation created there, PATH|PATH; recorded=0: not in the
  *        recorded set)
  * Values are quoted by fleet_quote() (control characters as \xHH). It is written whole to
  * FILE.tmp, fsynced and renamed over FILE (then the folder fsynced) after every step. Reading
@@ -239,6 +241,10 @@ static int write_state(const struct fleet *f, FILE *o)
 		fprintf(o, " home=%s host=%s", host_ref(f, v->home), host_ref(f, v->host));
 		if (v->shut_on >= 0)
 			fprintf(o, " shut=%s", host_ref(f, v->shut_on));
+		if (v->copied_on >= 0 && v->copied[0]) {
+			fprintf(o, " copied_on=%s", host_ref(f, v->copied_on));
+			r |= put(o, "copied", v->copied);
+		}
 		fprintf(o, "%s\n", i < f->baseline ? "" : " recorded=0");
 	}
 	if (r)
@@ -467,11 +473,10 @@ static bool valid_uuid(const char *s)
 
 static int parse_vm(struct fleet *f, struct st_ctx *c, char **w, int n)
 {
-	static const char *const keys[] = {
-		"uuid", "name", "home", "host", "recorded", "shut", NULL
-	};
+	static const char *const keys[] = { "uuid", "name",	 "home",   "host", "recorded",
+					    "shut", "copied_on", "copied", NULL };
 	const char *uuid, *name, *rec;
-	int home, host, shut = -1, i, r;
+	int home, host, shut = -1, copied_on = -1, i, r;
 
 	r = check_fields(c, w, n, keys, 4);
 	if (r)
@@ -507,11 +512,28 @@ static int parse_vm(struct fleet *f, struct st_ctx *c, char **w, int n)
 			return st_error(c, "vm %s: shut=%s: expected the host it was shut down on",
 					uuid, kv(w, n, "shut"));
 	}
+	/* copied_on=HOST copied=PATHS: the copies of its disks its evacuation created there */
+	if (kv(w, n, "copied_on")[0] || kv(w, n, "copied")[0]) {
+		r = kv(w, n, "copied_on")[0]
+			    ? host_of(f, c, "copied_on", kv(w, n, "copied_on"), &copied_on)
+			    : 0;
+		if (r)
+			return r;
+		if (copied_on < 0 || !kv(w, n, "copied")[0] ||
+		    strlen(kv(w, n, "copied")) >= sizeof(f->vms[0].copied))
+			return st_error(c,
+					"vm %s: copied_on=%.64s copied=%.64s: expected a host and "
+					"the paths of the disk copies there",
+					uuid, kv(w, n, "copied_on"), kv(w, n, "copied"));
+	}
 	i = fleet_vm_add(f, uuid, name, home, 0);
 	if (i < 0)
 		return st_error(c, "vm %s: %s", uuid, strerror(-i));
 	f->vms[i].host = host;
 	f->vms[i].shut_on = shut;
+	f->vms[i].copied_on = copied_on;
+	if (copied_on >= 0)
+		snprintf(f->vms[i].copied, sizeof(f->vms[i].copied), "%s", kv(w, n, "copied"));
 	if (!rec[0])
 		f->baseline = f->nr_vms;
 	return 0;

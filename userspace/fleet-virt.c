@@ -697,6 +697,32 @@ out:
 	return r;
 }
 
+/* The storage pool whose target is dir; drivers without virStoragePoolLookupByTargetPath
+ * (libvirt's test driver) by the <target><path> of each pool. */
+static virStoragePoolPtr pool_by_dir(virConnectPtr conn, const char *dir)
+{
+	virStoragePoolPtr pool = virStoragePoolLookupByTargetPath(conn, dir), *all = NULL;
+	virErrorPtr e = pool ? NULL : virGetLastError();
+	char path[FLEET_STR];
+	int n;
+
+	if (pool || !e || e->code != VIR_ERR_NO_SUPPORT)
+		return pool;
+	n = virConnectListAllStoragePools(conn, &all, 0);
+	for (int i = 0; i < n; i++) {
+		char *xml = pool ? NULL : virStoragePoolGetXMLDesc(all[i], 0);
+
+		if (xml && !xml_element(xml, "<target", "path", false, path, sizeof(path)) &&
+		    !strcmp(path, dir))
+			pool = all[i];
+		else
+			virStoragePoolFree(all[i]);
+		free(xml);
+	}
+	free(all);
+	return pool;
+}
+
 int fleet_pool_at(struct fleet *f, int host, const char *dir)
 {
 	virStoragePoolPtr pool;
@@ -704,7 +730,7 @@ int fleet_pool_at(struct fleet *f, int host, const char *dir)
 
 	if (host < 0 || !f->hosts[host].conn)
 		return -ENOENT;
-	pool = virStoragePoolLookupByTargetPath(f->hosts[host].conn, dir);
+	pool = pool_by_dir(f->hosts[host].conn, dir);
 	if (!pool)
 		return -ENOENT;
 	active = virStoragePoolIsActive(pool);
@@ -771,5 +797,131 @@ int fleet_vm_power(struct fleet *f, int host, const char *uuid, enum fleet_power
 		r = -EIO;
 	}
 	virDomainFree(dom);
+	return r;
+}
+
+int fleet_pool_space(struct fleet *f, int host, const char *dir, uint64_t *avail, char *name,
+		     size_t size)
+{
+	virStoragePoolPtr pool;
+	virStoragePoolInfo info;
+	int r = -ENOENT;
+
+	if (host < 0 || !f->hosts[host].conn)
+		return -ENOENT;
+	pool = pool_by_dir(f->hosts[host].conn, dir);
+	if (!pool)
+		return -ENOENT;
+	if (virStoragePoolIsActive(pool) == 1) {
+		virStoragePoolRefresh(pool, 0); /* files made outside libvirt, the space now */
+		r = virStoragePoolGetInfo(pool, &info) ? -EIO : 0;
+		if (!r)
+			*avail = info.available;
+		snprintf(name, size, "%s", virStoragePoolGetName(pool));
+	}
+	virStoragePoolFree(pool);
+	return r;
+}
+
+int fleet_vol_exists(struct fleet *f, int host, const char *path)
+{
+	virStorageVolPtr vol;
+	virErrorPtr e;
+
+	if (host < 0 || !f->hosts[host].conn)
+		return -EIO;
+	vol = virStorageVolLookupByPath(f->hosts[host].conn, path);
+	if (vol) {
+		virStorageVolFree(vol);
+		return 1;
+	}
+	e = virGetLastError();
+	return e && e->code == VIR_ERR_NO_STORAGE_VOL ? 0 : -EIO;
+}
+
+struct copy_disks {
+	struct fleet *f;
+	int host;
+	virDomainPtr dom;
+	void (*fn)(const char *path, long long bytes, void *arg);
+	void *arg;
+};
+
+/* the bytes a disk image holds (its allocation: what a sparse copy writes), -1 unknown */
+static void copy_disk(const char *path, void *arg)
+{
+	struct copy_disks *c = arg;
+	virStorageVolPtr vol = NULL;
+	virStorageVolInfo vi;
+	virDomainBlockInfo bi;
+	long long bytes = -1;
+
+	if (path[0] == '/')
+		vol = virStorageVolLookupByPath(c->f->hosts[c->host].conn, path);
+	if (vol && !virStorageVolGetInfo(vol, &vi))
+		bytes = (long long)vi.allocation;
+	else if (path[0] == '/' && !virDomainGetBlockInfo(c->dom, path, &bi, 0))
+		bytes = (long long)bi.allocation;
+	if (vol)
+		virStorageVolFree(vol);
+	c->fn(path, bytes, c->arg);
+}
+
+int fleet_copy_disks(struct fleet *f, int vm,
+		     void (*fn)(const char *path, long long bytes, void *arg), void *arg)
+{
+	struct fleet_vm *v = &f->vms[vm];
+	struct copy_disks c = { .f = f, .host = v->host, .fn = fn, .arg = arg };
+	char *xml = NULL;
+	const char *devs;
+	int n;
+
+	if (v->host < 0 || !f->hosts[v->host].conn)
+		return -EIO;
+	c.dom = virDomainLookupByUUIDString(f->hosts[v->host].conn, v->uuid);
+	xml = c.dom ? virDomainGetXMLDesc(c.dom, 0) : NULL;
+	if (!xml) {
+		if (c.dom)
+			virDomainFree(c.dom);
+		return -EIO;
+	}
+	devs = strstr(xml, "<devices>");
+	n = fleet_local_disks(f, v->host, devs ? devs : xml, xml + strlen(xml), copy_disk, &c);
+	free(xml);
+	virDomainFree(c.dom);
+	return n;
+}
+
+int fleet_vol_delete(struct fleet *f, int host, const char *path, char *err, size_t errsize)
+{
+	char dir[FLEET_STR], *slash;
+	virStoragePoolPtr pool;
+	virStorageVolPtr vol;
+	int r = 0;
+
+	if (host < 0 || fleet_connect(f, host)) {
+		snprintf(err, errsize, "no connection to %s",
+			 host < 0 ? "its host" : f->hosts[host].name);
+		return -EIO;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = 0;
+	pool = pool_by_dir(f->hosts[host].conn, dir);
+	if (pool) {
+		virStoragePoolRefresh(pool, 0);
+		virStoragePoolFree(pool);
+	}
+	vol = virStorageVolLookupByPath(f->hosts[host].conn, path);
+	if (!vol) {
+		snprintf(err, errsize, "%s", fleet_virt_error());
+		return -EIO;
+	}
+	if (virStorageVolDelete(vol, 0) < 0) {
+		snprintf(err, errsize, "%s", fleet_virt_error());
+		r = -EIO;
+	}
+	virStorageVolFree(vol);
 	return r;
 }

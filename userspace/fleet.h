@@ -138,6 +138,11 @@ struct fleet_vm {
 	bool transient; /* no persistent definition: migrated without PERSIST_DEST/UNDEFINE_SOURCE */
 	int shut_on; /* policy shutdown: the host where the rollout shut it down (its definition
 		      * is there; it is started there again), -1 none (state: vm shut=HOST) */
+	/* copy-storage: the host where its evacuation created copies of its disks, -1 none, and
+	 * their paths ('|' between them): only files that did not exist there before it (state:
+	 * vm copied_on=HOST copied=PATHS); deleted after its return from that host */
+	int copied_on;
+	char copied[FLEET_STR];
 };
 
 struct fleet {
@@ -267,6 +272,11 @@ int fleet_policy_parse(const char *s, enum vm_policy *p);
  * volume disks whose source is under no shared_storage prefix of its host), hugepages,
  * memfd/shared memory; fills v->traits and friends. */
 void fleet_vm_xml(const struct fleet *f, struct fleet_vm *v, int host, const char *xml);
+/* Calls fn (may be NULL) for the source of each local disk in the domain XML from xml to end
+ * on host (as fleet_vm_xml() counts them; a volume disk as pool:POOL/VOLUME); returns how
+ * many. */
+int fleet_local_disks(const struct fleet *f, int host, const char *xml, const char *end,
+		      void (*fn)(const char *path, void *arg), void *arg);
 /* The policy of a VM from the inventory (by name or UUID), POLICY_MIGRATE by default. */
 enum vm_policy fleet_vm_policy(struct fleet *f, const struct fleet_vm *v);
 /* Whether the VM can leave its host under its policy: 0, or -EPERM and why. */
@@ -342,6 +352,21 @@ bool fleet_xml_agent_connected(const char *xml);
 /* 0 when the host has an active storage pool whose target is dir (where libvirt creates a
  * copy-storage migration's disk images), else -ENOENT. */
 int fleet_pool_at(struct fleet *f, int host, const char *dir);
+/* policy copy-storage (fleet-preflight.c): the active pool whose target is dir on host, its
+ * name and the bytes free in it after a refresh; 0, -ENOENT (no active pool there) or -EIO. */
+int fleet_pool_space(struct fleet *f, int host, const char *dir, uint64_t *avail, char *name,
+		     size_t size);
+/* 1 when a storage volume (a file in a pool, after its refresh) is at path on host, 0 none,
+ * -EIO when libvirt cannot tell. */
+int fleet_vol_exists(struct fleet *f, int host, const char *path);
+/* Calls fn for each local disk of the VM on its host (fleet_local_disks()) with the bytes its
+ * image holds there (the volume's allocation, else the domain's block info; -1 unknown).
+ * Returns the number of local disks or -EIO (its definition cannot be read). */
+int fleet_copy_disks(struct fleet *f, int vm,
+		     void (*fn)(const char *path, long long bytes, void *arg), void *arg);
+/* Deletes the storage volume at path on host (virStorageVolDelete, its pool refreshed first);
+ * 0, or -EIO and why. */
+int fleet_vol_delete(struct fleet *f, int host, const char *path, char *err, size_t errsize);
 /* Reads the VM's definition into its traits (fleet_vm_xml()); 0 or -EIO. */
 int fleet_vm_inspect(struct fleet *f, int vm);
 const char *fleet_cpu_note(void);
@@ -398,6 +423,7 @@ struct fleet_mig_watch {
 	unsigned long long low; /* the lowest data remaining seen, ULLONG_MAX none yet */
 	double abort_at; /* when the abort was asked, < 0 not asked */
 	bool postcopy; /* switched to post-copy */
+	bool postcopy_failed; /* the switch was refused: pre-copy on, abortable as before */
 	bool stuck; /* MIG_STUCK said */
 	unsigned int step; /* downtime steps taken (the first sets the start value) */
 	unsigned int downtime_ms; /* for MIG_DOWNTIME */

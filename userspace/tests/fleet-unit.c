@@ -485,6 +485,8 @@ static void test_state_strict(void)
 	f.baseline = 2; /* the third VM appeared since the rollout began */
 	f.vms[1].shut_on = 1; /* shut down on hv2 by the rollout (policy shutdown) */
 	f.vms[1].host = -1;
+	f.vms[2].copied_on = 1; /* copy-storage: its evacuation created copies on hv2 */
+	snprintf(f.vms[2].copied, sizeof(f.vms[2].copied), "/var/lib/a b.img|/v/\"c\"\n.qcow2");
 	r = r ?: fleet_state_save(&f);
 	fleet_init(&g);
 	r = r ?: fleet_state_load(&g, st, err, sizeof(err));
@@ -498,6 +500,11 @@ static void test_state_strict(void)
 	ok(r == 0 && g.nr_vms == 3 && g.vms[1].shut_on == 1 && g.vms[1].host == -1 &&
 		   g.vms[0].shut_on == -1 && g.vms[2].shut_on == -1,
 	   "state unit: a VM shut down by the rollout (shut=HOST) round-trips, the others not");
+	ok(r == 0 && g.nr_vms == 3 && g.vms[2].copied_on == 1 &&
+		   !strcmp(g.vms[2].copied, f.vms[2].copied) && g.vms[0].copied_on == -1 &&
+		   !g.vms[0].copied[0] && g.vms[1].copied_on == -1,
+	   "state unit: a VM's disk copies (copied_on, copied) round-trip, the others have none "
+	   "(a state without them reads back)");
 	if (r)
 		printf("# %s\n", err);
 	fleet_free(&g);
@@ -546,6 +553,16 @@ static void test_state_strict(void)
 			{ "vm uuid=00000000-0000-0000-0000-000000000002 name=b home=hv2 host=hv2 "
 			  "host=hv1\n",
 			  ":7: vm: field 'host' twice", "a field twice" },
+			{ "vm uuid=00000000-0000-0000-0000-000000000002 name=b home=hv2 host=hv2 "
+			  "copied_on=hv1\n",
+			  ":7: vm 00000000-0000-0000-0000-000000000002: copied_on=hv1 copied=: "
+			  "expected",
+			  "copied_on without copied" },
+			{ "vm uuid=00000000-0000-0000-0000-000000000002 name=b home=hv2 host=hv2 "
+			  "copied=/x.img\n",
+			  ":7: vm 00000000-0000-0000-0000-000000000002: copied_on= copied=/x.img: "
+			  "expected",
+			  "copied without copied_on" },
 			{ "vm uuid=not-a-uuid name=b home=hv2 host=hv2\n",
 			  ":7: vm: uuid=not-a-uuid", "a bad UUID" },
 			{ "snapshot x\n", ":7: unknown record 'snapshot'", "an unknown record" },

@@ -157,6 +157,7 @@ fleet_testdriver_tests() {
 	fleet_shutdown_tests
 	fleet_safe_state_tests "$inv" "$st"
 	fleet_lease_tests "$inv"
+	fleet_copy_space_tests
 
 	usage_error "fleet without subcommand" -- fleet
 	usage_error "fleet bogus subcommand" -- fleet deploy
@@ -176,6 +177,69 @@ fleet_testdriver_tests() {
 	usage_error "fleet --abort-timeout 0" -- fleet rollout -i "$inv" --abort-timeout 0
 	usage_error "fleet --max-downtime x" -- fleet rollout -i "$inv" --max-downtime x
 	usage_error "fleet resume with inventory" -- fleet resume -i "$inv"
+}
+
+# copy_host NAME [VM_NAME VM_NUMBER DISK_ALLOC_GIB]...: a test-driver host with a dir pool
+# "images" at /var/lib/libvirt/images (the driver makes every pool 100 GiB), running each VM from
+# its own volume there (VM_NUMBER -: the volume only, no VM)
+copy_host() {
+	local f=$T/fleet/$1.xml vols=""
+	{
+		echo "<node><cpu><mhz>2000</mhz><model>i686</model><nodes>1</nodes><sockets>1</sockets>"
+		echo "<cores>2</cores><threads>1</threads><active>2</active></cpu><memory>8388608</memory>"
+		shift
+		while [ $# -ge 3 ]; do
+			[ "$2" = - ] ||
+				printf "<domain type='test'><name>%s</name><uuid>6b766d00-0000-4000-c000-%012d</uuid>%s%s%s\n" "$1" "$2" \
+					"<memory>524288</memory><vcpu>1</vcpu><os><type>hvm</type></os><devices>" \
+					"<disk type='file' device='disk'><source file='/var/lib/libvirt/images/$1.img'/>" \
+					"<target dev='vda'/></disk></devices></domain>"
+			vols+="<volume type='file'><name>$1.img</name><capacity unit='GiB'>200</capacity><allocation unit='GiB'>$3</allocation><target><path>/var/lib/libvirt/images/$1.img</path></target></volume>"
+			shift 3
+		done
+		echo "<pool type='dir'><name>images</name><uuid>6b766d00-0000-4000-d000-000000000001</uuid>"
+		echo "<source/><target><path>/var/lib/libvirt/images</path></target>$vols</pool>"
+		echo "</node>"
+	} >"$f"
+	echo "test://$f"
+}
+
+# policy copy-storage: the destination pool must hold the copies of every VM going there (their
+# allocation, added up); a file already at a copy's path there is a FAIL (libvirt would copy
+# over it)
+fleet_copy_space_tests() {
+	local inv=$T/fleet/inv-copy
+	{
+		echo "fleet upgrade=true exec=\"sh -c\" lease=$T/fleet/lease-copy ekvm=true version_cmd=\"echo 1\" smoke_cmd=true"
+		echo "host name=hostA uri=$(copy_host cpA c1 11 60 c2 12 50)"
+		echo "host name=hostB uri=$(copy_host cpB filler - 20)"
+		echo "vm name=c1 policy=copy-storage"
+		echo "vm name=c2 policy=copy-storage"
+	} >"$inv"
+	run -- fleet plan -i "$inv" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '[.checks[] | select(.check == "storage") | .result + " " + .host + " " + .note]
+		== ["FAIL hostB pool images is too small for the copied disks of 2 VMs: 112640 MiB needed, 81920 MiB available"]' >/dev/null
+	ok $? "fleet plan: copy-storage, two VMs' disks (60 + 50 GiB allocated) for a pool with 80 GiB free: FAIL naming pool, needed and available (rc $rc)"
+	[ "$rc" -eq 1 ] || echo "$out" | jq -r '.checks[] | select(.check == "storage") | "# " + .result + " " + .note'
+	sed -i "s|cpA.xml|cpA2.xml|" "$inv"
+	copy_host cpA2 c1 11 60 c2 12 30 >/dev/null
+	run -- fleet plan -i "$inv" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '[.checks[] | select(.check == "storage") | .result + " " + .note]
+		== ["FAIL pool images is too small for the copied disks of 2 VMs: 92160 MiB needed, 81920 MiB available"]' >/dev/null
+	ok $? "fleet plan: copy-storage, the disks of VMs going to one pool add up (rc $rc)"
+	copy_host cpB >/dev/null
+	run -- fleet plan -i "$inv" --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '[.checks[] | select(.check == "storage") | .result + " " + .host + " " + .note]
+		== ["PASS hostB pool images holds the copied disks of 2 VMs: 92160 MiB needed, 102400 MiB available"]' >/dev/null
+	ok $? "fleet plan: copy-storage, a pool with room for them: PASS, nothing asked of home (rc $rc)"
+	[ "$rc" -eq 0 ] || echo "$out" | jq -r '.checks[] | select(.check == "storage") | "# " + .result + " " + .note'
+	# a file at c2's path on hostB already (not a copy of this rollout): libvirt would copy over it
+	copy_host cpB c2 - 1 >/dev/null
+	run -- fleet plan -i "$inv" --json
+	[ "$rc" -eq 1 ] && echo "$out" | jq -e '[.checks[] | select(.check == "storage" and .result == "FAIL") | .host + " " + .note]
+		== ["hostB c2: /var/lib/libvirt/images/c2.img already exists on hostB: the copy would overwrite it (copy-storage; remove it if it is a stale copy)"]' >/dev/null
+	ok $? "fleet plan: copy-storage onto a path that exists on the destination: FAIL (rc $rc)"
+	[ "$rc" -eq 1 ] || echo "$out" | jq -r '.checks[] | select(.check == "storage") | "# " + .result + " " + .note'
 }
 
 # shut_host NAME MEM_KIB VM_NAME VM_NUMBER RUNSTATE [transient]: a test-driver host file with one
@@ -376,9 +440,10 @@ fleet_safe_state_tests() {
 	rm -f "$T/fleet/lease"
 	run -- fleet rollout -i "$T/fleet/inv-ok" -s "$T/fleet/st-nosave" --json
 	[ "$rc" -eq 1 ] && [ "$(ups)" -eq "$nup" ] &&
-		[ "$(grep -c "cannot save the state to $T/fleet/st-nosave: Is a directory" <<<"$err")" -eq 1 ] &&
+		[ "$(grep -c "rollout halted: cannot save the state to $T/fleet/st-nosave: Is a directory" <<<"$err")" -eq 1 ] &&
+		[ "$(grep -c '"event":"halt".*cannot save the state' <<<"$err")" -eq 1 ] &&
 		echo "$out" | jq -e '.result == "halted" and (.failure.error | test("cannot save the state"))' >/dev/null
-	ok $? "fleet rollout whose state cannot be saved: halted, one line, exit 1 (rc $rc)"
+	ok $? "fleet rollout whose state cannot be saved: halted, one log line, one halt event, exit 1 (rc $rc)"
 
 	# the log path recorded in the state is absolute
 	rm -f "$T/fleet/lease"
