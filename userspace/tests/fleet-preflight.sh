@@ -6,20 +6,9 @@
 # stands in for the hosts: these are unit tests of the joints.
 # shellcheck disable=SC2154 # out, err, rc, T, O: set by run.sh
 
-# big_host NAME FIRST COUNT: a test-driver host (4 TiB) running COUNT domains of 1 MiB
-big_host() {
-	local f=$T/fleet/$1.xml i
-	{
-		echo "<node><cpu><mhz>2000</mhz><model>i686</model><nodes>1</nodes><sockets>1</sockets>"
-		echo "<cores>2</cores><threads>1</threads><active>2</active></cpu><memory>4294967296</memory>"
-		for ((i = $2; i < $2 + $3; i++)); do
-			printf "<domain type='test'><name>vm%d</name><uuid>6b766d00-0000-4000-9000-%012d</uuid>" "$i" "$i"
-			printf "<memory>1024</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>\n"
-		done
-		echo "</node>"
-	} >"$f"
-	echo "test://$f"
-}
+# test_driver_big_host, test_driver_5000, TEST_DRIVER_5000_PLANNED (shared with the fleet tier)
+# shellcheck source=tests/fleet/lib/test-driver.sh
+. ../tests/fleet/lib/test-driver.sh
 
 # xml_host NAME DOMAIN-XML...: a test-driver host (8 GiB) running the given domains
 xml_host() {
@@ -43,15 +32,9 @@ dom() {
 fleet_limits_tests() {
 	local inv=$T/fleet/inv-5000 long500 long2000
 	mkdir -p "$T/fleet"
-	{
-		echo "fleet upgrade=true exec=\"sh -c\" lease=$T/fleet/lease-pf"
-		for h in 0 1 2 3; do echo "host name=big$h uri=$(big_host big$h $((h * 1250)) 1250)"; done
-	} >"$inv"
+	test_driver_5000 "$T/fleet"
 	run -- fleet plan -i "$inv" --json
-	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.failed == 0 and ([.hosts[].vms] | add) == 5000
-		and ([.batches[].moves | length] | add) == 5000
-		and ([.batches[].moves[] | select(.to == null)] | length) == 0
-		and ([.batches[].moves[].uuid] | unique | length) == 5000' >/dev/null
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e "$TEST_DRIVER_5000_PLANNED" >/dev/null
 	ok $? "fleet plan: 5,000 test-driver VMs on 4 hosts, every one planned (the cap was 4,096) (rc $rc)"
 
 	# VM names: 500 bytes kept whole (they were cut at 127), longer than 1023 refused loudly

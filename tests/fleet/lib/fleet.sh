@@ -138,6 +138,12 @@ auth_unix_rw = "none"
 host_uuid = "$uuid"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
 CONF
+	# (FLEET_MIGRATION_TLS=1: also the daemon's QMP talk with its QEMUs, debug messages of
+	# qemu_monitor in /var/log/libvirt/qmp.log: the evidence of what a migration set up)
+	if [ "${FLEET_MIGRATION_TLS:-0}" = 1 ]; then
+		sed -i 's|^log_outputs = "\(.*\)"$|log_filters = "1:qemu.qemu_monitor"\nlog_outputs = "\1 1:file:/var/log/libvirt/qmp.log"|' \
+			"$d/etc/libvirtd.conf"
+	fi
 	cat >"$d/etc/qemu.conf" <<CONF
 user = "root"
 group = "root"
@@ -149,9 +155,58 @@ namespaces = [ ]
 stdio_handler = "file"
 migration_address = "$ip"
 CONF
+	[ "${FLEET_MIGRATION_TLS:-0}" != 1 ] || fleet_tls_host "$h"
 	printf 'root:x:0:0:root:/root:/bin/sh\nlibvirt-qemu:x:64055:64055::/var/lib/libvirt:/bin/false\n' >"$d/passwd"
 	printf 'root:x:0:\nkvm:x:104:\nlibvirt-qemu:x:64055:\n' >"$d/group"
 	fleet_daemon "$h"
+}
+
+# fleet_tls_ca DIR [CN]: a test CA in DIR (ca-cert.pem, ca-key.pem; ECDSA P-256, 2 days).
+fleet_tls_ca() {
+	mkdir -p "$1"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=${2:-ekvm fleet test CA}" -keyout "$1/ca-key.pem" -out "$1/ca-cert.pem" \
+		-addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign' \
+		2>"$1/openssl.err" || { cat "$1/openssl.err" >&2; fail "cannot create a test CA in $1"; }
+}
+
+# fleet_tls_host NAME (FLEET_MIGRATION_TLS=1, from fleet_host): the host's QEMU TLS x509 files
+# as libvirt expects them for migration (fleet_tls_certs, of the fleet's test CA $FLEET/pki,
+# made on the first call) in the host's /etc/libvirt/pki/qemu, named by qemu.conf's
+# migrate_tls_x509_cert_dir (the hosts share this machine's /etc: only /etc/libvirt is theirs),
+# and the peer's certificate verified (migrate_tls_x509_verify).
+fleet_tls_host() {
+	[ -s "$FLEET/pki/ca-key.pem" ] || fleet_tls_ca "$FLEET/pki"
+	fleet_tls_certs "$1" "$FLEET/pki"
+	cat >>"$FLEET/$1/etc/qemu.conf" <<CONF
+migrate_tls_x509_cert_dir = "/etc/libvirt/pki/qemu"
+migrate_tls_x509_verify = 1
+CONF
+}
+
+# fleet_tls_certs NAME CA-DIR: the host's ca-cert.pem (CA-DIR's), server-cert.pem/server-key.pem
+# (the destination's QEMU presents it), client-cert.pem/client-key.pem (the source's QEMU
+# presents it), signed by CA-DIR's CA, each with the host's IP (what the migration URI names,
+# QEMU's tls-hostname) and its name as subjectAltName.
+fleet_tls_certs() {
+	local h=$1 d=$FLEET/$1/etc/pki/qemu ca=$2 role eku
+	mkdir -p "$d"
+	cp "$ca/ca-cert.pem" "$d/ca-cert.pem"
+	for role in server client; do
+		eku=serverAuth
+		[ "$role" = server ] || eku=clientAuth
+		printf '%s\n' 'basicConstraints=critical,CA:FALSE' \
+			'keyUsage=critical,digitalSignature,keyEncipherment' "extendedKeyUsage=$eku" \
+			"subjectAltName=IP:$(host_ip "$h"),DNS:$h" >"$ca/$h-$role.ext"
+		if ! { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-subj "/CN=$h" -keyout "$d/$role-key.pem" -out "$ca/$h-$role.csr" &&
+			openssl x509 -req -in "$ca/$h-$role.csr" -CA "$ca/ca-cert.pem" -CAkey "$ca/ca-key.pem" \
+				-CAcreateserial -days 2 -extfile "$ca/$h-$role.ext" -out "$d/$role-cert.pem"; } \
+			2>"$ca/openssl.err"; then
+			cat "$ca/openssl.err" >&2
+			fail "cannot make $h's $role certificate"
+		fi
+	done
 }
 
 # fleet_daemon NAME: starts the host's libvirtd (a subshell's child: no job messages when the
@@ -304,12 +359,19 @@ fleet_inventory() {
 # ekvm_fleet SUBCOMMAND ARGS...: ekvm fleet in the controller namespace, state and log under
 # $FLEET. The test fleet's libvirtds have no TLS certificates (qemu.conf's migrate_tls_x509_*):
 # rollout, resume and abort migrate over plain TCP, --insecure-migration (ekvm fleet migrates with TLS
-# by default and logs a warning for it).
+# by default and logs a warning for it). With FLEET_MIGRATION_TLS=1 (set before fleet_case:
+# fleet_tls_host gives each host certificates) they migrate with TLS, ekvm fleet's default.
 ekvm_fleet() {
 	local sub=$1
 	shift
 	case $sub in
-	rollout | resume | abort) "${CTL[@]}" "$EKVM_BIN" fleet "$sub" --insecure-migration "$@" ;;
+	rollout | resume | abort)
+		if [ "${FLEET_MIGRATION_TLS:-0}" = 1 ]; then
+			"${CTL[@]}" "$EKVM_BIN" fleet "$sub" "$@"
+		else
+			"${CTL[@]}" "$EKVM_BIN" fleet "$sub" --insecure-migration "$@"
+		fi
+		;;
 	*) "${CTL[@]}" "$EKVM_BIN" fleet "$sub" "$@" ;;
 	esac
 }
