@@ -51,22 +51,6 @@ static void on_signal(int sig)
 		stop = 1;
 }
 
-/* "ekvm stat: <message> (see 'ekvm help stat')": exit 2, as runcmd.c's argument errors. */
-static int usage(const struct ekvm_ctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int usage(const struct ekvm_ctx *ctx, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "ekvm %s: ", ctx->cmd->name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see 'ekvm help %s')\n", ctx->cmd->name);
-	return EKVM_EXIT_USAGE;
-}
-
 /* A rate, or null / "-" when there is none. */
 static void out_rate(const char *key, const char *fmt, const char *dash_fmt, double v)
 {
@@ -436,10 +420,11 @@ static bool old_delay(const char *arg)
 
 static int old_delay_error(const struct ekvm_ctx *ctx, const char *value)
 {
-	return usage(ctx,
-		     "'-d %s': -d takes no value (kvm_stat's --debugfs); the interval is -s SEC "
-		     "(--set-delay, --delay)",
-		     value);
+	return arg_usage(
+		ctx,
+		"'-d %s': -d takes no value (kvm_stat's --debugfs); the interval is -s SEC "
+		"(--set-delay, --delay)",
+		value);
 }
 
 static int parse_opt(struct stat_opts *o, int c, char **argv, struct ekvm_ctx *ctx)
@@ -471,8 +456,9 @@ static int parse_opt(struct stat_opts *o, int c, char **argv, struct ekvm_ctx *c
 	case 'i': /* kvm_stat's --debugfs-include-past: ekvm's totals always include the past */
 		return 0;
 	case 't':
-		return usage(ctx, "option '-t' (tracepoints) is not supported: ekvm stat reads "
-				  "debugfs only (kvm_stat -t or perf kvm stat read tracepoints)");
+		return arg_usage(ctx,
+				 "option '-t' (tracepoints) is not supported: ekvm stat reads "
+				 "debugfs only (kvm_stat -t or perf kvm stat read tracepoints)");
 	case 'c':
 		o->csv = true;
 		return 0;
@@ -507,7 +493,7 @@ static int parse_opt(struct stat_opts *o, int c, char **argv, struct ekvm_ctx *c
 		o->mount = true;
 		return 0;
 	case 'V':
-		return usage(ctx, "option '--per-vm' needs --hist (each VM's exit histograms)");
+		return arg_usage(ctx, "option '--per-vm' needs --hist (each VM's exit histograms)");
 	default:
 		if (c == '?' && (isdigit(optopt) || optopt == '.') &&
 		    (old_delay(argv[optind]) || old_delay(argv[optind - 1])))
@@ -590,9 +576,9 @@ int stat_guest_pid(const struct ekvm_ctx *ctx, const char *name, unsigned int *p
 static int check_opts(struct stat_opts *o, struct ekvm_ctx *ctx)
 {
 	if (o->csv && o->mode != MODE_LOG)
-		return usage(ctx, "option '-c' (CSV) needs -l or -L");
+		return arg_usage(ctx, "option '-c' (CSV) needs -l or -L");
 	if (o->skip_zero && o->mode != MODE_LOG)
-		return usage(ctx, "option '-z' (skip zero records) needs -l or -L");
+		return arg_usage(ctx, "option '-z' (skip zero records) needs -l or -L");
 	if (o->csv && o->json)
 		return arg_conflict(ctx, "-c", "--json");
 	if (o->guest && o->pid)
@@ -600,10 +586,11 @@ static int check_opts(struct stat_opts *o, struct ekvm_ctx *ctx)
 	if (o->json && o->mode == MODE_TOP)
 		o->mode = MODE_ONCE;
 	if (o->mode != MODE_ONCE && o->delay_ms < DELAY_MIN_MS)
-		return usage(ctx,
-			     "-s %s: the interval must be at least 0.01 s (0 only with -1: totals "
-			     "only)",
-			     o->delay_arg);
+		return arg_usage(
+			ctx,
+			"-s %s: the interval must be at least 0.01 s (0 only with -1: totals "
+			"only)",
+			o->delay_arg);
 	if (o->guest)
 		return stat_guest_pid(ctx, o->guest, &o->pid);
 	return o->pid ? stat_check_pid(ctx, o->pid) : 0;

@@ -65,6 +65,9 @@ void ekvm_print_cmd_help(FILE *f, const struct ekvm_cmd *c);
  * problem, then a hint to read the help, and return EKVM_EXIT_USAGE.
  */
 /* After getopt_long returned '?' or ':' (short options start with ':'; cmd.c sets opterr = 0). */
+/* "ekvm <cmd>: <message> (see 'ekvm help <cmd>')" on stderr; returns EKVM_EXIT_USAGE. */
+int arg_usage(const struct ekvm_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 int arg_error(const struct ekvm_ctx *ctx, char **argv, int opt);
 int arg_invalid(const struct ekvm_ctx *ctx, const char *opt, const char *value,
 		const char *expected);

@@ -459,7 +459,7 @@ static int parse_vm(struct fleet *f, struct inv_ctx *c, char **w, int n)
 }
 
 /* After -E2BIG from fleet_words(line, .., max, .., 8192): more than max words (else bytes)? */
-static bool too_many_words(const char *line, int max)
+bool fleet_too_many_words(const char *line, int max)
 {
 	char **w = calloc(8193, sizeof(*w)), *buf = malloc(8192);
 	bool many = w && buf && fleet_words(line, w, 8193, buf, 8192) > max;
@@ -480,7 +480,7 @@ static int parse_line(struct fleet *f, struct inv_ctx *c, char *line, struct fle
 		return inv_error(c, "unterminated quote");
 	if (n == -EILSEQ)
 		return inv_error(c, "\\x00 in a quoted value: a value cannot hold a NUL byte");
-	if (n < 0 && too_many_words(line, 64))
+	if (n < 0 && fleet_too_many_words(line, 64))
 		return inv_error(c, "too many words (at most 64)");
 	if (n < 0)
 		return inv_error(c, "line too long (at most 8 KiB)");

@@ -597,17 +597,6 @@ static int parse_record(struct fleet *f, struct st_ctx *c, char **w, int n)
 }
 
 /* Applies a state file's records to a fleet whose inventory is loaded. */
-/* After -E2BIG from fleet_words(line, .., max, .., 8192): more than max words (else bytes)? */
-static bool too_many_words(const char *line, int max)
-{
-	char **w = calloc(8193, sizeof(*w)), *buf = malloc(8192);
-	bool many = w && buf && fleet_words(line, w, 8193, buf, 8192) > max;
-
-	free(w);
-	free(buf);
-	return many;
-}
-
 int fleet_state_parse(struct fleet *f, const char *text, char *err, size_t errsize)
 {
 	struct st_ctx c = { f->state_path, 0, err, errsize, { 0 }, NULL };
@@ -630,7 +619,7 @@ int fleet_state_parse(struct fleet *f, const char *text, char *err, size_t errsi
 		}
 		c.line++;
 		n = fleet_words(s, w, 16, buf, sizeof(buf));
-		if (n == -E2BIG && too_many_words(s, 16))
+		if (n == -E2BIG && fleet_too_many_words(s, 16))
 			n = -ENOSPC;
 		free(s);
 		if (n == -EINVAL)

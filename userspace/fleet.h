@@ -234,6 +234,8 @@ int fleet_step_parse(const char *s, enum fleet_step *st);
  * a comment outside quotes. Returns the number of words, -EINVAL (unterminated quote), -EILSEQ
  * (\x00) or -E2BIG (more than max words, or more than size bytes with their 0s). */
 int fleet_words(const char *line, char **words, int max, char *buf, size_t size);
+/* After -E2BIG from fleet_words() into 8 KiB: more than max words (else the line is too long)? */
+bool fleet_too_many_words(const char *line, int max);
 /* "FILE:LINE: message" into err (inventory and state errors); returns -EINVAL. */
 int fleet_file_verror(char *err, size_t size, const char *file, int line, const char *fmt,
 		      va_list ap) __attribute__((format(printf, 5, 0)));

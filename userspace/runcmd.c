@@ -75,10 +75,7 @@ int ekvm_run(const struct ekvm_cmd *cmd, int argc, char **argv)
 	return ret;
 }
 
-static int say(const struct ekvm_ctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int say(const struct ekvm_ctx *ctx, const char *fmt, ...)
+int arg_usage(const struct ekvm_ctx *ctx, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -102,24 +99,25 @@ int arg_error(const struct ekvm_ctx *ctx, char **argv, int opt)
 		len = 2;
 	}
 	if (opt == ':')
-		return say(ctx, "option '%.*s' needs a value", len, tok);
-	return say(ctx, "unknown option '%.*s'", len, tok);
+		return arg_usage(ctx, "option '%.*s' needs a value", len, tok);
+	return arg_usage(ctx, "unknown option '%.*s'", len, tok);
 }
 
 int arg_invalid(const struct ekvm_ctx *ctx, const char *opt, const char *value,
 		const char *expected)
 {
-	return say(ctx, "invalid value '%s' for option '%s': expected %s", value, opt, expected);
+	return arg_usage(ctx, "invalid value '%s' for option '%s': expected %s", value, opt,
+			 expected);
 }
 
 int arg_extra(const struct ekvm_ctx *ctx, const char *arg)
 {
-	return say(ctx, "unexpected argument '%s'", arg);
+	return arg_usage(ctx, "unexpected argument '%s'", arg);
 }
 
 int arg_conflict(const struct ekvm_ctx *ctx, const char *opt1, const char *opt2)
 {
-	return say(ctx, "options '%s' and '%s' cannot be used together", opt1, opt2);
+	return arg_usage(ctx, "options '%s' and '%s' cannot be used together", opt1, opt2);
 }
 
 int env_error(const struct ekvm_ctx *ctx, const char *what, int err, const char *hint)
