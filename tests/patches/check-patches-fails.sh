@@ -11,13 +11,14 @@ v=$EKVM_VERSION_BASE series=$(series_of "$v")
 first=$(series_patches "$v" | head -1)
 [ -n "$first" ] || fail "the series is empty"
 
-# Runs check-patches on a copy of patches/ changed by the command given.
+# Runs check-patches on a copy of patches/ changed by the command given. The broken patch is the
+# first or the last: the whole series' build finds it (every prefix is make check-patches' job).
 check_broken() {
 	local copy="$TEST_TMP/patches-$1"
 	shift
 	rm -rf "$copy" && cp -a "$EKVM_TOP/patches" "$copy"
 	(cd "$copy/$series" && "$@")
-	expect_failure env EKVM_PATCHES="$copy" EKVM_CHECK_DIR="$TEST_TMP/check" \
+	expect_failure env EKVM_PATCHES="$copy" EKVM_CHECK_DIR="$TEST_TMP/check" EKVM_CHECK_BISECT=whole \
 		"$EKVM_TOP/scripts/check-patches.sh" "$v" "$EKVM_KVER"
 	echo "$out" | grep '^ekvm:' | tail -1
 }
