@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ekvm stat --hist: the exit-latency histograms of ekvm (ekvm ABI 2), read once from every
+ * ekvm stat --hist: the exit-latency histograms of ekvm (ekvm ABI 5; sampled since ABI 6), read once from every
  * VM's <debugfs>/kvm/<pid>-<fd>/ekvm_exit_latency (hist.h), summed over the VMs (or each VM
  * with --per-vm), one log2 table with a bar chart per where/class, like bpftrace's hist().
  */
@@ -259,6 +259,7 @@ static void print_hist(const char *key, const struct hist *h)
 
 static void print_header(const struct hist_opts *o, const struct hist_vms *vms, int exit_hist)
 {
+	long long period = feat_read_count(FEAT_EXIT_HIST_PERIOD);
 	struct kvm_ident id;
 
 	ident_read_sysfs(&id);
@@ -279,6 +280,11 @@ static void print_header(const struct hist_opts *o, const struct hist_vms *vms, 
 	out_int("vms_with_hist", ", %lld with exit histograms", vms->with_file);
 	out_txt("\nexit latency: ns from VM-exit to the next VM-entry (kernel: handled in KVM, "
 		"user: went to userspace)\n");
+	if (period > 0)
+		out_int("exit_hist_period", "counts are samples: about 1 exit in %lld is recorded "
+			"(kvm.ekvm_exit_hist_period)\n", period);
+	else
+		out_str("exit_hist_period", NULL, NULL);
 	out_txt(exit_hist == 0 ? "exit histograms are switched off (kvm.ekvm_exit_hist = N): the "
 				 "counts do not grow\n"
 			       : "");
@@ -342,7 +348,7 @@ static int nothing(const struct ekvm_ctx *ctx, const struct hist_opts *o, int nv
 	else if (on == -ENOENT)
 		fprintf(stderr,
 			"ekvm %s: the loaded ekvm has no exit histograms (no %s; they need ekvm "
-			"ABI 2)\n",
+			"ABI 5)\n",
 			name, param);
 	else if (!nvms)
 		fprintf(stderr, "ekvm %s: %s in %s/kvm: no exit histograms to show\n", name, vms,

@@ -96,6 +96,7 @@ static void print_features(const struct kvm_ident *id)
 	out_feat("max_vcpus_per_user", f.max_vcpus, false);
 	out_feat("audit_log", f.audit_log, true);
 	out_feat("exit_hist", f.exit_hist, true);
+	out_feat("exit_hist_period", f.exit_hist_period, false);
 	out_obj_end();
 	if (f.drain >= 0)
 		out_txt("  drain:     %s\n", f.drain ? "on: new VMs are refused" : "off");
@@ -108,7 +109,11 @@ static void print_features(const struct kvm_ident *id)
 	if (f.audit_log >= 0)
 		out_txt("  audit log: %s\n", f.audit_log ? "on" : "off");
 	if (f.exit_hist >= 0)
-		out_txt("  exit hist: %s\n", f.exit_hist ? "on" : "off");
+		out_txt("  exit hist: %s", f.exit_hist ? "on" : "off");
+	if (f.exit_hist == 1 && f.exit_hist_period > 0)
+		out_txt(", about 1 exit in %lld sampled", f.exit_hist_period);
+	if (f.exit_hist >= 0)
+		out_txt("\n");
 }
 
 /* The tool's ABI against the module's: a warning with what to do, or nothing. */
@@ -233,6 +238,7 @@ static int check_values(struct ekvm_ctx *ctx)
 		{ FEAT_MAX_VCPUS, COUNT, 0 },
 		{ FEAT_AUDIT_LOG, BOOL, 0 },
 		{ FEAT_EXIT_HIST, BOOL, 0 },
+		{ FEAT_EXIT_HIST_PERIOD, COUNT, 0 },
 	};
 	char path[4096], buf[64];
 	long long r;

@@ -56,6 +56,7 @@ void feat_read(struct ekvm_feat *f)
 	f->max_vcpus = feat_read_count(FEAT_MAX_VCPUS);
 	f->audit_log = feat_read_bool(FEAT_AUDIT_LOG);
 	f->exit_hist = feat_read_bool(FEAT_EXIT_HIST);
+	f->exit_hist_period = feat_read_count(FEAT_EXIT_HIST_PERIOD);
 }
 
 int feat_write_drain(bool on)

@@ -17,6 +17,7 @@
 #define FEAT_MAX_VCPUS "module/kvm/parameters/ekvm_max_vcpus_per_user"
 #define FEAT_AUDIT_LOG "module/kvm/parameters/ekvm_audit_log"
 #define FEAT_EXIT_HIST "module/kvm/parameters/ekvm_exit_hist"
+#define FEAT_EXIT_HIST_PERIOD "module/kvm/parameters/ekvm_exit_hist_period" /* ABI 6 */
 
 /* Each value is >= 0, or -errno when its file cannot be read or parsed. */
 struct ekvm_feat {
@@ -26,6 +27,7 @@ struct ekvm_feat {
 	long long vms, vcpus; /* live VMs and vCPUs on the host */
 	long long max_vms, max_vcpus; /* per-user limits; 0 is unlimited */
 	int audit_log, exit_hist; /* bool parameters: 1 Y, 0 N */
+	long long exit_hist_period; /* one exit in this many is recorded (ABI 6) */
 };
 
 void feat_read(struct ekvm_feat *f);

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# KVM exit rates of ekvm against stock KVM, in one guest boot. Each round measures three sets,
+# KVM exit rates of ekvm against stock KVM, in one guest boot. Each round measures four sets,
 # interleaved (odd rounds in this order, even rounds the other way round):
-#   stock      Debian's kvm and kvm-amd modules
-#   ekvm-off   ekvm's modules with kvm.ekvm_exit_hist=0 (set and read back in the guest)
-#   ekvm-on    the same load with kvm.ekvm_exit_hist=1
+#   stock       Debian's kvm and kvm-amd modules
+#   ekvm-off    ekvm's modules with kvm.ekvm_exit_hist=0 (set and read back in the guest)
+#   ekvm-on     the same load with kvm.ekvm_exit_hist=1, about 1 exit in 16 recorded
+#               (kvm.ekvm_exit_hist_period=16, the default)
+#   ekvm-exact  kvm.ekvm_exit_hist=1 with every exit recorded (kvm.ekvm_exit_hist_period=1)
 # and each set with two exit kinds (tests/vm/helpers/kvmloop.c, real-mode guests):
 #   io         "out" in a tight loop: every exit goes to userspace (kvmloop bench)
 #   kernel     CPUID in a loop, exits KVM completes in the kernel; one "out" every 256 to count
 #              them (kvmloop bench-kernel)
 # Prints the exits per guest-second of each, per round and mean, the ratios ekvm-off / stock
-# (goal >= 0.998) and ekvm-on / stock (goal >= 0.99) and how much they scatter from round to
-# round. Asserts nothing about timing; fails when a measurement is missing or kvmloop failed.
+# (goal >= 0.998), ekvm-on / stock (goal >= 0.99) and ekvm-exact / stock (no goal: what exact
+# counts cost) and how much they scatter from round to round. Asserts nothing about timing; fails when a measurement is missing or kvmloop failed.
 #   bench.sh [-k KVER] [-e EKVM_MODULE_DIR] [-r ROUNDS] [-t SECONDS] [-m icount|wall|both]
 # -m icount (the default): QEMU's -icount shift=0,sleep=off (boot.sh -I): the guest's clock
 # counts its instructions (1 = 1 ns), so that a rate is instructions per exit, independent of the
@@ -52,10 +54,10 @@ mkdir -p "$out"
 
 # The report of one boot's results.log: MODE RESULTS
 # @@B <round> <set> <kind> exits_per_sec R exits N seconds S [...]; anything else after <kind>
-# is an error; @@HIST <round> <set> <value read back>.
+# is an error; @@HIST <round> <set> <ekvm_exit_hist read back> <ekvm_exit_hist_period read back>.
 report() {
 	tr -d '\r' <"$2" | awk -v version="$version" -v rounds="$rounds" -v mode="$1" -v secs="$secs" '
-	/^@@HIST / { hist[$2, $3] = $4 }
+	/^@@HIST / { hist[$2, $3] = $4; period[$2, $3] = $5 }
 	/^@@B / {
 		if ($5 != "exits_per_sec" || $4 == "-") {
 			print "round " $2 " " $3 " " $4 ": " substr($0, index($0, $5)); bad = 1; next
@@ -71,31 +73,34 @@ report() {
 		printf "mode: %s, %d round(s) of %d s a set and kind; ekvm %s\n", mode, rounds, secs, version
 		for (r = 1; r <= rounds; r++) {
 			if (hist[r, "ekvm-off"] !~ /^(N|0)$/) { print "round " r ": kvm.ekvm_exit_hist not read back as off for ekvm-off"; bad = 1 }
-			if (hist[r, "ekvm-on"] !~ /^(Y|1)$/) { print "round " r ": kvm.ekvm_exit_hist not read back as on for ekvm-on"; bad = 1 }
+			if (hist[r, "ekvm-on"] !~ /^(Y|1)$/ || period[r, "ekvm-on"] != 16) { print "round " r ": kvm.ekvm_exit_hist not read back as on, period 16, for ekvm-on"; bad = 1 }
+			if (hist[r, "ekvm-exact"] !~ /^(Y|1)$/ || period[r, "ekvm-exact"] != 1) { print "round " r ": kvm.ekvm_exit_hist not read back as on, period 1, for ekvm-exact"; bad = 1 }
 		}
 		for (ki = 1; ki <= 2; ki++) {
 			k = kinds[ki]
 			printf "\n%s, exits per %s\n", title[k], unit
-			printf "%-7s %12s %12s %12s %10s %10s\n", "round", "stock", "ekvm-off", "ekvm-on", "off/stock", "on/stock"
-			n = 0; ss = 0; fs = 0; os = 0
+			printf "%-7s %12s %12s %12s %12s %10s %10s %11s\n", "round", "stock", "ekvm-off", "ekvm-on", "ekvm-exact", "off/stock", "on/stock", "exact/stock"
+			n = 0; ss = 0; fs = 0; os = 0; es = 0
 			for (r = 1; r <= rounds; r++) {
-				s = rate[r, "stock", k]; f = rate[r, "ekvm-off", k]; o = rate[r, "ekvm-on", k]
-				if (s == "" || f == "" || o == "" || s == 0) {
-					printf "%-7d %12s %12s %12s %10s %10s  (missing)\n", r, s == "" ? "-" : s, f == "" ? "-" : f, o == "" ? "-" : o, "-", "-"
+				s = rate[r, "stock", k]; f = rate[r, "ekvm-off", k]; o = rate[r, "ekvm-on", k]; e = rate[r, "ekvm-exact", k]
+				if (s == "" || f == "" || o == "" || e == "" || s == 0) {
+					printf "%-7d %12s %12s %12s %12s %10s %10s %11s  (missing)\n", r, s == "" ? "-" : s, f == "" ? "-" : f, o == "" ? "-" : o, e == "" ? "-" : e, "-", "-", "-"
 					bad = 1; continue
 				}
-				printf "%-7d %12.0f %12.0f %12.0f %10.4f %10.4f\n", r, s, f, o, f / s, o / s
+				printf "%-7d %12.0f %12.0f %12.0f %12.0f %10.4f %10.4f %11.4f\n", r, s, f, o, e, f / s, o / s, e / s
 				if (n == 0 || f / s < fmin) fmin = f / s
 				if (n == 0 || f / s > fmax) fmax = f / s
 				if (n == 0 || o / s < omin) omin = o / s
 				if (n == 0 || o / s > omax) omax = o / s
-				ss += s; fs += f; os += o; n++
+				if (n == 0 || e / s < emin) emin = e / s
+				if (n == 0 || e / s > emax) emax = e / s
+				ss += s; fs += f; os += o; es += e; n++
 			}
 			if (n == 0) { print "no complete round"; bad = 1; continue }
-			printf "%-7s %12.0f %12.0f %12.0f %10.4f %10.4f\n", "mean", ss / n, fs / n, os / n, fs / ss, os / ss
-			printf "%-7s %12s %12s %12s %10s %10s\n", "goal", "", "", "", ">= 0.998", ">= 0.99"
-			printf "%s: ekvm-off / stock %.4f (goal >= 0.998; rounds %.4f ... %.4f), ekvm-on / stock %.4f (goal >= 0.99; rounds %.4f ... %.4f), %d round(s)\n",
-				k, fs / ss, fmin, fmax, os / ss, omin, omax, n
+			printf "%-7s %12.0f %12.0f %12.0f %12.0f %10.4f %10.4f %11.4f\n", "mean", ss / n, fs / n, os / n, es / n, fs / ss, os / ss, es / ss
+			printf "%-7s %12s %12s %12s %12s %10s %10s %11s\n", "goal", "", "", "", "", ">= 0.998", ">= 0.99", "-"
+			printf "%s: ekvm-off / stock %.4f (goal >= 0.998; rounds %.4f ... %.4f), ekvm-on / stock %.4f (goal >= 0.99; rounds %.4f ... %.4f), ekvm-exact / stock %.4f (rounds %.4f ... %.4f), %d round(s)\n",
+				k, fs / ss, fmin, fmax, os / ss, omin, omax, es / ss, emin, emax, n
 		}
 		exit bad
 	}'
@@ -103,10 +108,10 @@ report() {
 
 rc=0
 for m in "${modes[@]}"; do
-	icount=() limit=$((rounds * (6 * secs + 30) + 300))
+	icount=() limit=$((rounds * (8 * secs + 40) + 300))
 	if [ "$m" = icount ]; then
 		# a guest second takes 10-15 s of the host's under icount (docs/bench.md)
-		icount=(-I) limit=$((rounds * (6 * secs + 4) * 30 + 600))
+		icount=(-I) limit=$((rounds * (8 * secs + 5) * 30 + 600))
 	fi
 	t=$SECONDS
 	"$here/boot.sh" -k "$kver" -i "$out/initramfs.cpio" -o "$out/$m" "${icount[@]}" \

@@ -232,10 +232,18 @@ job_reload() {
 	step unload_stock unload_set
 }
 
-# kvm.ekvm_exit_hist set to 0 or 1 and read back (Y/N, or 1/0): fails if it did not take.
+# kvm.ekvm_exit_hist set to 0 or 1 and read back (Y/N, or 1/0), with 1 the sampling period
+# kvm.ekvm_exit_hist_period PERIOD first (16, the default, for the ekvm-on set; 1, every exit,
+# for ekvm-exact): set_hist 0|1 [PERIOD]; fails if it did not take.
 set_hist() {
 	p=/sys/module/kvm/parameters/ekvm_exit_hist
+	q=/sys/module/kvm/parameters/ekvm_exit_hist_period
 	[ -w "$p" ] || { echo "no $p"; return 1; }
+	if [ -n "${2:-}" ]; then
+		[ -w "$q" ] || { echo "no $q"; return 1; }
+		echo "$2" >"$q" || { echo "writing $2 to $q failed"; return 1; }
+		[ "$(cat "$q")" = "$2" ] || { echo "$q reads $(cat "$q") after writing $2"; return 1; }
+	fi
 	echo "$1" >"$p" || { echo "writing $1 to $p failed"; return 1; }
 	v=$(cat "$p")
 	case "$1/$v" in 0/N | 0/0 | 1/Y | 1/1) return 0 ;; esac
@@ -256,8 +264,8 @@ bench_set() {
 	done
 }
 
-# One module set of a round: round set (stock), round hist... (ekvm-off for 0, ekvm-on for 1: the
-# ekvm sets share one load). A set that did not load is unloaded as far as it went.
+# One module set of a round: round set (stock), round hist... (ekvm-off for 0, ekvm-on for 1,
+# ekvm-exact for e: the ekvm sets share one load). A set that did not load is unloaded as far as it went.
 bench_stock() {
 	if ! load_set stock 1 >/dev/null; then
 		out "@@B $1 stock - load failed"
@@ -280,10 +288,13 @@ bench_ekvm() {
 		rmmod kvm_amd 2>/dev/null; rmmod kvm 2>/dev/null
 	else
 		for h in "$@"; do
-			hs=ekvm-off
-			[ "$h" = 1 ] && hs=ekvm-on
-			if msg=$(set_hist "$h" 2>&1); then
-				out "@@HIST $br $hs $(cat /sys/module/kvm/parameters/ekvm_exit_hist)"
+			case $h in
+			0) hs=ekvm-off hv=0 hp='' ;;
+			1) hs=ekvm-on hv=1 hp=16 ;;
+			*) hs=ekvm-exact hv=1 hp=1 ;;
+			esac
+			if msg=$(set_hist "$hv" $hp 2>&1); then
+				out "@@HIST $br $hs $(cat /sys/module/kvm/parameters/ekvm_exit_hist) $(cat /sys/module/kvm/parameters/ekvm_exit_hist_period 2>/dev/null || echo -)"
 				bench_set "$br" "$hs"
 			else
 				out "@@B $br $hs - ekvm_exit_hist: $msg"
@@ -294,7 +305,7 @@ bench_ekvm() {
 	klog "bench/$br/ekvm"
 }
 
-# Each round measures stock, ekvm-off and ekvm-on, each with both exit kinds; odd rounds in
+# Each round measures stock, ekvm-off, ekvm-on and ekvm-exact, each with both exit kinds; odd rounds in
 # that order, even rounds the other way round, so that a drift in time weighs on each alike.
 job_bench() {
 	klog boot
@@ -304,9 +315,9 @@ job_bench() {
 	while [ "$r" -le "$rounds" ]; do
 		if [ $((r % 2)) = 1 ]; then
 			bench_stock "$r"
-			bench_ekvm "$r" 0 1
+			bench_ekvm "$r" 0 1 e
 		else
-			bench_ekvm "$r" 1 0
+			bench_ekvm "$r" e 1 0
 			bench_stock "$r"
 		fi
 		r=$((r + 1))

@@ -12,6 +12,6 @@
 #define KVM_CAP_EKVM 0x454b564d /* "EKVM" */
 
 /* The ekvm ABI level this tool is built for. */
-#define EKVM_ABI_LEVEL 5
+#define EKVM_ABI_LEVEL 6
 
 #endif /* EKVM_ABI_H */

@@ -12,7 +12,7 @@ fake_ekvm2_sysfs() {
 	mkdir -p "$p"
 	echo 0 >"$e/drain"; echo 2 >"$e/vms"; echo 3 >"$e/vcpus"
 	echo 0 >"$p/ekvm_max_vms_per_user"; echo 64 >"$p/ekvm_max_vcpus_per_user"
-	echo Y >"$p/ekvm_audit_log"; echo N >"$p/ekvm_exit_hist"
+	echo Y >"$p/ekvm_audit_log"; echo N >"$p/ekvm_exit_hist"; echo 16 >"$p/ekvm_exit_hist_period"
 	echo "$root"
 }
 
@@ -164,15 +164,25 @@ feature_status_tests() {
 	root=$(fake_ekvm2_sysfs status)
 	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status --json
 	echo "$out" | jq -e '.features == {"drain": false, "vms": 2, "vcpus": 3, "max_vms_per_user": 0,
-		"max_vcpus_per_user": 64, "audit_log": true, "exit_hist": false} and .abi_match' >/dev/null
+		"max_vcpus_per_user": 64, "audit_log": true, "exit_hist": false, "exit_hist_period": 16} and
+		.abi_match' >/dev/null
 	ok $? "status --json on ekvm ABI 2: the features as the sysfs files say"
 	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status
 	[ "$rc" -eq 0 ] && [[ $out == *"  drain:     off"*"  live:      2 VMs, 3 vCPUs"*"  per user:  unlimited VMs, 64 vCPUs"*"  audit log: on"*"  exit hist: off"* ]]
 	ok $? "status text: drain, live counts, limits (0 is unlimited), audit log, histograms"
 	echo 1 >"$root/module/kvm/ekvm/drain"
+	echo Y >"$root/module/kvm/parameters/ekvm_exit_hist"
 	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status
-	[[ $out == *"  drain:     on: new VMs are refused"* ]]
-	ok $? "status text: drain on"
+	[[ $out == *"  drain:     on: new VMs are refused"*"  exit hist: on, about 1 exit in 16 sampled"* ]]
+	ok $? "status text: drain on, histograms on with their sampling period"
+	rm "$root/module/kvm/parameters/ekvm_exit_hist_period"
+	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.features.exit_hist and .features.exit_hist_period == null' >/dev/null
+	ok $? "status --json on ekvm ABI 5 (no ekvm_exit_hist_period): exit_hist_period null"
+	echo 0x10 >"$root/module/kvm/parameters/ekvm_exit_hist_period"
+	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status
+	[ "$rc" -eq 2 ] && one_line && [[ $err == *"ekvm_exit_hist_period: malformed value '0x10'"* ]]
+	ok $? "status: a malformed ekvm_exit_hist_period is one error ($err)"
 	old=$(fake_ekvm_sysfs 1)
 	run EKVM_SYSFS_ROOT="$old" EKVM_DEV_KVM="$T/nokvm" -- status --json
 	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.loaded.flavour == "ekvm" and ([.features[]] | unique) == [null]' >/dev/null
@@ -206,7 +216,7 @@ hist_tests() {
 	mkdir -p "$d/100-4" "$d/100-9" "$d/200-5" "$d/300-1"
 	echo 12 >"$d/exits"; echo 5 >"$d/100-4/exits"
 	printf '%s\n' "# ekvm exit latency: ns from VM-exit to the next VM-entry, log2 buckets" \
-		"# <where> <class> <low_ns> <count>" "kernel io 1024 17" "kernel io 2048 5" \
+		"# sampled: about 1 exit in 16" "# <where> <class> <low_ns> <count>" "kernel io 1024 17" "kernel io 2048 5" \
 		"user io 65536 3" "kernel hlt 0 2" "kernel msr 2147483648 1" >"$d/100-4/ekvm_exit_latency"
 	printf '%s\n' "# ekvm exit latency" "kernel io 1024 3" "user mmio 131072 4" \
 		"user teleport 512 1" >"$d/100-9/ekvm_exit_latency"
@@ -215,7 +225,7 @@ hist_tests() {
 
 	run "${v[@]}" -- stat --hist --json
 	[ "$rc" -eq 0 ] && [ "$(hist_got)" = "$(hist_expect "$d"/*/ekvm_exit_latency)" ] &&
-		echo "$out" | jq -e '.vms == 4 and .vms_with_hist == 3 and .exit_hist and
+		echo "$out" | jq -e '.vms == 4 and .vms_with_hist == 3 and .exit_hist and .exit_hist_period == 16 and
 			all(.hist[]; .count == ([.buckets[].count] | add))' >/dev/null
 	ok $? "stat --hist --json: buckets summed over the VM folders, 4 VMs, 3 with histograms"
 	echo "$out" | jq -e '[.hist[] | "\(.where) \(.class)"] == ["kernel io", "kernel hlt",
@@ -276,7 +286,7 @@ hist_tests() {
 	[ "$rc" -eq 3 ] && one_line && [[ $err == *"the loaded KVM is not ekvm"*"in the 1 VM of pid 300" ]]
 	ok $? "stat --hist on stock KVM: exit 3 ($err)"
 	run EKVM_SYSFS_ROOT="$(fake_ekvm_sysfs 1)" EKVM_DEBUGFS_ROOT="$dbg" -- stat --hist -p 300
-	[ "$rc" -eq 3 ] && one_line && [[ $err == *"need ekvm ABI 2"* ]]
+	[ "$rc" -eq 3 ] && one_line && [[ $err == *"need ekvm ABI 5"* ]]
 	ok $? "stat --hist on ekvm ABI 1: exit 3 ($err)"
 }
 

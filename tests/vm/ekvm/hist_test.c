@@ -11,6 +11,12 @@
  * the guest again. Switched off, the histogram does not grow; switched on again, it does,
  * without the exit pending from before. Every line of the file is well-formed and bad values
  * for the parameter are refused. (hist_toggle_test switches it while vCPUs run.)
+ *
+ * Sampling (ABI 6): kvm.ekvm_exit_hist_period is 16 by default; the exact counts above are
+ * taken at period 1. At period 10 a new VM making the same exits records about a tenth of
+ * each kind (gaps uniform in [1, 19]: for K = 300 about 30 with a standard deviation near 3;
+ * the bounds below are 5 or more deviations away), and the file says the period. Values out
+ * of 1..65536 and garbage are refused.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -18,15 +24,18 @@
 #include "ekvm_test.h"
 
 #define HIST_PARAM	KVM_PARAMS "ekvm_exit_hist"
+#define PERIOD_PARAM	KVM_PARAMS "ekvm_exit_hist_period"
 #define DEBUGFS		"/sys/kernel/debug"
 
 enum { K = 300, N = 200, M = 100 };
 
-static char saved[8];
+static char saved[8], saved_period[16];
+static char header[256];	/* the file's "# sampled" line, read_hist()'s last */
 
 static void restore(void)
 {
 	ekvm_write(HIST_PARAM, saved);
+	ekvm_write(PERIOD_PARAM, saved_period);
 }
 
 /* mov $imm16, %cx */
@@ -76,6 +85,8 @@ static void read_hist(const char *path, struct counts *c)
 		int w, k;
 
 		printf("hist: %s", line);
+		if (!strncmp(line, "# sampled", 9))
+			snprintf(header, sizeof(header), "%s", line);
 		if (line[0] == '#')
 			continue;
 		TEST_ASSERT(sscanf(line, "%31s %31s %llu %llu", where, class, &low, &count) == 4,
@@ -120,10 +131,15 @@ int main(void)
 	struct tiny_vm t;
 	char path[256], val[8];
 
-	ekvm_require(5);
+	ekvm_require(6);
 	TEST_ASSERT(!ekvm_read(HIST_PARAM, saved, sizeof(saved)), "no %s", HIST_PARAM);
 	TEST_ASSERT(!strcmp(saved, "N"), "ekvm_exit_hist is %s, its default is N", saved);
+	TEST_ASSERT(!ekvm_read(PERIOD_PARAM, saved_period, sizeof(saved_period)), "no %s",
+		    PERIOD_PARAM);
+	TEST_ASSERT(!strcmp(saved_period, "16"), "ekvm_exit_hist_period is %s, its default is 16",
+		    saved_period);
 	atexit(restore);
+	ekvm_must_write(PERIOD_PARAM, "1");	/* exact counts first */
 	ensure_mounted(DEBUGFS, "debugfs", "kvm");
 
 	/* off (the default): a VM that makes every kind of exit records nothing */
@@ -177,6 +193,31 @@ int main(void)
 	TEST_ASSERT(ekvm_write(path, "0") < 0, "%s is writable", path);
 	tiny_vm_destroy(&t);
 	TEST_ASSERT(access(path, F_OK) && errno == ENOENT, "%s outlives its VM", path);
+
+	/* sampled: about one exit in 10 */
+	{
+		static const char *const range[] = { "0", "65537", "4294967296" };
+		static const char *const garbage[] = { "garbage", "-1", "1.5", "" };
+
+		ekvm_check_rejected(PERIOD_PARAM, range, sizeof(range) / sizeof(range[0]), ERANGE);
+		ekvm_check_rejected(PERIOD_PARAM, garbage, sizeof(garbage) / sizeof(garbage[0]), 0);
+	}
+	ekvm_must_write(PERIOD_PARAM, "10");
+	tiny_vm_create(&t, guest, sizeof(guest), 0x10000, 1);
+	snprintf(path, sizeof(path), DEBUGFS "/kvm/%d-%d/ekvm_exit_latency", getpid(), t.vm);
+	run_to_done(&t);
+	read_hist(path, &c);
+	printf("period 10: kernel io %llu of %d, user io %llu of %d, user mmio %llu of %d\n",
+	       c.n[0][0], K, c.n[1][0], N, c.n[1][1], M);
+	TEST_ASSERT(!strcmp(header, "# sampled: about 1 exit in 10\n"), "the file's period line: %s",
+		    header);
+	TEST_ASSERT(c.n[0][0] >= 14 && c.n[0][0] <= 50, "kernel io sampled: %llu of %d at period 10",
+		    c.n[0][0], K);
+	TEST_ASSERT(c.n[1][0] >= 8 && c.n[1][0] <= 36, "user io sampled: %llu of %d at period 10",
+		    c.n[1][0], N);
+	TEST_ASSERT(c.n[1][1] >= 2 && c.n[1][1] <= 22, "user mmio sampled: %llu of %d at period 10",
+		    c.n[1][1], M);
+	tiny_vm_destroy(&t);
 	printf("exit-latency histograms ok\n");
 	return 0;
 }

@@ -10,7 +10,9 @@
  * and destroy it; meanwhile a thread switches kvm.ekvm_exit_hist on and off every few
  * hundred microseconds. A use of freed histograms or a stale pointer shows as a kernel
  * report, which the harness fails on. Afterwards, switched on, a new VM must count its exits
- * exactly: the key still works after the flips. (Processes, not threads: a VM's debugfs
+ * exactly: the key still works after the flips. The toggler also moves the sampling period
+ * (kvm.ekvm_exit_hist_period) between 1 and 3 at each switch on, so the countdown is rearmed
+ * and its period changed under running vCPUs; the exact count is taken at period 1. (Processes, not threads: a VM's debugfs
  * folder is named <pid>-<fd>, and a thread may get the fd number another thread has just
  * closed while that VM's folder is still there.)
  */
@@ -22,11 +24,12 @@
 #include "ekvm_test.h"
 
 #define HIST_PARAM	KVM_PARAMS "ekvm_exit_hist"
+#define PERIOD_PARAM	KVM_PARAMS "ekvm_exit_hist_period"
 #define DEBUGFS		"/sys/kernel/debug"
 
 enum { SECONDS = 5, RUNNERS = 2, ROUNDS = 50, KERNEL_PER_RUN = 10 };
 
-static char saved[8];
+static char saved[8], saved_period[16];
 /* shared with the runner processes */
 static struct shared {
 	volatile int stop;
@@ -36,6 +39,7 @@ static struct shared {
 static void restore(void)
 {
 	ekvm_write(HIST_PARAM, saved);
+	ekvm_write(PERIOD_PARAM, saved_period);
 }
 
 static const uint8_t guest[] = {
@@ -100,6 +104,8 @@ static void *toggler(void *arg)
 	struct timespec pause = { 0, 300 * 1000 };
 
 	while (!sh->stop) {
+		if (!(*flips & 1))
+			ekvm_must_write(PERIOD_PARAM, *flips & 2 ? "3" : "1");
 		ekvm_must_write(HIST_PARAM, *flips & 1 ? "0" : "1");
 		(*flips)++;
 		nanosleep(&pause, NULL);
@@ -115,8 +121,10 @@ int main(void)
 	pthread_t tog;
 	int status;
 
-	ekvm_require(5);
+	ekvm_require(6);
 	TEST_ASSERT(!ekvm_read(HIST_PARAM, saved, sizeof(saved)), "no %s", HIST_PARAM);
+	TEST_ASSERT(!ekvm_read(PERIOD_PARAM, saved_period, sizeof(saved_period)), "no %s",
+		    PERIOD_PARAM);
 	atexit(restore);
 	ensure_mounted(DEBUGFS, "debugfs", "kvm");
 
@@ -143,6 +151,7 @@ int main(void)
 	TEST_ASSERT(total >= RUNNERS && flips >= 10, "too little happened: %lu VMs, %lu switches",
 		    total, flips);
 
+	ekvm_must_write(PERIOD_PARAM, "1");
 	ekvm_must_write(HIST_PARAM, "1");
 	run_vm(io);
 	TEST_ASSERT(io[0] == (unsigned long long)ROUNDS * KERNEL_PER_RUN && io[1] == ROUNDS - 1,

@@ -6,8 +6,9 @@
  *
  *   drain status/on/off change and report /sys/module/kvm/ekvm/drain; `drain on --wait` times
  *   out (exit 1) while a VM is open and returns 0 once it is closed; `status --json` reports
- *   the features; with the recording switched on (off by default since ABI 5), `stat --hist
- *   -p PID` shows exactly the I/O exits the VM made.
+ *   the features; with the recording switched on (off by default since ABI 5) and every exit
+ *   sampled (kvm.ekvm_exit_hist_period 1, since ABI 6), `stat --hist -p PID` shows exactly
+ *   the I/O exits the VM made, and `status --json` the period.
  */
 #define _GNU_SOURCE
 #include <sys/wait.h>
@@ -16,8 +17,9 @@
 
 #define TOOL	"/tests/extra/ekvm-static"
 #define HIST_PARAM	KVM_PARAMS "ekvm_exit_hist"
+#define PERIOD_PARAM	KVM_PARAMS "ekvm_exit_hist_period"
 
-static char saved_hist[8];
+static char saved_hist[8], saved_period[16];
 
 /* Runs the tool with args (a shell word list), returns its exit status; output in *out. */
 static int tool(char **out, const char *args)
@@ -44,6 +46,8 @@ static void restore(void)
 	ekvm_write(EKVM_SYSFS "drain", "0");
 	if (saved_hist[0])
 		ekvm_write(HIST_PARAM, saved_hist);
+	if (saved_period[0])
+		ekvm_write(PERIOD_PARAM, saved_period);
 }
 
 static void expect(const char *args, int want_rc, const char *want)
@@ -72,11 +76,15 @@ int main(void)
 	expect("drain off", 0, "drain: off");
 	TEST_ASSERT(ekvm_read_num(EKVM_SYSFS "drain") == 0, "ekvm drain off did not clear drain");
 
+	if (!ekvm_read(PERIOD_PARAM, saved_period, sizeof(saved_period)))
+		ekvm_must_write(PERIOD_PARAM, "1");
 	if (!ekvm_read(HIST_PARAM, saved_hist, sizeof(saved_hist)))
 		ekvm_must_write(HIST_PARAM, "1");
 	tiny_vm_create(&t, tiny_out_loop, sizeof(tiny_out_loop), 0x10000, 0);
 	tiny_vm_outs(&t, 201);	/* 200 counted, the last one pending */
 	expect("status --json", 0, "\"vms\":1");
+	if (saved_period[0])
+		expect("status --json", 0, "\"exit_hist_period\":1");
 	snprintf(args, sizeof(args), "stat --hist -p %d", getpid());
 	expect(args, 0, "user io: 200 exits");
 	expect("drain on --wait --timeout 1", 1, "1 VM");
