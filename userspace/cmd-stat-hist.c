@@ -281,8 +281,10 @@ static void print_header(const struct hist_opts *o, const struct hist_vms *vms, 
 	out_txt("\nexit latency: ns from VM-exit to the next VM-entry (kernel: handled in KVM, "
 		"user: went to userspace)\n");
 	if (period > 0)
-		out_int("exit_hist_period", "counts are samples: about 1 exit in %lld is recorded "
-			"(kvm.ekvm_exit_hist_period)\n", period);
+		out_int("exit_hist_period",
+			"counts are samples: about 1 exit in %lld is recorded "
+			"(kvm.ekvm_exit_hist_period)\n",
+			period);
 	else
 		out_str("exit_hist_period", NULL, NULL);
 	out_txt(exit_hist == 0 ? "exit histograms are switched off (kvm.ekvm_exit_hist = N): the "
