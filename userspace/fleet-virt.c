@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -658,7 +659,7 @@ int fleet_vm_healthy(struct fleet *f, int vm, char *why, size_t size)
 	struct fleet_vm *v = &f->vms[vm];
 	virDomainPtr dom = NULL;
 	int state = 0, reason = 0, r = -1;
-	char *xml = NULL, *name;
+	char *xml = NULL, *reply;
 
 	if (v->host < 0 || !f->hosts[v->host].conn) {
 		snprintf(why, size, "%s is not found running", v->name);
@@ -677,14 +678,20 @@ int fleet_vm_healthy(struct fleet *f, int vm, char *why, size_t size)
 	}
 	xml = virDomainGetXMLDesc(dom, 0);
 	if (xml && fleet_xml_agent_connected(xml)) {
-		/* the agent answers: any agent command will do, the hostname is one */
-		name = virDomainGetHostname(dom, VIR_DOMAIN_GET_HOSTNAME_AGENT);
-		if (!name) {
+		/*
+		 * The agent answers a guest-ping within FLEET_AGENT_TIMEOUT. Only this
+		 * call has a timeout of its own: libvirt's agent calls (virDomainGetHostname,
+		 * ...) wait for an answer forever unless the domain's agent timeout was
+		 * changed, which would change it for every other user of the domain.
+		 */
+		reply = virDomainQemuAgentCommand(dom, "{\"execute\":\"guest-ping\"}",
+						  FLEET_AGENT_TIMEOUT, 0);
+		if (!reply) {
 			snprintf(why, size, "%s on %s: its guest agent does not answer: %s",
 				 v->name, f->hosts[v->host].name, fleet_virt_error());
 			goto out;
 		}
-		free(name);
+		free(reply);
 		snprintf(why, size, "running, its guest agent answers");
 	} else {
 		snprintf(why, size, "running (no guest agent connected)");

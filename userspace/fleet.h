@@ -35,6 +35,7 @@
 #define FLEET_CONNECT_TIMEOUT 10 /* seconds a libvirt connection may take to open */
 #define FLEET_KEEPALIVE_INTERVAL 5 /* libvirt keepalive: a probe every 5 s, */
 #define FLEET_KEEPALIVE_COUNT 3 /* the connection closed after 3 unanswered */
+#define FLEET_AGENT_TIMEOUT 10 /* seconds a guest agent has to answer the health gate's ping */
 #define FLEET_LEASE_PATH "/var/lib/ekvm/fleet/lease" /* on each host (fleet-lease.c) */
 #define FLEET_LEASE_TTL 3600 /* seconds a lease lives without renewal */
 

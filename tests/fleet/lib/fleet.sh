@@ -69,8 +69,14 @@ fleet_down() {
 # With ekvm.acpid=1 on its command line (fleet_guest with FLEET_GUEST_ACPI=acpid, which also
 # gives it ACPI) it loads the ACPI power button and evdev modules and runs busybox acpid, whose
 # handler of the power button (event PWRF/00000080: /etc/acpi/PWRF/00000080) powers it off:
-# it shuts down cleanly on virDomainShutdown ("reboot: Power down" on its console). (Cached by
-# time: the initrd is rebuilt when this file is newer.)
+# it shuts down cleanly on virDomainShutdown ("reboot: Power down" on its console). With
+# ekvm.agent=1 (fleet_guest with FLEET_GUEST_AGENT=1, which also gives it the agent's
+# virtio-serial channel) it loads the virtio console modules and answers on the port named
+# org.qemu.guest_agent.0 the guest agent commands libvirt sends for the health gate, as QEMU's
+# agent would: guest-sync (its id back), guest-ping, guest-get-host-name ("ekvm-agent"); each
+# command goes to its console ("ekvm-agent: <command>"). ekvm-test-mute, a command of this test
+# agent only, makes it read and not answer for 20 s: an agent that hangs. (Cached by time: the
+# initrd is rebuilt when this file is newer.)
 fleet_guest_image() {
 	local kver root mods out=$EKVM_BUILD/fleet/guest
 	kver=$(makefile_var KVER)
@@ -80,10 +86,13 @@ fleet_guest_image() {
 	[ -s "$GUEST_INITRD" ] && [ "$GUEST_INITRD" -nt "${BASH_SOURCE[0]}" ] && return 0
 	root=$out/root
 	mods=$EKVM_BUILD/vm/kernel/$kver/lib/modules/$kver/kernel/drivers
-	rm -rf "$root" && mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/lib" "$root/etc/acpi/PWRF"
+	rm -rf "$root" && mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys" "$root/lib" "$root/etc/acpi/PWRF"
 	cp "$(command -v busybox)" "$root/bin/busybox"
 	ln -s busybox "$root/bin/sh"
-	cp "$mods/acpi/button.ko" "$mods/input/evdev.ko" "$root/lib/"
+	cp "$mods/acpi/button.ko" "$mods/input/evdev.ko" "$mods/virtio/virtio_ring.ko" \
+		"$mods/virtio/virtio.ko" "$mods/virtio/virtio_pci_legacy_dev.ko" \
+		"$mods/virtio/virtio_pci_modern_dev.ko" "$mods/virtio/virtio_pci.ko" \
+		"$mods/char/virtio_console.ko" "$root/lib/"
 	printf '#!/bin/sh\necho "<2>ekvm-acpid: power button: poweroff" >/dev/kmsg\nexec /bin/busybox poweroff -f\n' \
 		>"$root/etc/acpi/PWRF/00000080"
 	chmod 755 "$root/etc/acpi/PWRF/00000080"
@@ -97,6 +106,50 @@ if /bin/busybox grep -q 'ekvm.acpid=1' /proc/cmdline; then
 	/bin/busybox sleep 0.5
 	/bin/busybox acpid -d -c /etc/acpi >/dev/kmsg 2>&1 &
 	echo "<2>ekvm-acpid: started ($(/bin/busybox ls /dev/input 2>&1 | /bin/busybox tr '\n' ' '))" >/dev/kmsg
+fi
+# the test guest agent: one command a line, one answer a line
+agent_serve() {
+	mute=0
+	while IFS= read -r line <&3; do
+		now=$(/bin/busybox date +%s)
+		cmd=$(echo "$line" | /bin/busybox sed -n 's/.*"execute" *: *"\([a-z-]*\)".*/\1/p')
+		if [ "$now" -lt "$mute" ]; then
+			echo "<2>ekvm-agent: muted: $cmd" >/dev/kmsg
+			continue
+		fi
+		case $cmd in
+		guest-sync)
+			id=$(echo "$line" | /bin/busybox sed -n 's/.*"id" *: *\([0-9]*\).*/\1/p')
+			reply="{\"return\": ${id:-0}}" ;;
+		guest-ping) reply='{"return": {}}' ;;
+		guest-get-host-name) reply='{"return": {"host-name": "ekvm-agent"}}' ;;
+		ekvm-test-mute) mute=$((now + 20)) reply='{"return": {}}' ;;
+		*) reply="{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"no $cmd here\"}}" ;;
+		esac
+		echo "$reply" >&3
+		echo "<2>ekvm-agent: $cmd" >/dev/kmsg
+	done
+}
+if /bin/busybox grep -q 'ekvm.agent=1' /proc/cmdline; then
+	/bin/busybox mount -t sysfs sys /sys
+	for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console; do
+		/bin/busybox insmod /lib/$m.ko
+	done
+	port=''
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		for p in /sys/class/virtio-ports/*; do
+			[ "$(/bin/busybox cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] && port=/dev/${p##*/}
+		done
+		[ -n "$port" ] && [ -e "$port" ] && break
+		/bin/busybox sleep 0.5
+	done
+	echo "<2>ekvm-agent: port ${port:-none}" >/dev/kmsg
+	# a read returns end-of-file while no host side is connected (during a migration): open again
+	[ -n "$port" ] && while :; do
+		exec 3<>"$port" && agent_serve
+		exec 3<&-
+		/bin/busybox sleep 0.5
+	done &
 fi
 i=0
 while :; do
@@ -266,13 +319,18 @@ fleet_up() {
 # fleet_guest NAME HOST [CPU-XML [DEVICES-XML]]: defines and starts a guest; its console log is
 # $FLEET/NAME.log. FLEET_GUEST_ACPI=acpid: with ACPI, and shutting down on the power button
 # (fleet_guest_image); =ignore: with ACPI, nothing handling the button (a shutdown request is
-# ignored); unset: no ACPI (the other cases' guests).
+# ignored); unset: no ACPI (the other cases' guests). FLEET_GUEST_AGENT=1: with the guest
+# agent's channel and the test agent (fleet_guest_image).
 fleet_guest() {
 	local g=$1 h=$2 cpu=${3:-} devices=${4:-} uuid features='' cmdline='console=ttyS0 panic=-1'
 	case ${FLEET_GUEST_ACPI:-} in
 	acpid) features='<features><acpi/></features>' cmdline="$cmdline ekvm.acpid=1" ;;
 	ignore) features='<features><acpi/></features>' ;;
 	esac
+	if [ "${FLEET_GUEST_AGENT:-}" = 1 ]; then
+		cmdline="$cmdline ekvm.agent=1"
+		devices="$devices<controller type='virtio-serial' index='0'/><channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+	fi
 	uuid=$(printf '6b766d00-0000-4000-8000-%012d' "${g#guest}")
 	cat >"$FLEET/$g.xml" <<XML
 <domain type='qemu'>
