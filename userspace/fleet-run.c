@@ -879,10 +879,25 @@ int fleet_rollout(struct fleet *f, bool resume)
 	if (!resume || f->rescan) {
 		int n = 0;
 
-		/* the recorded set: the VMs running now (recorded ones keep their home) */
-		for (int i = 0; i < f->nr_vms; i++)
-			if (f->vms[i].host != -1)
-				f->vms[n++] = f->vms[i];
+		/*
+		 * The recorded set: the VMs running now (recorded ones keep their home and
+		 * their copy records), and those the rollout shut down, which it must start
+		 * again. A recorded VM that runs nowhere is dropped, said, with the disk
+		 * copies its evacuation left, which nothing deletes then.
+		 */
+		for (int i = 0; i < f->nr_vms; i++) {
+			struct fleet_vm *v = &f->vms[i];
+
+			if (v->host != -1 || v->shut_on >= 0) {
+				f->vms[n++] = *v;
+				continue;
+			}
+			fleet_log(f, -1, "rescan: %s runs nowhere: no longer recorded%s%s%s%s",
+				  v->name, v->copied_on >= 0 ? "; its disk copies on " : "",
+				  v->copied_on >= 0 ? f->hosts[v->copied_on].name : "",
+				  v->copied_on >= 0 ? " stay: " : "",
+				  v->copied_on >= 0 ? v->copied : "");
+		}
 		f->nr_vms = f->baseline = n;
 	}
 	fleet_invariant(f, &inv);

@@ -343,6 +343,16 @@ fleet_shutdown_tests() {
 		echo "$ev" | jq -e '.host == "hostA" and .step == "return" and .vm == "vm11"' >/dev/null &&
 		! grep -q ' shut=' "$st"
 	ok $? "fleet resume: the VM the rollout shut down is started again after its host's upgrade (event started) (rc $rc)"
+	# --rescan takes the running set, and keeps what the rollout must still do: start vm11
+	shut_state "$st" "$inv" evacuate
+	echo "vm uuid=6b766d00-0000-4000-8000-000000000099 name=gone home=hostB host=- copied_on=hostA copied=\"/var/lib/gone.qcow2\"" >>"$st"
+	rm -f "$T/fleet/lease"
+	run -- fleet resume -s "$st" --rescan --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.result == "done" and .invariant.holds and .invariant.before == 1
+		and (.vms | length == 1) and (.vms[0] | .name == "vm11" and .host == "hostA" and .shut == null)' >/dev/null &&
+		grep -q 'hostA: return: vm11 started again on hostA$' "$st.log" &&
+		grep -q 'rescan: gone runs nowhere: no longer recorded; its disk copies on hostA stay: /var/lib/gone.qcow2$' "$st.log"
+	ok $? "fleet resume --rescan: the VM the rollout shut down is kept and started again; a VM gone is dropped, its copies named (rc $rc)"
 	shut_state "$st" "$inv" evacuate
 	rm -f "$T/fleet/lease"
 	run -- fleet abort -s "$st" --json
