@@ -30,6 +30,12 @@ install_for() {
 
 [ -d "$source" ] || exit 0
 command -v dkms >/dev/null || exit 0
+# the source registered with DKMS (what dh_dkms's postinst did first): dkms add
+if [ -z "$(dkms status -m ekvm -v "$version" 2>/dev/null)" ] &&
+	! dkms add -m ekvm -v "$version" >/dev/null; then
+	echo "ekvm: dkms add -m ekvm -v $version failed: no kernel gets ekvm's KVM" >&2
+	exit 0
+fi
 case "${1:-}" in
 --all)
 	for d in /lib/modules/*/; do

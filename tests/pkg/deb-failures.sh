@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# What must not hurt a Debian host (issue 18):
+#  1. a DKMS build that really fails: ekvm-dkms with every KVM tree broken (an #error added to
+#     the package's x86.c, the package otherwise make deb's) installs, and the package is
+#     configured (apt exits 0): each kernel gets one line saying its build failed and that it
+#     keeps its own KVM, and kvm_amd still resolves to the kernel's own module. (dh_dkms's
+#     postinst used to exit with the build's status and fail the configuration.)
+#  2. `apt remove` (not purge): the hooks under /etc/kernel/ are conffiles and stay, the program
+#     they run is gone; a kernel headers package still configures (its postinst runs
+#     /etc/kernel/header_postinst.d with run-parts --exit-on-error; the hook used to exit 127).
+#     Purge then removes the hooks.
+set -euo pipefail
+. "$(dirname "$0")/../lib-pkg.sh"
+
+base=$EKVM_KVER debs="$EKVM_BUILD/deb"
+[ -f "$debs/ekvm-dkms_${PKGVER}_all.deb" ] || fail "no packages in $debs: run make deb first"
+# every kernel whose headers are here now stays so (nothing set aside, nothing to reinstall)
+mapfile -t more < <(installed_packages | sed -n 's/^linux-headers-\(6\.[0-9]*\.[0-9].*-amd64\)$/\1/p' | grep -vx "$base")
+lifecycle_begin "$base" "${more[*]}" apt_q purge ekvm-fleet ekvm-tools ekvm-dkms
+assert_stock_resolution "$base"
+
+echo "# 1. a DKMS build that fails"
+root=$TEST_TMP/broken
+dpkg-deb -R "$debs/ekvm-dkms_${PKGVER}_all.deb" "$root"
+n=0
+for f in "$root/usr/src/ekvm-$PKGVER"/trees/*/arch/x86/kvm/x86.c; do
+	echo '#error "ekvm test: this tree does not build"' >>"$f"
+	n=$((n + 1))
+done
+[ "$n" -gt 0 ] || fail "no KVM tree in the ekvm-dkms package"
+(cd "$root" && find usr -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum >DEBIAN/md5sums)
+dpkg-deb -b "$root" "$TEST_TMP/ekvm-dkms-broken.deb" >/dev/null
+rc=0
+apt_q install "$TEST_TMP/ekvm-dkms-broken.deb" "$debs/ekvm-tools_${PKGVER}_amd64.deb" \
+	>"$TEST_TMP/broken.log" 2>&1 || rc=$?
+[ "$rc" -eq 0 ] || { tail -30 "$TEST_TMP/broken.log"; fail "apt install of ekvm-dkms whose build fails: exit $rc"; }
+assert_eq "ekvm-dkms's state" "install ok installed" "$(dpkg-query -W -f '${Status}' ekvm-dkms)"
+grep -F "ekvm: building ekvm $PKGVER's KVM for kernel $base failed (/var/lib/dkms/ekvm/$PKGVER/build/make.log); it keeps its own KVM" \
+	"$TEST_TMP/broken.log" || fail "no failure line for $base: $(grep ekvm: "$TEST_TMP/broken.log" | head -5)"
+! grep -q "common.postinst\|Building initial module" "$TEST_TMP/broken.log" ||
+	fail "dh_dkms's postinst ran: $(grep -m2 "common.postinst\|Building initial" "$TEST_TMP/broken.log")"
+assert_no_ekvm_modules "$base"
+assert_stock_resolution "$base"
+grep -q "ekvm test: this tree does not build" "/var/lib/dkms/ekvm/$PKGVER/build/make.log" ||
+	fail "the build did not fail on the broken tree: $(tail -5 "/var/lib/dkms/ekvm/$PKGVER/build/make.log")"
+echo "configured, $base keeps its own KVM; make.log: $(grep -m1 'ekvm test' "/var/lib/dkms/ekvm/$PKGVER/build/make.log")"
+
+echo "# 2. remove, not purge: a kernel headers package still configures"
+apt_q remove ekvm-tools ekvm-dkms >"$TEST_TMP/remove.log" 2>&1 || { tail -20 "$TEST_TMP/remove.log"; fail "apt remove failed"; }
+assert_eq "ekvm-dkms's state after remove" "deinstall ok config-files" "$(dpkg-query -W -f '${Status}' ekvm-dkms)"
+for d in postinst.d header_postinst.d; do
+	[ -x "/etc/kernel/$d/ekvm-dkms" ] || fail "/etc/kernel/$d/ekvm-dkms is gone after remove (a conffile stays)"
+done
+[ ! -e /usr/lib/ekvm/kernel-hook ] || fail "/usr/lib/ekvm/kernel-hook is left after remove"
+run-parts --exit-on-error --arg="$base" /etc/kernel/header_postinst.d >"$TEST_TMP/run-parts.log" 2>&1 ||
+	fail "run-parts /etc/kernel/header_postinst.d for $base: $(tail -5 "$TEST_TMP/run-parts.log")"
+apt_q install --reinstall "linux-headers-$base" >"$TEST_TMP/headers.log" 2>&1 ||
+	{ tail -20 "$TEST_TMP/headers.log"; fail "linux-headers-$base does not configure after apt remove ekvm-dkms"; }
+echo "linux-headers-$base reinstalled and configured with ekvm-dkms removed, not purged"
+apt_q purge ekvm-dkms >"$TEST_TMP/purge.log" 2>&1 || { tail -20 "$TEST_TMP/purge.log"; fail "purge failed"; }
+for d in postinst.d header_postinst.d; do
+	[ ! -e "/etc/kernel/$d/ekvm-dkms" ] || fail "/etc/kernel/$d/ekvm-dkms is left after purge"
+done
+assert_stock_resolution "$base"
+echo "purged: the hooks are gone, $base resolves to its own KVM"
