@@ -4,7 +4,9 @@
 # a rollout with --parallel-connections 2 (VIR_MIGRATE_PARALLEL, QEMU's multifd) and
 # --max-per-source 1 (-p 2) migrates them away and back, one at a time from each source (the
 # log's start and end lines do not overlap), over parallel connections (hostB's incoming QEMU
-# holds 3 migration connections at once: the main channel and 2). Then a rollout of guest1
+# holds 3 migration connections at once: the main channel and 2). Then a rollout with
+# --max-per-source 2 --max-per-dest 1: both guests leave hostA and come back to it one at a
+# time each way, as their one destination allows. Then a rollout of guest1
 # alone capped at 4 MiB/s with --postcopy-after 2: its migrations switch to post-copy
 # (virDomainMigrateStartPostCopy) and end in it; the guest's heartbeat goes on. (At 8 MiB/s the
 # pre-copy could end first on a loaded machine: libvirt answered the switch 5-6 s late, "domain
@@ -37,7 +39,7 @@ apart() {
 	span guest3 "$1" "$2"
 	s3=$SPAN_START e3=$SPAN_END
 	if [[ $s3 < $e1 ]] && [[ $s1 < $e3 ]]; then
-		fail "$1 from $2: guest1 $s1-$e1 and guest3 $s3-$e3 overlap (--max-per-source 1)"
+		fail "$1 from $2: guest1 $s1-$e1 and guest3 $s3-$e3 overlap ($LIMIT)"
 	fi
 	echo "# $1 from $2: guest1 ${s1#*T}-${e1#*T}, guest3 ${s3#*T}-${e3#*T}"
 }
@@ -76,12 +78,30 @@ jq -e -s '[.[] | select(.event == "migrated") | "\(.step) \(.vm) \(.from) \(.to)
 	== ["evacuate guest1 hostA hostB", "evacuate guest3 hostA hostB",
 	    "return guest1 hostB hostA", "return guest3 hostB hostA"]' "$FLEET/rollout.events" >/dev/null ||
 	fail "migrations: $(jq -c -s '[.[] | select(.event == "migrated") | .message]' "$FLEET/rollout.events")"
+LIMIT="--max-per-source 1"
 apart evacuate hostA
 apart return hostB
 guests_alive
 wait_heartbeat guest3
 uuids_unchanged
 echo "# parallel connections and one migration a source: done"
+
+# 1b. --max-per-source 2 --max-per-dest 1 (-p 2): a source may send both, but each
+# destination takes one at a time (evacuation: both to hostB; return: both to hostA)
+STATE=$FLEET/state-dest
+two_hosts "$INV" 6.1.192.3 bandwidth=8
+rc=0; ekvm_fleet rollout -i "$INV" -s "$STATE" --max-per-source 2 --max-per-dest 1 --json \
+	>"$FLEET/dest.json" 2>"$FLEET/dest.events" || rc=$?
+assert_eq "rollout (--max-per-dest 1) exit status" 0 "$rc"
+grep -q ' migration policy: .*, 2 at a time (a source 2, a destination 1), ' "$STATE.log" ||
+	fail "policy: $(grep 'migration policy' "$STATE.log")"
+LIMIT="--max-per-dest 1"
+apart evacuate hostA
+apart return hostB
+guests_alive
+wait_heartbeat guest3
+uuids_unchanged
+echo "# one migration a destination: done"
 
 # 2. post-copy: guest1 alone (guest3 goes), 4 MiB/s, switched after 2 s
 virsh_on hostA destroy guest3 >/dev/null
