@@ -5,6 +5,8 @@
 # release's kABI baseline (kernel/kabi/<version>.symvers, which must exist).
 #   check-releases.sh "RELEASE..." KVER...
 # RELEASE is <version>:<Debian source version>; each KVER's headers must be installed.
+# EKVM_CHECK_RELEASES_SKIP: versions not to build here (make check: the bases' own releases,
+# which its check-patches has just applied, built and kABI-checked).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -18,6 +20,10 @@ for k in "$@"; do
 done
 for r in "${releases[@]}"; do
 	version=${r%%:*} debver=${r#*:}
+	if [[ " ${EKVM_CHECK_RELEASES_SKIP:-} " == *" $version "* ]]; then
+		info "check-releases: $version: checked by check-patches, not built again"
+		continue
+	fi
 	kver=${kver_of[$version]:-}
 	[ -n "$kver" ] || die "check-releases: $version: no kernel of that release among $*"
 	"$EKVM_TOP/scripts/import-base.sh" "$version" --deb "$debver"
