@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ekvm stat --hist: the exit-latency histograms of ekvm (ekvm ABI 5; sampled since ABI 6), read once from every
- * VM's <debugfs>/kvm/<pid>-<fd>/ekvm_exit_latency (hist.h), summed over the VMs (or each VM
- * with --per-vm), one log2 table with a bar chart per where/class, like bpftrace's hist().
+ * ekvm stat --hist: the exit-latency histograms of ekvm (ekvm ABI 5; sampled since ABI 6),
+ * read once from every VM's <debugfs>/kvm/<pid>-<fd>/ekvm_exit_latency (hist.h), summed over
+ * the VMs (or each VM with --per-vm), one log2 table with a bar chart per where/class, like
+ * bpftrace's hist().
  */
 #include <dirent.h>
 #include <errno.h>

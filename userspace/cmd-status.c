@@ -81,7 +81,7 @@ static const char *limit(char *buf, size_t size, long long v)
 static void print_features(const struct kvm_ident *id)
 {
 	struct ekvm_feat f;
-	char vms[24], vcpus[24];
+	char vms[24], vcpus[24], period[48] = "";
 
 	if (!id->ekvm) {
 		out_str("features", NULL, NULL);
@@ -108,12 +108,11 @@ static void print_features(const struct kvm_ident *id)
 			limit(vcpus, sizeof(vcpus), f.max_vcpus));
 	if (f.audit_log >= 0)
 		out_txt("  audit log: %s\n", f.audit_log ? "on" : "off");
-	if (f.exit_hist >= 0)
-		out_txt("  exit hist: %s", f.exit_hist ? "on" : "off");
 	if (f.exit_hist == 1 && f.exit_hist_period > 0)
-		out_txt(", about 1 exit in %lld sampled", f.exit_hist_period);
+		snprintf(period, sizeof(period), ", about 1 exit in %lld sampled",
+			 f.exit_hist_period);
 	if (f.exit_hist >= 0)
-		out_txt("\n");
+		out_txt("  exit hist: %s%s\n", f.exit_hist ? "on" : "off", period);
 }
 
 /* The tool's ABI against the module's: a warning with what to do, or nothing. */
