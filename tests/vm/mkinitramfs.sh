@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Make the guest's initramfs: busybox, tests/vm/guest-init.sh as /init, the stock module set
 # of the kernel image and the ekvm one, the test programs and the list of tests to run.
-#   mkinitramfs.sh -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX] [-T SCALE]
+#   mkinitramfs.sh -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX] [-X REGEX] [-T SCALE]
 # Writes OUT.cpio and OUT.list (the tests in it: name, timeout, program, arguments).
 # BASE_VERSION (default: that of the ekvm modules, e.g. 6.12.117 for 6.12.117.1) says whose
 # programs go in (build-tests.sh BASE_VERSION) and which expectations and arguments apply.
 # SETS is a comma list of selftests, ekvm, extra (none: no tests, e.g. for the benchmark); -x adds a static program as test extra/<name>;
-# -f keeps only the tests whose name matches REGEX (grep -E). Tests whose expectation is "skip"
+# -f keeps only the tests whose name matches REGEX (grep -E), -X leaves out those that match. Tests whose expectation is "skip"
 # (tests/vm/expectations.txt) are left out; tests/vm/test-args.txt gives timeouts and arguments;
 # -T multiplies every timeout by SCALE (a positive number, e.g. 2 or 0.5; rounded up, at least 1 s).
 # Needs fetch-kernel.sh KVER and build-tests.sh run before.
@@ -14,9 +14,9 @@ set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$(dirname "$0")/lib-vm.sh"
 
-USAGE="$0 -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX] [-T SCALE]"
-kver='' ekvm='' sets='' out='' filter='' extras=() base_version='' scale=1
-while getopts k:e:s:o:x:f:b:T: opt; do
+USAGE="$0 -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX] [-X REGEX] [-T SCALE]"
+kver='' ekvm='' sets='' out='' filter='' exclude='' extras=() base_version='' scale=1
+while getopts k:e:s:o:x:f:X:b:T: opt; do
 	case $opt in
 	b) base_version=$OPTARG ;;
 	k) kver=$OPTARG ;;
@@ -25,6 +25,7 @@ while getopts k:e:s:o:x:f:b:T: opt; do
 	o) out=$OPTARG ;;
 	x) extras+=("$OPTARG") ;;
 	f) filter=$OPTARG ;;
+	X) exclude=$OPTARG ;;
 	T) scale=$OPTARG ;;
 	*) usage "$USAGE" ;;
 	esac
@@ -110,6 +111,7 @@ list=$root/tests/list
 add() {
 	local name=$1 prog=$2
 	if [ -n "$filter" ] && ! grep -qE -- "$filter" <<<"$name"; then return; fi
+	if [ -n "$exclude" ] && grep -qE -- "$exclude" <<<"$name"; then return; fi
 	if skipped "$name"; then return; fi
 	echo "$name $(args_of "$name" | awk -v p="$prog" -v s="$scale" '
 		{ t = $1 * s; t = (t == int(t) ? t : int(t) + 1); if (t < 1) t = 1; $1 = ""; print t " " p $0 }')" >>"$list"

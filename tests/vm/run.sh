@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$(dirname "$0")/lib-vm.sh"
 
-USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [-n NPTS] [-f REGEX] [-x PROGRAM]... [-j 1|2] [-o OUTDIR]
+USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [-n NPTS] [-f REGEX] [-X REGEX] [-x PROGRAM]... [-j 1|2] [-o OUTDIR]
   -k KVER     the Debian kernel to boot (default: the top Makefile's BASE_KVER)
   -e DIR      the ekvm modules (kvm.ko, kvm-amd.ko) to test (default: build/modules/KVER); their
               version (6.1.192.1, 6.12.117.1) says the base: whose selftests run, which
@@ -15,6 +15,7 @@ USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [-n NPTS] [-f RE
               plus extra when there are extra programs); reload needs -x .../ekvm-static
   -n NPTS     kvm_amd npt settings to test, comma list (default: EKVM_VM_NPTS, else 1,0)
   -f REGEX    run only the tests whose name (e.g. selftests/cpuid_test) matches REGEX
+  -X REGEX    leave out the tests whose name matches REGEX (also EKVM_VM_EXCLUDE)
   -x PROGRAM  a static executable to run as test extra/<name> (repeatable; also
               EKVM_VM_EXTRA_TESTS, a space-separated list): exit 0 pass, 4 skip, else fail
   -j 1|2      guests at a time: 2 (default) runs the stock and the ekvm guest of an npt setting
@@ -28,14 +29,15 @@ Environment (docs/vm-test.md, \"Slow hosts\"):
   EKVM_VM_RETRY          a test that timed out runs once more with this many times its limit,
                          in the stock and the ekvm guests alike; 0 to 10, 0: no retry (default 3)"
 
-kver='' ekvm='' sets='' npts=${EKVM_VM_NPTS:-1,0} filter='' outdir='' extras=() jobs=2 kpkg='' ekvm_kernel='' krel=''
-while getopts k:e:s:n:f:x:j:o:K:h opt; do
+kver='' ekvm='' sets='' npts=${EKVM_VM_NPTS:-1,0} filter='' exclude=${EKVM_VM_EXCLUDE:-} outdir='' extras=() jobs=2 kpkg='' ekvm_kernel='' krel=''
+while getopts k:e:s:n:f:X:x:j:o:K:h opt; do
 	case $opt in
 	k) kver=$OPTARG ;;
 	e) ekvm=$OPTARG ;;
 	s) sets=$OPTARG ;;
 	n) npts=$OPTARG ;;
 	f) filter=$OPTARG ;;
+	X) exclude=$OPTARG ;;
 	x) extras+=("$OPTARG") ;;
 	j) jobs=$OPTARG ;;
 	o) outdir=$OPTARG ;;
@@ -102,6 +104,7 @@ timed() {
 }
 
 info "testing ekvm $version ($ekvm) against stock $kver (base $base); sets $sets; npt $npts; timeouts x$tscale, retry x$retry; results in $outdir"
+[ -z "$exclude" ] || info "left out (-X, EKVM_VM_EXCLUDE): the tests matching '$exclude'"
 here=$EKVM_TOP/tests/vm
 # the report's own logic first: it decides the run (a second, fake results)
 # shellcheck disable=SC2317 # called through timed
@@ -115,6 +118,7 @@ test_sets=$(tr , '\n' <<<"$sets" | { grep -v '^reload$' || true; } | paste -sd, 
 initrd=$outdir/initramfs.cpio
 mk=("$here/mkinitramfs.sh" -k "$kver" -e "$ekvm" -b "$base_version" -s "${test_sets:-ekvm}" -o "$initrd" -T "$tscale")
 [ -z "$filter" ] || mk+=(-f "$filter")
+[ -z "$exclude" ] || mk+=(-X "$exclude")
 for x in "${extras[@]}"; do mk+=(-x "$x"); done
 timed initramfs "${mk[@]}"
 mv "$outdir/initramfs.list" "$outdir/tests.list"
