@@ -17,10 +17,13 @@ BASE ?= 6.1
 BASE_VERSION_6.1 := 6.1.192
 BASE_DEBVER_6.1 := 6.1.192-2
 BASE_KVER_6.1 := 6.1.0-56-amd64
-# The point releases the DKMS package carries a KVM tree for, <version>:<Debian source version>,
-# and the Debian kernel ABIs built from them (6.1.0-55 and -56 are both 6.1.192).
+# The point releases the DKMS package carries a KVM tree for, <version>:<Debian source version>
+# the tree is imported from[,<Debian source version>...]: the tree serves the kernels of exactly
+# these Debian versions (the ones after the first hold the same KVM files: check-releases checks
+# it, scripts/verify-debian-source.sh), since Debian patches KVM inside a point release too.
+# Then the Debian kernel ABIs built from them (6.1.0-55 and -56 are both 6.1.192).
 DKMS_RELEASES_6.1 := 6.1.170:6.1.170-3 6.1.176:6.1.176-1 6.1.187:6.1.187-1 6.1.190:6.1.190-1 \
-		     6.1.192:6.1.192-2
+		     6.1.192:6.1.192-2,6.1.192-1,6.1.192-3
 DKMS_KVERS_6.1 := 6.1.0-47-amd64 6.1.0-50-amd64 6.1.0-53-amd64 6.1.0-54-amd64 6.1.0-55-amd64 \
 		  6.1.0-56-amd64
 # The second base, Linux 6.12 (the RHEL 10 and Debian 13 base), from Debian 12's security archive.

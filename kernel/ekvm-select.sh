@@ -21,6 +21,21 @@ here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 mapfile -t have < <(cd "$here/trees" && for d in */; do [ -x "$d/ekvm-check.sh" ] && echo "${d%/}"; done | sort -V)
 [ ${#have[@]} -gt 0 ] || { echo "ekvm: no KVM tree in $here/trees" >&2; exit 1; }
 ver=$("$here/trees/${have[0]}/ekvm-check.sh" version "$kdir" 2>/dev/null) || exit 1
+# Debian's kernels name their source package version in the headers (include/generated/
+# package.h: LINUX_PACKAGE_ID " Debian 6.1.192-3"), and Debian patches KVM inside a point release
+# (6.1.38-3 added "KVM: Add GDS_NO support to KVM"): a tree serves only the Debian versions its
+# debian-versions file lists, those checked to hold the KVM files it was made from. Other kernels
+# (no package.h, or not Debian's) are matched by point release and KVM headers only.
+debver=$(sed -n 's/^#define LINUX_PACKAGE_ID " Debian \(.*\)"$/\1/p' \
+	"$kdir/include/generated/package.h" 2>/dev/null || true)
+if [ -d "$here/trees/$ver" ] && [ -n "$debver" ] &&
+	! grep -qxF -- "$debver" "$here/trees/$ver/debian-versions" 2>/dev/null; then
+	known=$(paste -sd, "$here/trees/$ver/debian-versions" 2>/dev/null | sed 's/,/, /g' || true)
+	echo "ekvm: skipping kernel $kver: it is Debian's Linux $debver, and ekvm's KVM for Linux $ver" \
+		"is checked for Debian ${known:-no version} only (Debian may have patched KVM since);" \
+		"it keeps its own KVM" >&2
+	exit 1
+fi
 if [ -d "$here/trees/$ver" ]; then
 	why=$(cd "$here/trees/$ver" && ./ekvm-check.sh target "$ver" "$kdir" 2>&1) && { echo "$ver"; exit 0; }
 	echo "$why; ekvm skips kernel $kver, which keeps its own KVM" >&2

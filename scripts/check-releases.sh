@@ -4,7 +4,10 @@
 # against the headers of a Debian kernel of that release with warnings as errors, and keeps the
 # release's kABI baseline (kernel/kabi/<version>.symvers, which must exist).
 #   check-releases.sh "RELEASE..." KVER...
-# RELEASE is <version>:<Debian source version>; each KVER's headers must be installed.
+# RELEASE is <version>:<Debian source version>[,<Debian source version>...] (scripts/lib.sh,
+# release_version); each KVER's headers must be installed. The Debian versions after the first
+# are checked to hold the same KVM files as the first (scripts/verify-debian-source.sh): ekvm's
+# tree serves their kernels too.
 # EKVM_CHECK_RELEASES_SKIP: versions not to build here (make check: the bases' own releases,
 # which its check-patches has just applied, built and kABI-checked).
 set -euo pipefail
@@ -19,7 +22,9 @@ for k in "$@"; do
 	kver_of[$v]=${kver_of[$v]:-$k}
 done
 for r in "${releases[@]}"; do
-	version=${r%%:*} debver=${r#*:}
+	version=$(release_version "$r") debver=$(release_source "$r")
+	read -r -a same <<<"$(release_debvers "$r")"
+	[ ${#same[@]} -lt 2 ] || "$EKVM_TOP/scripts/verify-debian-source.sh" "$version" "${same[@]:1}"
 	if [[ " ${EKVM_CHECK_RELEASES_SKIP:-} " == *" $version "* ]]; then
 		info "check-releases: $version: checked by check-patches, not built again"
 		continue

@@ -30,7 +30,7 @@ patches_dir() {
 }
 
 manifest_of() {
-	echo "$EKVM_TOP/kernel/manifests/$1.sha256"
+	echo "${EKVM_MANIFESTS:-$EKVM_TOP/kernel/manifests}/$1.sha256"
 }
 
 src_dir() {
@@ -64,6 +64,14 @@ kvm_files() {
 		echo include/trace/events/kvm.h
 	) | LC_ALL=C sort
 }
+
+# A release as the Makefile's DKMS_RELEASES_<base> give it: <version>:<Debian source version>[,...]
+# (6.1.192:6.1.192-2,6.1.192-1,6.1.192-3). The first Debian version is where the tree is imported
+# from; the others are Debian source versions of the same point release whose KVM files were
+# checked to be the same (scripts/verify-debian-source.sh): the tree serves their kernels too.
+release_version() { echo "${1%%:*}"; }
+release_source() { local d=${1#*:}; echo "${d%%,*}"; }
+release_debvers() { local d=${1#*:}; echo "${d//,/ }"; }
 
 # Checks that a source tree holds exactly the KVM files of a manifest, with the same contents.
 verify_manifest() {
