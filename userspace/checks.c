@@ -13,6 +13,7 @@
 #include "ident.h"
 #include "include/ekvm-abi.h"
 #include "kvm.h"
+#include "modinfo.h"
 #include "parse.h"
 #include "smoke.h"
 #include "sysfs.h"
@@ -91,12 +92,17 @@ void check_cpu(struct checks *c)
 static void check_abi(struct checks *c, const struct kvm_ident *id)
 {
 	int abi = ident_abi(id);
-	char what[96];
+	char what[96], note[512];
+	struct utsname u;
 
 	snprintf(what, sizeof(what), "if the KVM's ekvm ABI is the tool's (%d)", EKVM_ABI_LEVEL);
+	uname(&u);
 	if (abi < 0)
 		check_add(c, "ekvm_abi", what, CHECK_FAIL, "no KVM to ask: %s",
 			  strerror(id->dev_err ? id->dev_err : ENOENT));
+	else if (abi == 0 && modinfo_skip_note(u.release, note, sizeof(note)) > 0)
+		/* ekvm-dkms noted why this kernel has no ekvm modules: say that, not "install" */
+		check_add(c, "ekvm_abi", what, CHECK_WARN, "stock KVM is loaded: %s", note);
 	else if (abi == 0)
 		check_add(c, "ekvm_abi", what, CHECK_WARN,
 			  "stock KVM is loaded, not ekvm: install the ekvm modules and reload kvm");

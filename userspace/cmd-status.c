@@ -156,6 +156,7 @@ static void print_kernel(const char *kver, bool running, const struct kvm_ident 
 	int r = modinfo_lookup(kver, "kvm", &mi);
 	bool found = r == 0, builtin_now = running && id->builtin;
 	const char *err;
+	char note[512];
 
 	out_obj_begin(NULL);
 	out_str("kernel", "  %-24s", kver);
@@ -176,7 +177,17 @@ static void print_kernel(const char *kver, bool running, const struct kvm_ident 
 	err = lookup_error(kver, r, builtin_now);
 	out_str("error", err ? " (%s)" : NULL, err);
 	out_txt("\n");
+	out_str("skipped", NULL, modinfo_skip_note(kver, note, sizeof(note)) > 0 ? note : NULL);
 	out_obj_end();
+}
+
+/* After the table: each kernel ekvm-dkms gave no ekvm modules, and why (it runs stock KVM). */
+static void print_skip_warning(const char *kver)
+{
+	char note[512];
+
+	if (modinfo_skip_note(kver, note, sizeof(note)) > 0)
+		out_txt("warning: %s\n", note);
 }
 
 static void print_kernels(void)
@@ -201,12 +212,18 @@ static void print_kernels(void)
 			seen_running |= running;
 			print_kernel(names[i]->d_name, running, &id);
 		}
+	}
+	if (!seen_running)
+		print_kernel(u.release, true, &id);
+	out_arr_end();
+	for (int i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.')
+			print_skip_warning(names[i]->d_name);
 		free(names[i]);
 	}
 	free(names);
 	if (!seen_running)
-		print_kernel(u.release, true, &id);
-	out_arr_end();
+		print_skip_warning(u.release);
 	out_str("modules_error", n < 0 ? "  (cannot read the modules folder: %s)\n" : NULL,
 		n < 0 ? strerror(errno) : NULL);
 }

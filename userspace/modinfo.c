@@ -20,6 +20,30 @@ const char *modinfo_origin(const char *path)
 	return "other";
 }
 
+int modinfo_skip_note(const char *kver, char *buf, size_t size)
+{
+	char rel[300];
+	size_t skip = 0, len;
+	int r;
+
+	buf[0] = 0;
+	if (!*kver || *kver == '.' || strchr(kver, '/') || strlen(kver) > 256)
+		return -EINVAL;
+	snprintf(rel, sizeof(rel), "skipped/%s", kver);
+	r = read_root_file(ROOT_EKVM_DKMS, rel, buf, size);
+	if (r < 0 && r != -EFBIG)
+		return r;
+	buf[strcspn(buf, "\n")] = 0;
+	if (!strncmp(buf, "ekvm: ", 6))
+		skip = 6;
+	len = strlen(buf + skip);
+	memmove(buf, buf + skip, len + 1);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = '?';
+	return len ? (int)len : -ENOENT;
+}
+
 #ifdef EKVM_NO_KMOD
 
 bool modinfo_available(void)

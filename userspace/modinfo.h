@@ -8,6 +8,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct modinfo {
 	char path[PATH_MAX]; /* "" when built in */
@@ -22,6 +23,14 @@ int modinfo_lookup(const char *kver, const char *module, struct modinfo *mi);
 
 /* Whether lookups are available in this build. */
 bool modinfo_available(void);
+
+/*
+ * Why ekvm-dkms gave kernel kver no ekvm modules (no KVM tree for it, or its build failed), as
+ * the kernel hook noted it in /var/lib/ekvm-dkms/skipped/<kver>: one line, control characters
+ * shown as '?', without the hook's "ekvm: " prefix. Returns its length, -ENOENT when there is no
+ * note (ekvm covers the kernel, or ekvm-dkms is not installed), else -errno.
+ */
+int modinfo_skip_note(const char *kver, char *buf, size_t size);
 
 /* The origin of a module file from its path below /lib/modules/<kver>/. */
 const char *modinfo_origin(const char *path);

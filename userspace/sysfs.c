@@ -21,6 +21,7 @@ static const struct {
 	[ROOT_DEV] = { "EKVM_DEV_ROOT", "/dev" },
 	[ROOT_MODULES] = { "EKVM_MODULES_ROOT", "/lib/modules" },
 	[ROOT_DKMS] = { "EKVM_DKMS_ROOT", "/var/lib/dkms" },
+	[ROOT_EKVM_DKMS] = { "EKVM_DKMS_STATE_ROOT", "/var/lib/ekvm-dkms" },
 };
 
 const char *root_dir(enum ekvm_root root)

@@ -16,6 +16,7 @@ enum ekvm_root {
 	ROOT_DEV, /* $EKVM_DEV_ROOT or /dev */
 	ROOT_MODULES, /* $EKVM_MODULES_ROOT or /lib/modules */
 	ROOT_DKMS, /* $EKVM_DKMS_ROOT or /var/lib/dkms */
+	ROOT_EKVM_DKMS, /* $EKVM_DKMS_STATE_ROOT or /var/lib/ekvm-dkms (the kernel hook's notes) */
 	NR_ROOTS,
 };
 

@@ -9,6 +9,10 @@
 #     they run is gone; a kernel headers package still configures (its postinst runs
 #     /etc/kernel/header_postinst.d with run-parts --exit-on-error; the hook used to exit 127).
 #     Purge then removes the hooks.
+#  3. a Debian kernel whose Debian source version ekvm has not checked (every tree's
+#     debian-versions list made to hold another version): each kernel gets one line naming its
+#     Debian version and keeps its own KVM, the package is configured, `ekvm status` shows the
+#     note for the kernel and `ekvm validate` would; purge takes the notes away.
 set -euo pipefail
 . "$(dirname "$0")/../lib-pkg.sh"
 
@@ -63,3 +67,32 @@ for d in postinst.d header_postinst.d; do
 done
 assert_stock_resolution "$base"
 echo "purged: the hooks are gone, $base resolves to its own KVM"
+
+echo "# 3. a Debian version ekvm has not checked"
+root=$TEST_TMP/unchecked
+dpkg-deb -R "$debs/ekvm-dkms_${PKGVER}_all.deb" "$root"
+n=0
+for f in "$root/usr/src/ekvm-$PKGVER"/trees/*/debian-versions; do
+	echo "0.0.0-ekvm-test" >"$f"
+	n=$((n + 1))
+done
+[ "$n" -gt 0 ] || fail "no debian-versions list in the ekvm-dkms package's trees"
+(cd "$root" && find usr -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum >DEBIAN/md5sums)
+dpkg-deb -b "$root" "$TEST_TMP/ekvm-dkms-unchecked.deb" >/dev/null
+apt_q install "$TEST_TMP/ekvm-dkms-unchecked.deb" "$debs/ekvm-tools_${PKGVER}_amd64.deb" \
+	>"$TEST_TMP/unchecked.log" 2>&1 || { tail -30 "$TEST_TMP/unchecked.log"; fail "apt install failed"; }
+debver=$(dpkg-query -W -f '${source:Version}' "linux-headers-$base")
+line="ekvm: skipping kernel $base: it is Debian's Linux $debver, and ekvm's KVM for Linux $(point_release "$base") is checked for Debian 0.0.0-ekvm-test only (Debian may have patched KVM since); it keeps its own KVM"
+grep -qxF "$line" "$TEST_TMP/unchecked.log" ||
+	fail "no line naming $base's Debian version: $(grep ekvm: "$TEST_TMP/unchecked.log" | head -3)"
+assert_eq "the kernel hook's note for $base" "$line" "$(cat "/var/lib/ekvm-dkms/skipped/$base")"
+assert_no_ekvm_modules "$base"
+assert_stock_resolution "$base"
+assert_eq "ekvm status --json: $base's skipped" "${line#ekvm: }" \
+	"$(ekvm status --json | python3 -c 'import json, sys
+print([k for k in json.load(sys.stdin)["kernels"] if k["kernel"] == sys.argv[1]][0]["skipped"])' "$base")"
+ekvm status | grep -qxF "warning: ${line#ekvm: }" || fail "ekvm status prints no warning for $base"
+echo "$base ($debver) skipped in one line, noted, shown by ekvm status"
+apt_q purge ekvm-tools ekvm-dkms >"$TEST_TMP/purge2.log" 2>&1 || { tail -20 "$TEST_TMP/purge2.log"; fail "purge failed"; }
+[ ! -e /var/lib/ekvm-dkms ] || fail "/var/lib/ekvm-dkms is left after purge"
+echo "purged: the notes are gone"

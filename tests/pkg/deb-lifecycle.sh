@@ -79,6 +79,10 @@ if [ -n "$unsup" ]; then
 	grep -F "ekvm: skipping kernel $kunsup: it is Linux $vunsup and ekvm has KVM for Linux " \
 		"$TEST_TMP/unsup.log" || fail "no skip line for $kunsup: $(grep ekvm "$TEST_TMP/unsup.log")"
 	assert_no_ekvm_modules "$kunsup"
+	grep -qF "ekvm: skipping kernel $kunsup: it is Linux $vunsup" "/var/lib/ekvm-dkms/skipped/$kunsup" ||
+		fail "the kernel hook noted nothing for $kunsup: $(cat "/var/lib/ekvm-dkms/skipped/$kunsup" 2>&1)"
+	[[ $(ekvm status) == *"warning: skipping kernel $kunsup: it is Linux $vunsup"* ]] ||
+		fail "ekvm status does not warn about $kunsup"
 else
 	echo "# 3. (no headers of a kernel ekvm has no tree for in the apt lists: nothing to install)"
 fi
@@ -107,7 +111,7 @@ assert_stock_resolution "$k612"
 assert_eq "the distro's module files" "$stock" "$(stock_checksums "$base")"
 assert_eq "$k612's own KVM modules" "$stock612" "$(kvm_checksums "$k612")"
 for f in /usr/src/ekvm-* /var/lib/dkms/ekvm /usr/lib/ekvm /etc/kernel/postinst.d/ekvm-dkms \
-	/etc/kernel/header_postinst.d/ekvm-dkms /usr/bin/ekvm /usr/libexec/ekvm; do
+	/etc/kernel/header_postinst.d/ekvm-dkms /usr/bin/ekvm /usr/libexec/ekvm /var/lib/ekvm-dkms; do
 	[ ! -e "$f" ] || fail "$f is left after purge"
 done
 echo "the host is back as it was"

@@ -208,6 +208,40 @@ modules_tests() {
 	ok $? "status: a kernel with only the distro's kvm.ko"
 }
 
+# The kernel hook's notes on kernels ekvm-dkms gave no ekvm modules: status and validate say why.
+skip_note_tests() {
+	local st=$T/ekvm-dkms mods=$T/skiproot/lib/modules rel
+	rel=$(uname -r)
+	mkdir -p "$st/skipped" "$mods/9.9.9-old" "$mods/9.9.8-ok"
+	echo "ekvm: skipping kernel 9.9.9-old: it is Debian's Linux 6.1.192-9, and ekvm's KVM for Linux 6.1.192 is checked for Debian 6.1.192-2 only (Debian may have patched KVM since); it keeps its own KVM" \
+		>"$st/skipped/9.9.9-old"
+	printf 'ekvm: building failed\033[2J\tfor %s\nsecond line\n' "$rel" >"$st/skipped/$rel"
+	run EKVM_MODULES_ROOT="$mods" EKVM_DKMS_STATE_ROOT="$st" -- status --json
+	echo "$out" | jq -e '[.kernels[] | select(.kernel == "9.9.9-old") | .skipped][0] |
+		startswith("skipping kernel 9.9.9-old: it is Debian'"'"'s Linux 6.1.192-9")' >/dev/null &&
+		echo "$out" | jq -e '.kernels[] | select(.kernel == "9.9.8-ok") | .skipped == null' >/dev/null
+	ok $? "status --json: a kernel's skip note as skipped, without the hook's prefix; null without one"
+	echo "$out" | jq -e --arg r "$rel" '[.kernels[] | select(.kernel == $r) | .skipped][0] ==
+		"building failed?[2J?for " + $r' >/dev/null
+	ok $? "status --json: a note's control characters shown as ?, its first line only"
+	run EKVM_MODULES_ROOT="$mods" EKVM_DKMS_STATE_ROOT="$st" -- status
+	[ "$rc" -eq 0 ] && [[ $out == *$'\nwarning: skipping kernel 9.9.9-old: it is Debian'* ]] &&
+		[ "$(echo "$out" | grep -c '^warning: ')" -ge 2 ]
+	ok $? "status: each skip note is a warning line after the table"
+	mkdir -p "$T/evil"
+	ln -s /etc/shadow "$T/evil/skipped" 2>/dev/null
+	run EKVM_MODULES_ROOT="$mods" EKVM_DKMS_STATE_ROOT="$T/evil" -- status --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '[.kernels[].skipped] | all(. == null)' >/dev/null
+	ok $? "status: a skipped folder that is not one gives no notes, no error"
+	run EKVM_DKMS_STATE_ROOT="$st" -- validate --json
+	if [ "$(echo "$out" | jq -r '.checks[] | select(.check == "ekvm_abi") | .note')" = "stock KVM is loaded: building failed?[2J?for $rel" ] ||
+		[ -e /sys/module/kvm/ekvm ]; then
+		ok 0 "validate: with stock KVM loaded, ekvm_abi says the running kernel's skip note"
+	else
+		ok 1 "validate: ekvm_abi note: $(echo "$out" | jq -r '.checks[] | select(.check == "ekvm_abi") | .note')"
+	fi
+}
+
 validate_tests() {
 	local fails want=0
 	run -- validate --json
@@ -410,7 +444,7 @@ install_tests() {
 . tests/chroot.sh
 
 all_tests="unit_tests dispatch_tests drain_help_tests smoke_tests status_tests fake_status_tests
-	modules_tests validate_tests secure_boot_tests fake_debugfs_tests debugfs_tests
+	modules_tests skip_note_tests validate_tests secure_boot_tests fake_debugfs_tests debugfs_tests
 	unprivileged_tests drain_tests drain_not_ekvm_tests drain_wait_tests drain_unprivileged_tests
 	feature_status_tests hist_tests hist_host_tests completion_feature_tests output_tests
 	stat_habit_tests docs_sync_tests chroot_tests fleet_unit_tests fleet_help_tests
