@@ -53,6 +53,11 @@ for d in "$work"/linux-image-"$krel"_*.deb "$work"/linux-image-"$krel"-dbg_*.deb
 done
 [ ${#shipped[@]} -ge 2 ] || die "bindeb-pkg made no image and headers packages for $krel in $work"
 rm -f "$work"/*.deb "$work"/*.buildinfo "$work"/*.changes
+# The image holds ekvm's KVM: it provides ekvm-abi-<level> of the tree's uapi header, as ekvm-dkms
+# does, so that ekvm-tools (which depends on it) installs on hosts that run this kernel.
+abi=$(awk '$2 == "EKVM_ABI_LEVEL" { print $3 }' "$tree/include/uapi/linux/ekvm.h")
+[ -n "$abi" ] || die "no EKVM_ABI_LEVEL in $tree/include/uapi/linux/ekvm.h"
+"$EKVM_TOP/scripts/deb-provides.sh" "$out/linux-image-${krel}_"*.deb "ekvm-abi-$abi"
 
 # lintian: every tag is either fixed or listed, with its reason, in the suppress file.
 supp=$EKVM_TOP/packaging/kernel/lintian-suppress

@@ -45,8 +45,12 @@ printf '%s\n' "${series[@]}" >"$top/series/series"
 for p in "${series[@]}"; do cp "$(patch_file "$version" "$p")" "$top/series/$p"; done
 tar -C "$top/series" -czf "$top/SOURCES/ekvm-series-$pkgver.tar.gz" .
 
+# the ekvm ABI level of the series (its uapi header in the prepared tree): kernel-ekvm-modules
+# provides ekvm-abi = <level>, as ekvm-dkms does, for ekvm-tools to install
+abi=$(awk '$2 == "EKVM_ABI_LEVEL" { print $3 }' "$tree/include/uapi/linux/ekvm.h")
+[ -n "$abi" ] || die "no EKVM_ABI_LEVEL in $tree/include/uapi/linux/ekvm.h"
 defs=(--define "_topdir $top" --define "ekvm_version $pkgver" --define "base_version $version"
-	--define "krel $krel" --define "_smp_mflags -j$jobs")
+	--define "krel $krel" --define "ekvm_abi $abi" --define "_smp_mflags -j$jobs")
 rel=1
 if [ "$profile" != release ]; then
 	defs+=(--define "profile_tag .$profile")

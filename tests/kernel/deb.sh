@@ -19,6 +19,9 @@ root=$TEST_TMP/image
 dpkg -x "$image" "$root"
 assert_eq "image package" "linux-image-$KREL" "$(dpkg-deb -f "$image" Package)"
 assert_eq "headers package" "linux-headers-$KREL" "$(dpkg-deb -f "$headers" Package)"
+abi=$(awk '$2 == "EKVM_ABI_LEVEL" { print $3 }' "$EKVM_TOP/userspace/include/ekvm-abi.h")
+[[ ", $(dpkg-deb -f "$image" Provides), " == *", ekvm-abi-$abi, "* ]] ||
+	fail "linux-image-$KREL does not provide ekvm-abi-$abi (ekvm-tools depends on it): $(dpkg-deb -f "$image" Provides)"
 [ -f "$root/boot/vmlinuz-$KREL" ] || fail "no boot/vmlinuz-$KREL in the image package"
 file "$root/boot/vmlinuz-$KREL" | grep -q 'Linux kernel x86 boot executable' || fail "vmlinuz is not a kernel image"
 [ -f "$root/boot/config-$KREL" ] || fail "no boot/config-$KREL"

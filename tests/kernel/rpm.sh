@@ -40,6 +40,9 @@ others=$(for r in "$main" "$mods" "$devel"; do list "$r"; done | grep -vE "^(/li
 echo "# install-only provides and scriptlets"
 rpm -qp --provides "$main" 2>/dev/null | grep -x 'installonlypkg(kernel)' >/dev/null || fail "kernel-ekvm does not provide installonlypkg(kernel)"
 rpm -qp --provides "$mods" 2>/dev/null | grep -x 'installonlypkg(kernel-module)' >/dev/null || fail "kernel-ekvm-modules does not provide installonlypkg(kernel-module)"
+abi=$(awk '$2 == "EKVM_ABI_LEVEL" { print $3 }' "$EKVM_TOP/userspace/include/ekvm-abi.h")
+rpm -qp --provides "$mods" 2>/dev/null | grep -x "ekvm-abi = $abi" >/dev/null ||
+	fail "kernel-ekvm-modules does not provide ekvm-abi = $abi (ekvm-tools requires it): $(rpm -qp --provides "$mods" 2>&1 | xargs)"
 rpm -qp --provides "$devel" 2>/dev/null | grep -x 'installonlypkg(kernel)' >/dev/null || fail "kernel-ekvm-devel does not provide installonlypkg(kernel)"
 scripts=$(rpm -qp --scripts "$main" 2>/dev/null)
 echo "$scripts" | grep -q '^posttrans scriptlet' || fail "kernel-ekvm has no %posttrans"
