@@ -4,9 +4,10 @@
 # for VERSION (imported from another Debian version) may serve its kernels: Debian patches KVM
 # inside a point release (6.1.38-3 added "KVM: Add GDS_NO support to KVM"), and a tree from an
 # older Debian version must not replace such a fix. Downloads linux-source-<series>=DEBVER from
-# the apt sources (a verified version is remembered in build/dl/debian-source/, by the
-# manifest's checksum, and not downloaded again). One line per version; exit 1 at the first that
-# differs or cannot be had.
+# the machine's apt sources, else from the suites in EKVM_SOURCE_SUITES (default: trixie, through
+# scripts/suite-apt.sh: Debian 13's kernels are 6.12 too). A verified version is remembered in
+# build/dl/debian-source/, by the manifest's checksum, and not downloaded again. One line per
+# version; exit 1 at the first that differs or cannot be had.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -28,8 +29,19 @@ for debver in "$@"; do
 	fi
 	tmp="$cache/.verify-$debver"
 	rm -rf "$tmp" && mkdir -p "$tmp/tree"
-	(cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$debver" >/dev/null 2>&1) ||
-		{ rm -rf "$tmp"; die "cannot download $pkg=$debver (is it in the apt sources? try apt-get update)"; }
+	got=no
+	if (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$debver" >/dev/null 2>&1); then
+		got=yes
+	else
+		for suite in ${EKVM_SOURCE_SUITES-trixie}; do
+			if (cd "$tmp" && "$EKVM_TOP/scripts/suite-apt.sh" "$suite" apt-get download -q \
+				"$pkg=$debver" >/dev/null 2>&1); then
+				got=yes
+				break
+			fi
+		done
+	fi
+	[ $got = yes ] || { rm -rf "$tmp"; die "cannot download $pkg=$debver (not in the apt sources, nor in ${EKVM_SOURCE_SUITES-trixie}; try apt-get update)"; }
 	# only the folders kvm_files looks in: the file set is compared too
 	dpkg-deb --fsys-tarfile "$tmp"/"$pkg"_*.deb | tar -xO --wildcards "*usr/src/$pkg.tar.xz" |
 		tar -xJ -C "$tmp/tree" --strip-components=1 --wildcards \

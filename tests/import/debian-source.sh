@@ -27,7 +27,7 @@ expect_failure verify "$v" "6.0.1-1"
 assert_eq "another point release" "ekvm: Debian version 6.0.1-1 is not one of Linux $v" "$out"
 expect_failure verify "$v" "$v-999"
 assert_eq "a version the archive does not have" \
-	"ekvm: cannot download linux-source-$(series_of "$v")=$v-999 (is it in the apt sources? try apt-get update)" "$out"
+	"ekvm: cannot download linux-source-$(series_of "$v")=$v-999 (not in the apt sources, nor in trixie; try apt-get update)" "$out"
 
 verify "$v" "$debver"
 ls "$TEST_TMP/build/dl/debian-source/"*"=$debver".*.ok >/dev/null || fail "no stamp for $debver"

@@ -111,7 +111,11 @@ here=$EKVM_TOP/tests/vm
 report_unit_test() { "$here/report-unit-test.sh" >"$outdir/report-unit-test.log" 2>&1; }
 timed report-unit-test report_unit_test ||
 	die "tests/vm/report-unit-test.sh failed: $outdir/report-unit-test.log"
-timed deps "$EKVM_TOP/scripts/install-deps.sh" -f "$here/deps.txt" "$kver"
+# the kernel's headers when this machine's suite has them (not for Debian 13's +deb13 kernels:
+# fetch-kernel.sh takes their image from that suite's archive)
+hdr=()
+! apt-cache show "linux-headers-$kver" >/dev/null 2>&1 || hdr=("$kver")
+timed deps "$EKVM_TOP/scripts/install-deps.sh" -f "$here/deps.txt" "${hdr[@]}"
 timed fetch-kernel "$here/fetch-kernel.sh" "$kver"
 timed build-tests "$here/build-tests.sh" "$base_version"
 test_sets=$(tr , '\n' <<<"$sets" | { grep -v '^reload$' || true; } | paste -sd, -)
