@@ -32,19 +32,8 @@ for d in "$@"; do
 done
 
 # The signing key: its GnuPG home and fingerprint.
-if [ -d "$key" ]; then
-	home=$(realpath "$key")
-	# gpg starts an agent for this home; it goes when we are done
-	trap 'gpgconf --homedir "$home" --kill gpg-agent 2>/dev/null || true' EXIT
-	fpr=$(gpg --homedir "$home" --batch --with-colons --list-secret-keys 2>/dev/null |
-		awk -F: '$1 == "fpr" { print $10; exit }')
-	[ -n "$fpr" ] || die "no secret key in $key (scripts/make-signing-key.sh makes a throw-away one)"
-else
-	home=${GNUPGHOME:-$HOME/.gnupg}
-	fpr=$(gpg --homedir "$home" --batch --with-colons --list-secret-keys -- "$key" 2>/dev/null |
-		awk -F: '$1 == "fpr" { print $10; exit }')
-	[ -n "$fpr" ] || die "no secret key $key in $home"
-fi
+signing_key "$key"
+[ ! -d "$key" ] || trap 'gpgconf --homedir "$home" --kill gpg-agent 2>/dev/null || true' EXIT
 gpg_() { gpg --homedir "$home" --batch --quiet "$@"; }
 
 # One keyring for the repository: every suite is signed by the same key.

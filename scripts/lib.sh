@@ -151,3 +151,22 @@ kbuild_tree() {
 		return 1
 	fi
 }
+
+# signing_key KEY: a repository signing key, given as a GnuPG home folder (its first secret key)
+# or a key id of $GNUPGHOME; sets home (the GnuPG home) and fpr (the key's fingerprint), or dies.
+# gpg starts an agent for the home: a caller that made none should stop it when done
+# (gpgconf --homedir "$home" --kill gpg-agent).
+signing_key() {
+	local key=$1
+	if [ -d "$key" ]; then
+		home=$(realpath "$key")
+		fpr=$(gpg --homedir "$home" --batch --with-colons --list-secret-keys 2>/dev/null |
+			awk -F: '$1 == "fpr" { print $10; exit }')
+		[ -n "$fpr" ] || die "no secret key in $key (scripts/make-signing-key.sh makes a throw-away one)"
+	else
+		home=${GNUPGHOME:-$HOME/.gnupg}
+		fpr=$(gpg --homedir "$home" --batch --with-colons --list-secret-keys -- "$key" 2>/dev/null |
+			awk -F: '$1 == "fpr" { print $10; exit }')
+		[ -n "$fpr" ] || die "no secret key $key in $home"
+	fi
+}
