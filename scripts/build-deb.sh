@@ -27,12 +27,6 @@ ekvm ($pkgver) unstable; urgency=medium
  -- ekvm maintainers <maintainers@ekvm.invalid>  $(git -C "$EKVM_TOP" log -1 --format=%cD 2>/dev/null || date -R)
 EOT
 rm -f "$out"/ekvm-dkms_"$pkgver"_*.deb "$out"/ekvm-tools_"$pkgver"_*.deb "$out"/ekvm-fleet_"$pkgver"_*.deb
-(cd "$stage" && dpkg-buildpackage -us -uc -b >"$out/ekvm-$pkgver.build.log" 2>&1) ||
-	{ tail -20 "$out/ekvm-$pkgver.build.log" >&2; die "dpkg-buildpackage failed (log: $out/ekvm-$pkgver.build.log)"; }
-# (lintian's status is kept apart: with pipefail, `lintian | grep || true` always succeeded)
-rc=0
-lintian --fail-on error,warning "$out"/ekvm-dkms_"$pkgver"_all.deb "$out"/ekvm-tools_"$pkgver"_amd64.deb \
-	"$out"/ekvm-fleet_"$pkgver"_amd64.deb >"$out/lintian.log" 2>&1 || rc=$?
-grep -v "^running with root privileges" "$out/lintian.log" >&2 || true
-[ "$rc" -eq 0 ] || die "lintian found problems (above; $out/lintian.log)"
+deb_build "$stage" "$out/ekvm-$pkgver.build.log" "$out"/ekvm-dkms_"$pkgver"_all.deb \
+	"$out"/ekvm-tools_"$pkgver"_amd64.deb "$out"/ekvm-fleet_"$pkgver"_amd64.deb
 info "built $(cd "$out" && echo ekvm-*_"$pkgver"_*.deb)"

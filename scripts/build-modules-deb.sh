@@ -84,11 +84,6 @@ $pkg ($pkgver) unstable; urgency=medium
 EOT
 deb="$out/${pkg}_${pkgver}_amd64.deb" log="$out/$pkg-$pkgver.build.log"
 rm -f "$deb"
-(cd "$stage" && dpkg-buildpackage -us -uc -b >"$log" 2>&1) ||
-	{ tail -20 "$log" >&2; die "dpkg-buildpackage failed (log: $log)"; }
-rc=0
-lintian --fail-on error,warning "$deb" >"$out/lintian-$pkg.log" 2>&1 || rc=$?
-grep -v "^running with root privileges" "$out/lintian-$pkg.log" >&2 || true
-[ "$rc" -eq 0 ] || die "lintian found problems (above; $out/lintian-$pkg.log)"
+deb_build "$stage" "$log" "$deb"
 rm -rf "$stage"
 info "built $(basename "$deb") (KVM $modver, signed by \"$signer\")"

@@ -170,3 +170,16 @@ signing_key() {
 		[ -n "$fpr" ] || die "no secret key $key in $home"
 	fi
 }
+
+# deb_build STAGE LOG DEB...: dpkg-buildpackage -b of the source staged in STAGE (its output
+# in LOG), then lintian on the DEBs it made, warnings being errors (its output in LOG.lintian).
+deb_build() {
+	local stage=$1 log=$2 rc=0
+	shift 2
+	(cd "$stage" && dpkg-buildpackage -us -uc -b >"$log" 2>&1) ||
+		{ tail -20 "$log" >&2; die "dpkg-buildpackage failed (log: $log)"; }
+	# (lintian's status kept apart: with pipefail, `lintian | grep || true` always succeeded)
+	lintian --fail-on error,warning "$@" >"$log.lintian" 2>&1 || rc=$?
+	grep -v "^running with root privileges" "$log.lintian" >&2 || true
+	[ "$rc" -eq 0 ] || die "lintian found problems (above; $log.lintian)"
+}
