@@ -471,6 +471,41 @@ static void delete_copies(struct fleet *f, struct fleet_vm *v, int host)
 	fleet_state_save(f);
 }
 
+/*
+ * A copy of the VM on the destination already, paused, while the source runs it: what an
+ * incoming migration leaves when the destination's libvirtd dies during it and comes back with
+ * the incoming QEMU still there; every new migration then fails with "domain is already
+ * active". The source's copy is the VM (a migration that finished would have paused it and
+ * resumed the destination's); the paused copy never ran the guest, so it is destroyed. A copy
+ * that runs is left alone: the VM running twice is for the operator (the invariant says so).
+ */
+static void clear_stale_dest(struct fleet *f, struct mig *m)
+{
+	const struct fleet_vm *v = &f->vms[m->vm];
+	virDomainPtr d, s = NULL;
+	int ds = 0, dr = 0, ss = 0, sr = 0;
+
+	if (fleet_connect(f, m->dst) || fleet_connect(f, m->src))
+		return;
+	d = virDomainLookupByUUIDString(f->hosts[m->dst].conn, m->uuid);
+	if (d)
+		s = virDomainLookupByUUIDString(f->hosts[m->src].conn, m->uuid);
+	if (d && s && virDomainIsActive(d) == 1 && !virDomainGetState(d, &ds, &dr, 0) &&
+	    ds == VIR_DOMAIN_PAUSED && !virDomainGetState(s, &ss, &sr, 0) &&
+	    ss == VIR_DOMAIN_RUNNING) {
+		int r = virDomainDestroy(d);
+
+		fleet_log(f, m->dst, "%s: %s: a paused copy, left by an interrupted migration, is "
+			  "here while %s runs it: %s", f->moving, v->name, f->hosts[m->src].name,
+			  r ? fleet_virt_error() : "destroyed");
+	}
+	virResetLastError();
+	if (s)
+		virDomainFree(s);
+	if (d)
+		virDomainFree(d);
+}
+
 static int start_one(struct fleet *f, struct mig *m)
 {
 	struct fleet_vm *v = &f->vms[m->vm];
@@ -486,6 +521,7 @@ static int start_one(struct fleet *f, struct mig *m)
 	snprintf(m->dst_uri, sizeof(m->dst_uri), "%s", d->uri);
 	snprintf(m->uuid, sizeof(m->uuid), "%s", v->uuid);
 	m->flags = fleet_migrate_flags(f);
+	clear_stale_dest(f, m);
 	/* a transient VM stays transient: no definition made on the destination or removed */
 	if (v->transient)
 		m->flags &= ~(unsigned int)(VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE);

@@ -3,7 +3,10 @@
 # migrates back to hostA (upgraded and verified): the rollout halts at hostA's return with
 # guest1 running on the destination of its evacuation. With the daemon back, `abort` migrates
 # guest1 home, ends the rollout (aborted, exit 0), releases the leases, and upgrades nothing
-# more: hostB and hostC are never upgraded.
+# more: hostB and hostC are never upgraded. Before the abort, hostA holds a paused copy of guest1,
+# as a libvirtd killed during an incoming migration may leave its QEMU (seen once in CI: every
+# migration home then failed with "domain 'guest1' is already active"); made here when the kill
+# did not leave one: the abort destroys it (guest1 runs on the other host) and goes on.
 set -euo pipefail
 . "$(dirname "$0")/../lib/fleet.sh"
 
@@ -23,10 +26,17 @@ away=$(where guest1)
 if [ -z "$away" ] || [ "$away" = hostA ]; then fail "guest1 runs on '$away', not away from hostA"; fi
 guests_alive
 grep -q "^rollout=" "$FLEET/hostA/lease" || fail "the halted rollout gave up its lease"
+if ! virsh_on hostA domstate guest1 >/dev/null 2>&1; then
+	virsh_on hostA create "$FLEET/guest1.xml" --paused >/dev/null
+fi
+assert_eq "guest1's copy on hostA" paused "$(virsh_on hostA domstate guest1 | xargs)"
+echo "# hostA holds a paused copy of guest1; guest1 runs on $away"
 
 rc=0; ekvm_fleet abort -s "$STATE" >"$FLEET/abort.out" 2>&1 || rc=$?
 assert_eq "abort exit status" 0 "$rc"
 grep -q "abort: 1 VM to bring home" "$STATE.log" || fail "abort: $(tail -10 "$STATE.log")"
+grep -q "hostA: abort: guest1: a paused copy, left by an interrupted migration, is here while $away runs it: destroyed" \
+	"$STATE.log" || fail "the paused copy was not destroyed: $(grep -m3 'paused\|already' "$STATE.log")"
 grep -q "abort: guest1 now on hostA" "$STATE.log" || fail "guest1 was not brought home: $(tail -10 "$STATE.log")"
 [ "$(where guest1)" = hostA ] || fail "guest1 is not running on hostA after the abort"
 for h in "${FLEET_HOSTS[@]}"; do
