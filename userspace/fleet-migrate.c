@@ -485,7 +485,9 @@ static void clear_stale_dest(struct fleet *f, struct mig *m)
 	virDomainPtr d, s = NULL;
 	int ds = 0, dr = 0, ss = 0, sr = 0;
 
-	if (fleet_connect(f, m->dst) || fleet_connect(f, m->src))
+	/* the connections the rollout has: none is made here (a host it cannot reach keeps its
+	 * own error, and the migration says why it fails) */
+	if (!f->hosts[m->dst].conn || !f->hosts[m->src].conn)
 		return;
 	d = virDomainLookupByUUIDString(f->hosts[m->dst].conn, m->uuid);
 	if (d)
