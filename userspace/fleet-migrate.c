@@ -497,8 +497,10 @@ static void clear_stale_dest(struct fleet *f, struct mig *m)
 	    ss == VIR_DOMAIN_RUNNING) {
 		int r = virDomainDestroy(d);
 
-		fleet_log(f, m->dst, "%s: %s: a paused copy, left by an interrupted migration, is "
-			  "here while %s runs it: %s", f->moving, v->name, f->hosts[m->src].name,
+		fleet_log(f, m->dst,
+			  "%s: %s: a paused copy, left by an interrupted migration, is "
+			  "here while %s runs it: %s",
+			  f->moving, v->name, f->hosts[m->src].name,
 			  r ? fleet_virt_error() : "destroyed");
 	}
 	virResetLastError();
