@@ -51,3 +51,12 @@ deb_extract() {
 	fi
 	echo "$dir/root"
 }
+
+# need_tree_and_headers: sets tree (make's prepared KVM tree for EKVM_KVER) and real (that
+# kernel's headers), or fails saying what to run.
+need_tree_and_headers() {
+	tree="$EKVM_BUILD/kvm/$EKVM_KVER"
+	real="/lib/modules/$EKVM_KVER/build"
+	[ -f "$tree/Makefile" ] || fail "no prepared tree $tree: run make first"
+	[ -d "$real" ] || fail "no headers for $EKVM_KVER"
+}

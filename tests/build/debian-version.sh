@@ -9,10 +9,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-tree="$EKVM_BUILD/kvm/$EKVM_KVER"
-real="/lib/modules/$EKVM_KVER/build"
-[ -f "$tree/ekvm-check.sh" ] || fail "no prepared tree $tree: run make first"
-[ -d "$real" ] || fail "no headers for $EKVM_KVER"
+need_tree_and_headers
 v=$EKVM_VERSION_BASE
 
 # the real headers: package.h holds the Debian source version dpkg knows the package by

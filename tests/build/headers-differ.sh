@@ -5,10 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-tree="$EKVM_BUILD/kvm/$EKVM_KVER"
-real="/lib/modules/$EKVM_KVER/build"
-[ -f "$tree/Makefile" ] || fail "no prepared tree $tree: run make first"
-[ -d "$real" ] || fail "no headers for $EKVM_KVER"
+need_tree_and_headers
 
 # Debian's layout: the arch folder (version, config) includes a common folder (headers).
 kdir="$TEST_TMP/headers-arch" common="$TEST_TMP/headers-common"
