@@ -27,9 +27,10 @@ epoch=${SOURCE_DATE_EPOCH:-$(git -C "$EKVM_TOP" log -1 --format=%ct 2>/dev/null 
 		echo "source $(release_version "$r") $(release_source "$r") $(release_debvers "$r")"
 	done
 	for b in $(makefile_var BASES); do
+		v=$(makefile_var "BASE_VERSION_$b")
 		while read -r p; do
-			echo "patch $b $p $(sha256sum <"$(patches_dir "$(makefile_var "BASE_VERSION_$b")")/$p" | cut -d' ' -f1)"
-		done < <(grep -v '^#' "$EKVM_TOP/patches/$b/series" | sed '/^$/d')
+			echo "patch $b $p $(sha256sum <"$(patches_dir "$v")/$p" | cut -d' ' -f1)"
+		done < <(series_patches "$v")
 	done
 	for p in "$@"; do
 		case $p in

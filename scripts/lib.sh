@@ -65,6 +65,14 @@ kvm_files() {
 	) | LC_ALL=C sort
 }
 
+# The same files as tar --wildcards patterns for a Linux source tarball (one top folder): to
+# unpack only them (scripts/verify-debian-source.sh; verify_manifest then compares the set).
+kvm_file_globs() {
+	printf '%s\n' '*/arch/x86/kvm/*' '*/virt/kvm/*' '*/include/kvm/*' \
+		'*/arch/x86/include/asm/kvm*.h' '*/arch/x86/include/uapi/asm/kvm*.h' \
+		'*/include/linux/kvm*.h' '*/include/uapi/linux/kvm*.h' '*/include/trace/events/kvm.h'
+}
+
 # A release as the Makefile's DKMS_RELEASES_<base> give it: <version>:<Debian source version>[,...]
 # (6.1.192:6.1.192-2,6.1.192-1,6.1.192-3). The first Debian version is where the tree is imported
 # from; the others are Debian source versions of the same point release whose KVM files were

@@ -42,12 +42,10 @@ for debver in "$@"; do
 		done
 	fi
 	[ $got = yes ] || { rm -rf "$tmp"; die "cannot download $pkg=$debver (not in the apt sources, nor in ${EKVM_SOURCE_SUITES-trixie}; try apt-get update)"; }
-	# only the folders kvm_files looks in: the file set is compared too
+	# only the KVM files (kvm_file_globs): verify_manifest compares the set too
+	mapfile -t globs < <(kvm_file_globs)
 	dpkg-deb --fsys-tarfile "$tmp"/"$pkg"_*.deb | tar -xO --wildcards "*usr/src/$pkg.tar.xz" |
-		tar -xJ -C "$tmp/tree" --strip-components=1 --wildcards \
-			'*/arch/x86/kvm/*' '*/virt/kvm/*' '*/include/kvm/*' '*/arch/x86/include/asm/kvm*.h' \
-			'*/arch/x86/include/uapi/asm/kvm*.h' '*/include/linux/kvm*.h' \
-			'*/include/uapi/linux/kvm*.h' '*/include/trace/events/kvm.h' ||
+		tar -xJ -C "$tmp/tree" --strip-components=1 --wildcards "${globs[@]}" ||
 		{ rm -rf "$tmp"; die "cannot unpack $pkg=$debver"; }
 	(verify_manifest "$tmp/tree" "$manifest") ||
 		{ rm -rf "$tmp"; die "Debian $debver's KVM is not the tree's (above): it needs a tree of its own"; }

@@ -233,13 +233,15 @@ skip_note_tests() {
 	run EKVM_MODULES_ROOT="$mods" EKVM_DKMS_STATE_ROOT="$T/evil" -- status --json
 	[ "$rc" -eq 0 ] && echo "$out" | jq -e '[.kernels[].skipped] | all(. == null)' >/dev/null
 	ok $? "status: a skipped folder that is not one gives no notes, no error"
-	run EKVM_DKMS_STATE_ROOT="$st" -- validate --json
-	if [ "$(echo "$out" | jq -r '.checks[] | select(.check == "ekvm_abi") | .note')" = "stock KVM is loaded: building failed?[2J?for $rel" ] ||
-		[ -e /sys/module/kvm/ekvm ]; then
-		ok 0 "validate: with stock KVM loaded, ekvm_abi says the running kernel's skip note"
-	else
-		ok 1 "validate: ekvm_abi note: $(echo "$out" | jq -r '.checks[] | select(.check == "ekvm_abi") | .note')"
+	if [ -e /sys/module/kvm/ekvm ] || [ ! -e /sys/module/kvm ]; then
+		echo "ok $((n + 1)) - # SKIP validate's skip note needs stock KVM loaded on this host"
+		n=$((n + 1)) passed=$((passed + 1))
+		return
 	fi
+	run EKVM_DKMS_STATE_ROOT="$st" -- validate --json
+	[ "$(echo "$out" | jq -r '.checks[] | select(.check == "ekvm_abi") | .note')" = \
+		"stock KVM is loaded: building failed?[2J?for $rel" ]
+	ok $? "validate: with stock KVM loaded, ekvm_abi says the running kernel's skip note"
 }
 
 validate_tests() {
