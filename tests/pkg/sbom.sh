@@ -9,7 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib-pkg.sh"
 
 mapfile -t pkgs < <(find "$EKVM_BUILD/deb" "$EKVM_BUILD/rpm" -maxdepth 1 \
-	\( -name "*_${PKGVER}_*.deb" -o -name "ekvm-*-$PKGVER-*.rpm" \) -not -name '*dbgsym*' | sort)
+	\( -name "*_${PKGVER}_*.deb" -o -name "ekvm-*-$PKGVER-*.rpm" \) -not -name '*dbgsym*' -not -name 'ekvm-debug*' | sort)
 [ ${#pkgs[@]} -ge 6 ] || fail "no packages of $PKGVER: run make deb rpm first"
 "$EKVM_TOP/scripts/build-sbom.sh" "$TEST_TMP/a.spdx.json" "${pkgs[@]}"
 "$EKVM_TOP/scripts/build-sbom.sh" "$TEST_TMP/b.spdx.json" "${pkgs[@]}" 2>/dev/null

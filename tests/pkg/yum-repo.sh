@@ -11,7 +11,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib-pkg.sh"
 
 rpms=$EKVM_BUILD/rpm
-mapfile -t pkgs < <(find "$rpms" -maxdepth 1 -name "ekvm-*-$PKGVER-*.rpm" | sort)
+mapfile -t pkgs < <(find "$rpms" -maxdepth 1 -name "ekvm-*-$PKGVER-*.rpm" -not -name 'ekvm-debug*' | sort)
 [ ${#pkgs[@]} -eq 3 ] || fail "no RPMs of $PKGVER in $rpms: run make rpm first"
 for cmd in createrepo_c dnf rpmsign; do
 	command -v "$cmd" >/dev/null || fail "no $cmd (scripts/install-deps.sh -f packaging/deps.txt)"
