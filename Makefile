@@ -168,7 +168,8 @@ YUM_REPO_URL ?= file://$(abspath $(B)/yum-repo)
 yum-repo: rpm
 	@$(if $(filter $(B)/repo-key,$(REPO_KEY)),scripts/make-signing-key.sh $(REPO_KEY) >/dev/null &&) true
 	@scripts/build-yum-repo.sh $(B)/yum-repo $(YUM_REPO_URL) $(REPO_KEY) \
-		$(wildcard $(B)/rpm/ekvm-*-$(PKG_VERSION)-*.rpm)
+		$(filter-out $(B)/rpm/ekvm-debug%,$(wildcard $(B)/rpm/ekvm-*-$(PKG_VERSION)-*.rpm)) \
+		$(wildcard $(B)/kernel-rpm/release/kernel-ekvm*.x86_64.rpm)
 
 # The release's software bill of materials, SPDX 2.3 JSON: the Debian sources of the KVM trees,
 # the series, the packages (docs/packages.md), in build/sbom/.
@@ -176,7 +177,7 @@ sbom: deb rpm
 	@mkdir -p $(B)/sbom
 	@scripts/build-sbom.sh $(B)/sbom/ekvm-$(PKG_VERSION).spdx.json \
 		$(filter-out %-dbgsym_$(PKG_VERSION)_amd64.deb,$(wildcard $(B)/deb/*_$(PKG_VERSION)_*.deb)) \
-		$(wildcard $(B)/rpm/ekvm-*-$(PKG_VERSION)-*.rpm)
+		$(filter-out $(B)/rpm/ekvm-debug%,$(wildcard $(B)/rpm/ekvm-*-$(PKG_VERSION)-*.rpm))
 
 # What the lab (tests/lab) installs: releases EKVM_RELEASE and EKVM_RELEASE+1 (with the lab's
 # patch) and two broken EKVM_RELEASE+1, in a signed repository (suites lab, lab-broken and
