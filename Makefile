@@ -148,22 +148,24 @@ modules-deb: pkg-deps
 			$(B)/modules/$(BASE_KVER_$(b)), \
 		echo "ekvm: no modules built for $(BASE_KVER_$(b)): no ekvm-modules-$(BASE_KVER_$(b)) (make modules BASE=$(b))" >&2) &&) true
 
-# A signed apt repository of the packages in build/deb and ekvm-archive-keyring (the key for
-# Signed-By:), one suite per Debian release in REPO_SUITES (bookworm, trixie: the same packages
-# today, docs/packages.md), signed by a throw-away key made once in build/repo-key/
-# (REPO_KEY=<GnuPG home or key id> signs with another), in build/repo/.
+# A signed apt repository, one suite per Debian release in REPO_SUITES (bookworm, trixie), each
+# suite's packages built in a clean root of that suite (scripts/deb-build-root.sh, in
+# build/deb-<suite>/: the same version, the suite's own toolchain and libraries), with
+# ekvm-archive-keyring (the key for Signed-By:), signed by a throw-away key made once in
+# build/repo-key/ (REPO_KEY=<GnuPG home or key id> signs with another), in build/repo/.
 REPO_SUITES ?= bookworm trixie
 REPO_KEY ?= $(B)/repo-key
-repo: deb
+repo: pkg-deps
 	@$(if $(filter $(B)/repo-key,$(REPO_KEY)),scripts/make-signing-key.sh $(REPO_KEY) >/dev/null &&) true
 	@scripts/build-keyring-deb.sh $(B)/keyring $(PKG_VERSION) $(REPO_KEY)
-	@$(foreach s,$(REPO_SUITES),scripts/build-repo.sh $(B)/repo $(s) $(REPO_KEY) \
-		$(B)/keyring/ekvm-archive-keyring_$(PKG_VERSION)_all.deb \
-		$(filter-out %-dbgsym_$(PKG_VERSION)_amd64.deb,$(wildcard $(B)/deb/*_$(PKG_VERSION)_*.deb)) &&) true
+	@$(foreach s,$(REPO_SUITES),scripts/build-deb.sh -s $(s) $(B)/deb-$(s) $(PKG_VERSION) $(DKMS_RELEASES_ALL) && \
+		scripts/build-repo.sh $(B)/repo $(s) $(REPO_KEY) $(B)/keyring/ekvm-archive-keyring_$(PKG_VERSION)_all.deb \
+		$(foreach p,ekvm-dkms_$(PKG_VERSION)_all ekvm-tools_$(PKG_VERSION)_amd64 ekvm-fleet_$(PKG_VERSION)_amd64,$(B)/deb-$(s)/$(p).deb) &&) true
 
-# A signed dnf/yum repository of the RPMs in build/rpm and ekvm-release (the .repo file for
-# YUM_REPO_URL, the key), signed by REPO_KEY as make repo's, in build/yum-repo/
-# (docs/packages.md).
+# A signed dnf/yum repository of the RPMs in build/rpm (not the debug information packages),
+# the release kernel's RPMs when they are built (make kernel-rpm KCONFIG=release: RHEL-family
+# hosts run ekvm's own kernel) and ekvm-release (the .repo file for YUM_REPO_URL, the key),
+# signed by REPO_KEY as make repo's, in build/yum-repo/ (docs/packages.md).
 YUM_REPO_URL ?= file://$(abspath $(B)/yum-repo)
 yum-repo: rpm
 	@$(if $(filter $(B)/repo-key,$(REPO_KEY)),scripts/make-signing-key.sh $(REPO_KEY) >/dev/null &&) true
@@ -196,7 +198,7 @@ rpm: pkg-deps
 # tests/pkg/repo-suites.sh: the signed repository's suites installed from and upgraded in a
 # bookworm and a trixie root, about 10 minutes); make pkg-test runs every test.
 PKG_TESTS ?= $(wildcard tests/pkg/*.sh)
-CHECK_PKG_TESTS := $(filter-out tests/pkg/trixie-lifecycle.sh tests/pkg/repo-suites.sh,$(wildcard tests/pkg/*.sh))
+CHECK_PKG_TESTS := $(filter-out tests/pkg/trixie-lifecycle.sh tests/pkg/repo-suites.sh tests/pkg/reproducible.sh,$(wildcard tests/pkg/*.sh))
 pkg-test: modules deb rpm userspace-static
 	@tests/run.sh $(PKG_TESTS)
 

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Build the Debian packages ekvm-dkms, ekvm-tools and ekvm-fleet into OUT from a staged source
 # tree: packaging/deb/debian, dkms.conf, the DKMS source (scripts/dkms-source.sh) and userspace/.
+# With -s SUITE the build runs in a clean root of that Debian suite (scripts/deb-build-root.sh)
+# instead of on this machine.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-[ $# -ge 3 ] || usage "$0 OUT PACKAGE_VERSION RELEASE..."
+suite=
+if [ "${1:-}" = -s ]; then
+	[ $# -ge 2 ] || usage "$0 [-s SUITE] OUT PACKAGE_VERSION RELEASE..."
+	suite=$2
+	shift 2
+fi
+[ $# -ge 3 ] || usage "$0 [-s SUITE] OUT PACKAGE_VERSION RELEASE..."
 out=$(realpath -m "$1") pkgver=$2
 shift 2
 stage="$out/ekvm-$pkgver"
@@ -27,6 +35,10 @@ ekvm ($pkgver) unstable; urgency=medium
  -- ekvm maintainers <maintainers@ekvm.invalid>  $(git -C "$EKVM_TOP" log -1 --format=%cD 2>/dev/null || date -R)
 EOT
 rm -f "$out"/ekvm-dkms_"$pkgver"_*.deb "$out"/ekvm-tools_"$pkgver"_*.deb "$out"/ekvm-fleet_"$pkgver"_*.deb
-deb_build "$stage" "$out/ekvm-$pkgver.build.log" "$out"/ekvm-dkms_"$pkgver"_all.deb \
-	"$out"/ekvm-tools_"$pkgver"_amd64.deb "$out"/ekvm-fleet_"$pkgver"_amd64.deb
+if [ -n "$suite" ]; then
+	"$EKVM_TOP/scripts/deb-build-root.sh" "$suite" "$stage"
+else
+	deb_build "$stage" "$out/ekvm-$pkgver.build.log" "$out"/ekvm-dkms_"$pkgver"_all.deb \
+		"$out"/ekvm-tools_"$pkgver"_amd64.deb "$out"/ekvm-fleet_"$pkgver"_amd64.deb
+fi
 info "built $(cd "$out" && echo ekvm-*_"$pkgver"_*.deb)"
