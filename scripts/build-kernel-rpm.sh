@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kernel-ekvm RPMs (docs/kernel-packages.md): packaging/rpm/kernel-ekvm.spec built with
 # rpmbuild from the base tarball (Source0, made from the verified import), the config of
-# build-kernel.sh PROFILE (Source1), the generated ekvm_version.h (Source2) and the series
+# build-kernel.sh PROFILE for EL hosts (Source1, config-el: SELinux first), the generated ekvm_version.h (Source2) and the series
 # (Source3); checked with rpmlint (packaging/kernel/rpmlint.toml).
 #   build-kernel-rpm.sh PROFILE OUTDIR
 # EKVM_KERNEL_JOBS (default: the number of cores) sets make -j; rpmbuild runs under nice.
@@ -15,12 +15,13 @@ tree=$("$EKVM_TOP/scripts/build-kernel.sh" "$profile")
 work=$(dirname "$tree")
 version=$(makefile_var VERSION)
 # the base's own <version>.<release> (PKG_VERSION is the DKMS package's, of the first base)
-pkgver=$(makefile_var VERSION).$(makefile_var EKVM_RELEASE)
+# (EKVM_RELEASE=N builds release N, as build-kernel.sh does: the kernel tests' next release)
+pkgver=$(makefile_var VERSION).${EKVM_RELEASE:-$(makefile_var EKVM_RELEASE)}
 src=$(src_dir "$version")
 jobs=${EKVM_KERNEL_JOBS:-$(nproc)}
 top=$work/rpmbuild
 # uname -r of this build: the version, localversion-ekvm, then CONFIG_LOCALVERSION
-krel=$version$(cat "$tree/localversion-ekvm")$(sed -n 's/^CONFIG_LOCALVERSION="\(.*\)"$/\1/p' "$work/config")
+krel=$version$(cat "$tree/localversion-ekvm")$(sed -n 's/^CONFIG_LOCALVERSION="\(.*\)"$/\1/p' "$work/config-el")
 
 # Source0: the imported base as a tarball, made once per import (deterministic: sorted, owner
 # root, the time of the import's stamp).
@@ -35,7 +36,7 @@ fi
 
 rm -rf "$top" && mkdir -p "$top/SOURCES"
 ln -s "$tarball" "$top/SOURCES/linux-$version.tar.xz"
-cp "$work/config" "$top/SOURCES/config-$krel"
+cp "$work/config-el" "$top/SOURCES/config-$krel"
 cp "$work/ekvm_version.h" "$top/SOURCES/"
 series=()
 mapfile -t series < <(series_patches "$version")

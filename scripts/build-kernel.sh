@@ -9,7 +9,8 @@
 # The tree is build/kernel/<base>/PROFILE/linux-<version>; it is made again only when the base,
 # the series or the release counter changed (a stamp of their contents), so a second package
 # build reuses the objects of the first. The final config is also written beside the tree as
-# build/kernel/<base>/PROFILE/config (the RPM build's Source1) and ekvm_version.h (its Source2).
+# build/kernel/<base>/PROFILE/config, with config-el (the RPM build's Source1: the same with
+# kernel/config/el.config merged last) and ekvm_version.h (its Source2).
 # The fragments are kernel/config/{ekvm,PROFILE}.config, each followed by the base's override of
 # the same name in kernel/config/<base>/ when there is one (a later line of an option wins).
 # EKVM_KCONFIG_DIR replaces kernel/config/ (the tests use it).
@@ -24,6 +25,9 @@ src=$(src_dir "$version")
 cfgdir=${EKVM_KCONFIG_DIR:-$EKVM_TOP/kernel/config}
 series=$(series_of "$version")
 work=$EKVM_BUILD/kernel/$series/$profile
+# Another release counter than the Makefile's (EKVM_RELEASE=N, the kernel tests' next release)
+# gets a folder of its own, so that the release's tree and objects stay.
+[ "$release" = "$(makefile_var EKVM_RELEASE)" ] || work+=-r$release
 tree=$work/linux-$version
 case $profile in
 minimal) base_config='' ;;
@@ -72,46 +76,59 @@ fi
 cp "$tree/include/linux/ekvm_version.h" "$work/ekvm_version.h"
 cp "$tree/localversion-ekvm" "$work/localversion-ekvm"
 
-# The config: the profile's base, the fragments merged over it, make olddefconfig; then every
-# line of the fragments must hold (an option Kconfig dropped is an error, not a surprise).
-cfg=$work/config.new
-rm -rf "$work/merge" && mkdir -p "$work/merge"
-if [ -z "$base_config" ]; then
-	make -s -C "$tree" KCONFIG_CONFIG="$work/merge/.config" x86_64_defconfig >/dev/null
-	frags=("$tree/kernel/configs/kvm_guest.config" "${ours[@]}")
-else
-	cp "$base_config" "$work/merge/.config"
-	frags=("${ours[@]}")
-fi
-"$tree/scripts/kconfig/merge_config.sh" -m -O "$work/merge" "$work/merge/.config" "${frags[@]}" \
-	>"$work/merge/log" 2>&1 || die "merge_config failed: $(tail -1 "$work/merge/log")"
-cp "$work/merge/.config" "$cfg"
-make -s -C "$tree" KCONFIG_CONFIG="$cfg" olddefconfig >/dev/null
-# What ekvm's fragments ask for, an option's last line winning (a base's override), each line
-# with the fragment that says it.
-declare -A want from
-for f in "${ours[@]}"; do
-	while read -r line; do
-		want[${line%%[= ]*}]=$line
-		from[${line%%[= ]*}]=kernel/config/${f#"$cfgdir"/}
-	done < <(sed -n -e 's/^\(CONFIG_[A-Za-z0-9_]*=.*\)/\1/p' -e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set/\1 unset/p' "$f")
-done
-for opt in "${!want[@]}"; do
-	line=${want[$opt]}
-	if [[ $line == *=* ]]; then
-		grep -qxF -- "$line" "$cfg" ||
-			die "${from[$opt]}: $line does not hold after olddefconfig (got: $(grep "^$opt=" "$cfg" || echo 'not set'))"
-	elif grep -q "^$opt=" "$cfg"; then
-		die "${from[$opt]}: $opt should not be set, got $(grep "^$opt=" "$cfg")"
+# A config: the profile's base, the fragments FRAG... merged over it, make olddefconfig, written
+# to OUT; then every line of the fragments must hold (an option Kconfig dropped is an error, not
+# a surprise).
+make_config() {
+	local out=$1 merge=$work/merge line opt f frags
+	shift
+	rm -rf "$merge" && mkdir -p "$merge"
+	if [ -z "$base_config" ]; then
+		make -s -C "$tree" KCONFIG_CONFIG="$merge/.config" x86_64_defconfig >/dev/null
+		frags=("$tree/kernel/configs/kvm_guest.config" "$@")
+	else
+		cp "$base_config" "$merge/.config"
+		frags=("$@")
 	fi
-done
-rm -rf "$work/merge" "$cfg.old"
-# A profile other than release says so in uname -r (6.1.192.1-ekvm-minimal), so that a test
-# kernel is never taken for, nor installed over, a release kernel of the same version.
-if [ "$profile" != release ]; then
-	sed -i "s/^CONFIG_LOCALVERSION=\"\(.*\)\"$/CONFIG_LOCALVERSION=\"\1-$profile\"/" "$cfg"
-	grep -q "^CONFIG_LOCALVERSION=\".*-$profile\"$" "$cfg" || die "no CONFIG_LOCALVERSION in $cfg"
-fi
+	"$tree/scripts/kconfig/merge_config.sh" -m -O "$merge" "$merge/.config" "${frags[@]}" \
+		>"$merge/log" 2>&1 || die "merge_config failed: $(tail -1 "$merge/log")"
+	cp "$merge/.config" "$out"
+	make -s -C "$tree" KCONFIG_CONFIG="$out" olddefconfig >/dev/null
+	# What ekvm's fragments ask for, an option's last line winning (a base's override), each
+	# line with the fragment that says it.
+	local -A want=() from=()
+	for f in "$@"; do
+		while read -r line; do
+			want[${line%%[= ]*}]=$line
+			from[${line%%[= ]*}]=kernel/config/${f#"$cfgdir"/}
+		done < <(sed -n -e 's/^\(CONFIG_[A-Za-z0-9_]*=.*\)/\1/p' -e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set/\1 unset/p' "$f")
+	done
+	for opt in "${!want[@]}"; do
+		line=${want[$opt]}
+		if [[ $line == *=* ]]; then
+			grep -qxF -- "$line" "$out" ||
+				die "${from[$opt]}: $line does not hold after olddefconfig (got: $(grep "^$opt=" "$out" || echo 'not set'))"
+		elif grep -q "^$opt=" "$out"; then
+			die "${from[$opt]}: $opt should not be set, got $(grep "^$opt=" "$out")"
+		fi
+	done
+	rm -rf "$merge" "$out.old"
+	# A profile other than release says so in uname -r (6.1.192.1-ekvm-minimal), so that a
+	# test kernel is never taken for, nor installed over, a release kernel of the same version.
+	if [ "$profile" != release ]; then
+		sed -i "s/^CONFIG_LOCALVERSION=\"\(.*\)\"$/CONFIG_LOCALVERSION=\"\1-$profile\"/" "$out"
+		grep -q "^CONFIG_LOCALVERSION=\".*-$profile\"$" "$out" || die "no CONFIG_LOCALVERSION in $out"
+	fi
+}
+
+# The profile's config (the tree's: the Debian packages), then the RPM's (config-el: the same
+# with el.config and its base override merged last, SELinux first among the LSMs).
+cfg=$work/config.new
+make_config "$cfg" "${ours[@]}"
+el=("$cfgdir/el.config")
+[ ! -f "$cfgdir/$series/el.config" ] || el+=("$cfgdir/$series/el.config")
+make_config "$work/config-el.new" "${ours[@]}" "${el[@]}"
+mv "$work/config-el.new" "$work/config-el"
 # Left alone when unchanged, so that kbuild sees nothing new.
 if ! cmp -s "$cfg" "$tree/.config"; then cp "$cfg" "$tree/.config"; fi
 mv "$cfg" "$work/config"
