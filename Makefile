@@ -268,8 +268,15 @@ kernel-deb: kernel-deps
 kernel-rpm: kernel-deps
 	@scripts/build-kernel-rpm.sh $(KCONFIG) $(B)/kernel-rpm/$(KCONFIG)
 
+# The next release of the same kernels (EKVM_RELEASE + 1, in the same folders), for the upgrade
+# tests of kernel-test: apt upgrade through the linux-image-ekvm meta-package, rpm -U.
+KERNEL_NEXT_RELEASE := $(shell echo $$(($(EKVM_RELEASE) + 1)))
+kernel-next: kernel-deps
+	@EKVM_RELEASE=$(KERNEL_NEXT_RELEASE) scripts/build-kernel-deb.sh $(KCONFIG) $(B)/kernel-deb/$(KCONFIG)
+	@EKVM_RELEASE=$(KERNEL_NEXT_RELEASE) scripts/build-kernel-rpm.sh $(KCONFIG) $(B)/kernel-rpm/$(KCONFIG)
+
 kernel-test: userspace-static
-	$(MAKE) kernel-deb kernel-rpm KCONFIG=minimal
+	$(MAKE) kernel-deb kernel-rpm kernel-next KCONFIG=minimal
 	@BASE=$(BASE) tests/run.sh tests/kernel/config.sh tests/kernel/deb.sh tests/kernel/rpm.sh \
 		tests/kernel/vm.sh
 
@@ -291,5 +298,5 @@ print-%:
 	@echo '$($*)'
 
 .PHONY: all deps import modules userspace install userspace-static vm-test pkg-deps deb modules-deb repo yum-repo sbom lab-releases rpm pkg-test check-patches check-sync check-base check-full check-releases test check bench clean distclean \
-	kernel-deps kernel-deb kernel-rpm kernel-test fleet-deps fleet-test fleet-test-full lab-deps lab-image lab-test \
+	kernel-deps kernel-deb kernel-rpm kernel-next kernel-test fleet-deps fleet-test fleet-test-full lab-deps lab-image lab-test \
 	lab-hosts

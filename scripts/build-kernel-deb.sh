@@ -3,7 +3,8 @@
 # PROFILE built with the kernel's own packaging (make bindeb-pkg); the image and headers
 # packages are kept in OUTDIR and checked with lintian (packaging/kernel/lintian-suppress
 # says why each tag it lists does not apply). linux-libc-dev is not shipped: it would replace
-# the distro's.
+# the distro's. The meta-packages linux-image-ekvm[-PROFILE] and linux-headers-ekvm[-PROFILE]
+# of this release are built beside them (scripts/build-kernel-meta-deb.sh).
 #   build-kernel-deb.sh PROFILE OUTDIR
 # The base is the top Makefile's (BASE=6.12 in the environment or make's command line).
 # EKVM_KERNEL_JOBS (default: the number of cores) sets make -j; the build runs under nice.
@@ -16,7 +17,8 @@ profile=$1 out=$2
 tree=$("$EKVM_TOP/scripts/build-kernel.sh" "$profile")
 work=$(dirname "$tree")
 # the base's own <version>.<release> (PKG_VERSION is the DKMS package's, of the first base)
-pkgver=$(makefile_var VERSION).$(makefile_var EKVM_RELEASE)
+# (EKVM_RELEASE=N builds release N, as build-kernel.sh does: the kernel tests' next release)
+pkgver=$(makefile_var VERSION).${EKVM_RELEASE:-$(makefile_var EKVM_RELEASE)}
 jobs=${EKVM_KERNEL_JOBS:-$(nproc)}
 # LOCALVERSION set (empty): uname -r is the config's alone, no "+" from a version control tree.
 kmake=(make -C "$tree" -j"$jobs" LOCALVERSION= KDEB_PKGVERSION="$pkgver-1" KDEB_SOURCENAME=linux-ekvm
@@ -58,6 +60,11 @@ rm -f "$work"/*.deb "$work"/*.buildinfo "$work"/*.changes
 abi=$(awk '$2 == "EKVM_ABI_LEVEL" { print $3 }' "$tree/include/uapi/linux/ekvm.h")
 [ -n "$abi" ] || die "no EKVM_ABI_LEVEL in $tree/include/uapi/linux/ekvm.h"
 "$EKVM_TOP/scripts/deb-provides.sh" "$out/linux-image-${krel}_"*.deb "ekvm-abi-$abi"
+# linux-image-ekvm[-<profile>] and linux-headers-ekvm[-<profile>]: apt upgrade follows them to
+# each new ekvm kernel
+flavour=
+[ "$profile" = release ] || flavour=-$profile
+mapfile -t meta < <("$EKVM_TOP/scripts/build-kernel-meta-deb.sh" "$out" "$krel" "$pkgver-1" "$flavour")
 
 # lintian: every tag is either fixed or listed, with its reason, in the suppress file.
 supp=$EKVM_TOP/packaging/kernel/lintian-suppress
@@ -66,6 +73,6 @@ if ! lintian --fail-on error,warning --suppress-tags-from-file <(sed 's/#.*//' "
 	cat "$work/lintian.log" >&2
 	die "lintian found problems in the kernel packages (see above)"
 fi
-for d in "${shipped[@]}"; do
+for d in "${shipped[@]}" "${meta[@]}"; do
 	echo "$d $(du -k "$d" | cut -f1) KiB"
 done

@@ -20,6 +20,40 @@ KREL=$PKGVER-ekvm
 [ "$KPROFILE" = release ] || KREL+=-$KPROFILE
 KDEBS=$EKVM_BUILD/kernel-deb/$KPROFILE
 KRPMS=${EKVM_KERNEL_RPMS:-$EKVM_BUILD/kernel-rpm/$KPROFILE}
+# the next release of the same kernel (make kernel-test builds it too): the upgrade tests
+NEXT_PKGVER=$KBASE.$(($(makefile_var EKVM_RELEASE) + 1))
+NEXT_KREL=${KREL/#$PKGVER/$NEXT_PKGVER}
+# the meta-packages' flavour: empty for the release profile, -<profile> for another
+KFLAVOUR=
+[ "$KPROFILE" = release ] || KFLAVOUR=-$KPROFILE
+# the clean Debian 12 root the kernel packages are installed in (never on this machine)
+KROOT_TAR=$EKVM_BUILD/roots/bookworm-kernel.tar
+}
+
+# kernel_root: the calling test runs again, whole, in a private mount namespace, in a clean
+# Debian 12 root (scripts/suite-root.sh, cached in build/roots/) with Debian's kernel, kmod,
+# initramfs-tools and systemd (kernel-install), unpacked in $TEST_TMP/root with /proc, /sys and
+# /dev mounted (the mounts go with the namespace; the root goes when the run ends). In the inner
+# run it returns with root set; in_root runs a command in it.
+kernel_root() {
+	if [ -z "${EKVM_KROOT_NS:-}" ]; then
+		"$EKVM_TOP/scripts/suite-root.sh" bookworm "$KROOT_TAR" linux-image-amd64 kmod \
+			initramfs-tools systemd
+		local rc=0
+		unshare --mount --propagation private --fork env EKVM_KROOT_NS=1 "$0" || rc=$?
+		rm -rf "$TEST_TMP/root"
+		exit $rc
+	fi
+	root=$TEST_TMP/root
+	mkdir -p "$root"
+	tar -C "$root" --numeric-owner -xf "$KROOT_TAR"
+	mount -t proc proc "$root/proc"
+	mount -t sysfs sys "$root/sys"
+	mount --rbind /dev "$root/dev"
+}
+
+in_root() {
+	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"
 }
 
 # ekvm's config fragments of the profile on the base, in merge order (scripts/build-kernel.sh):
