@@ -57,6 +57,8 @@ if [ "$profile" != release ]; then
 	defs+=(--define "profile_tag .$profile")
 	rel=1.$profile
 fi
+# the kernel-*-uname-r provides, when krel is a valid RPM version-release (one "-")
+[[ $krel == *-* && $krel != *-*-* ]] && defs+=(--define "ekvm_uname_r $krel")
 if command -v ccache >/dev/null; then
 	export CCACHE_DIR=${CCACHE_DIR:-$EKVM_BUILD/kernel/ccache}
 	defs+=(--define "ekvm_cc ccache gcc")
