@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ekvm's apt repository as Debian 12 and Debian 13 hosts use it (make pkg-test; root): a signed
 # repository with suites bookworm and trixie (scripts/build-repo.sh, a throw-away key) holding
-# make deb's packages and ekvm-archive-keyring, then the next release. In a clean root of each
+# each suite's packages built in a clean root of that suite (build-deb.sh -s, as make repo
+# builds them) and ekvm-archive-keyring, then the next release built the same way. In a clean root of each
 # suite (scripts/suite-root.sh, cached in build/roots/; trixie's with a kernel's headers, so
 # DKMS builds there), entered with chroot in a private mount namespace, the repository bound
 # in at /srv/ekvm and read over file:, as docs/packages.md tells a host to:
@@ -14,8 +15,6 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib-pkg.sh"
 
-debs=$EKVM_BUILD/deb
-[ -f "$debs/ekvm-dkms_${PKGVER}_all.deb" ] || fail "no packages in $debs: run make deb first"
 release=$(makefile_var EKVM_RELEASE) k13=$(makefile_var TRIXIE_KVER)
 next="$EKVM_VERSION_BASE.$((release + 1))"
 read -r -a dkms_releases <<<"$(makefile_var DKMS_RELEASES_ALL)"
@@ -27,9 +26,14 @@ if [ -z "${EKVM_SUITES_NS:-}" ]; then
 		"linux-headers-$k13" "linux-image-$k13" kmod xz-utils openssl python3 libkmod2 ca-certificates
 	"$EKVM_TOP/scripts/make-signing-key.sh" "$key" >/dev/null
 	"$EKVM_TOP/scripts/build-keyring-deb.sh" "$TEST_TMP/keyring" "$PKGVER" "$key" >/dev/null
-	EKVM_RELEASE=$((release + 1)) "$EKVM_TOP/scripts/build-deb.sh" "$TEST_TMP/next" "$next" \
-		"${dkms_releases[@]}" >"$TEST_TMP/build-next.log" 2>&1 ||
-		{ tail -20 "$TEST_TMP/build-next.log"; fail "building $next failed"; }
+	for suite in bookworm trixie; do
+		"$EKVM_TOP/scripts/build-deb.sh" -s "$suite" "$TEST_TMP/$suite-n" "$PKGVER" \
+			"${dkms_releases[@]}" >"$TEST_TMP/build-$suite-n.log" 2>&1 ||
+			{ tail -20 "$TEST_TMP/build-$suite-n.log"; fail "building $PKGVER in a $suite root failed"; }
+		EKVM_RELEASE=$((release + 1)) "$EKVM_TOP/scripts/build-deb.sh" -s "$suite" "$TEST_TMP/$suite-next" "$next" \
+			"${dkms_releases[@]}" >"$TEST_TMP/build-$suite-next.log" 2>&1 ||
+			{ tail -20 "$TEST_TMP/build-$suite-next.log"; fail "building $next in a $suite root failed"; }
+	done
 	rc=0
 	# keep TEST_TMP (lib.sh empties it when the test starts): the inner run keeps its own
 	mv "$TEST_TMP" "$TEST_TMP.outer"
@@ -44,8 +48,8 @@ publish() { # publish SUITE DEB...: the repository's SUITE now holds these packa
 	"$EKVM_TOP/scripts/build-repo.sh" "$repo" "$s" "$outer/key" \
 		"$outer/keyring/ekvm-archive-keyring_${PKGVER}_all.deb" "$@" >/dev/null
 }
-release_n=("$debs/ekvm-dkms_${PKGVER}_all.deb" "$debs/ekvm-tools_${PKGVER}_amd64.deb" "$debs/ekvm-fleet_${PKGVER}_amd64.deb")
-release_next=("$outer/next/ekvm-dkms_${next}_all.deb" "$outer/next/ekvm-tools_${next}_amd64.deb" "$outer/next/ekvm-fleet_${next}_amd64.deb")
+# SUITE's packages of release VERSION (N or next), built in its root
+built() { echo "$outer/$1-$2/ekvm-dkms_${3}_all.deb" "$outer/$1-$2/ekvm-tools_${3}_amd64.deb" "$outer/$1-$2/ekvm-fleet_${3}_amd64.deb"; }
 
 for suite in bookworm trixie; do
 	echo "# $suite"
@@ -59,6 +63,8 @@ for suite in bookworm trixie; do
 	mount -t sysfs sys "$root/sys"
 	mount --rbind /dev "$root/dev"
 	mkdir -p "$root/srv/ekvm"
+	read -r -a release_n <<<"$(built "$suite" n "$PKGVER")"
+	read -r -a release_next <<<"$(built "$suite" next "$next")"
 	publish "$suite" "${release_n[@]}"
 	mount --bind "$repo" "$root/srv/ekvm"
 	in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
@@ -76,6 +82,9 @@ for suite in bookworm trixie; do
 	apt_r update >"$TEST_TMP/$suite-update.log" 2>&1 || { tail -20 "$TEST_TMP/$suite-update.log"; fail "$suite: apt-get update failed"; }
 	apt_r install ekvm-archive-keyring ekvm-tools >"$TEST_TMP/$suite-install.log" 2>&1 ||
 		{ tail -30 "$TEST_TMP/$suite-install.log"; fail "$suite: apt-get install ekvm-tools failed"; }
+	# the host got its suite's build of the tool
+	dpkg-deb -x "${release_n[1]}" "$TEST_TMP/$suite-tools"
+	cmp -s "$TEST_TMP/$suite-tools/usr/bin/ekvm" "$root/usr/bin/ekvm" || fail "$suite: /usr/bin/ekvm is not $suite's build"
 	assert_eq "$suite: the key file's package" "ekvm-archive-keyring: /usr/share/keyrings/ekvm-archive-keyring.gpg" \
 		"$(in_root dpkg -S /usr/share/keyrings/ekvm-archive-keyring.gpg)"
 	# shellcheck disable=SC2016 # dpkg-query's format
