@@ -145,7 +145,7 @@ assert_eq "installed kvm version" "$PKGVER" "$(in_root modinfo -k "$KREL" -F ver
 rpm_r -U --nodeps "${next[@]}" >"$TEST_TMP/upgrade.log" 2>&1 ||
 	{ tail -20 "$TEST_TMP/upgrade.log"; fail "rpm -U to $NEXT_PKGVER failed"; }
 assert_eq "after rpm -U" "kernel-ekvm-$NEXT_PKGVER-$rel kernel-ekvm-devel-$NEXT_PKGVER-$rel kernel-ekvm-modules-$NEXT_PKGVER-$rel" \
-	"$(rpm_r -qa | sort | xargs)"
+	"$(rpm_r -qa --qf '%{NAME}-%{VERSION}-%{RELEASE}\n' | sort | xargs)"
 [ -s "$root/lib/modules/$NEXT_KREL/modules.dep" ] || fail "%posttrans did not run depmod for $NEXT_KREL"
 assert_eq "the next release's kvm version" "$NEXT_PKGVER" "$(in_root modinfo -k "$NEXT_KREL" -F version kvm)"
 for f in "/lib/modules/$KREL" "/usr/src/kernels/$KREL" "/boot/vmlinuz-$KREL"; do
