@@ -103,7 +103,7 @@ apt_r install "linux-image-ekvm$KFLAVOUR" "linux-headers-ekvm$KFLAVOUR" >"$TEST_
 [ -f "$root/boot/vmlinuz-$KREL" ] || fail "no /boot/vmlinuz-$KREL after install"
 [ -s "$root/boot/initrd.img-$KREL" ] || fail "Debian's initramfs hook made no /boot/initrd.img-$KREL"
 assert_eq "installed kvm version" "$PKGVER" "$(in_root modinfo -k "$KREL" -F version kvm)"
-[ -e "$root/lib/modules/$KREL/build/Makefile" ] || fail "/lib/modules/$KREL/build is not the headers"
+in_root test -e "/lib/modules/$KREL/build/Makefile" || fail "/lib/modules/$KREL/build is not the headers"
 assert_eq "Debian's kernel packages stay" "$stock_before" "$(kernel_pkgs | grep -v -e "-$KREL " -e "-ekvm$KFLAVOUR ")"
 
 echo "# the next release published: apt upgrade brings its kernel"
@@ -116,7 +116,7 @@ assert_eq "linux-image-ekvm$KFLAVOUR after upgrade" "$NEXT_PKGVER" "$(in_root dp
 [ -f "$root/boot/vmlinuz-$NEXT_KREL" ] || fail "no /boot/vmlinuz-$NEXT_KREL after apt upgrade"
 [ -s "$root/boot/initrd.img-$NEXT_KREL" ] || fail "no /boot/initrd.img-$NEXT_KREL after apt upgrade"
 assert_eq "the next kernel's kvm version" "$NEXT_PKGVER" "$(in_root modinfo -k "$NEXT_KREL" -F version kvm)"
-[ -e "$root/lib/modules/$NEXT_KREL/build/Makefile" ] || fail "the next kernel's headers are not installed"
+in_root test -e "/lib/modules/$NEXT_KREL/build/Makefile" || fail "the next kernel's headers are not installed"
 # the first kernel stays installed beside it (what booted may be it), as with Debian's kernels
 [ -f "$root/boot/vmlinuz-$KREL" ] || fail "apt upgrade removed the running release's kernel"
 
