@@ -195,8 +195,10 @@ rpm: pkg-deps
 # make deb packages them (ekvm-modules-<kver>).
 # make check leaves out the tests in clean roots of Debian 12 and 13 (tests/pkg/trixie-lifecycle.sh:
 # DKMS with gcc-14, Debian 13's kernel booted, about 6 minutes on a clean clone;
-# tests/pkg/repo-suites.sh: the signed repository's suites installed from and upgraded in a
-# bookworm and a trixie root, about 10 minutes); make pkg-test runs every test.
+# tests/pkg/repo-suites.sh: the signed repository's suites, each built in its own root, installed
+# from and upgraded in a bookworm and a trixie root, about 15 minutes; tests/pkg/reproducible.sh:
+# the debs built in clean bookworm and trixie roots and the RPMs, each twice, about 5 minutes with
+# the roots cached); make pkg-test runs every test.
 PKG_TESTS ?= $(wildcard tests/pkg/*.sh)
 CHECK_PKG_TESTS := $(filter-out tests/pkg/trixie-lifecycle.sh tests/pkg/repo-suites.sh tests/pkg/reproducible.sh,$(wildcard tests/pkg/*.sh))
 pkg-test: modules deb rpm userspace-static
