@@ -71,7 +71,7 @@ dpkg -x "$headers" "$TEST_TMP/headers"
 assert_extmod_builds "$TEST_TMP/headers/usr/src/linux-headers-$KREL" "linux-headers-$KREL"
 
 echo "# apt install linux-image-ekvm$KFLAVOUR in a Debian 12 root, beside Debian's kernel"
-root=$TEST_TMP/root # kernel_root's (the contents above were checked in an unpacked image)
+root=$KROOT # kernel_root's (the contents above were checked in an unpacked image)
 # No path of the packages may belong to a package installed in the root (directories aside).
 (dpkg-deb -c "$image"; dpkg-deb -c "$headers") | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 }' |
 	LC_ALL=C sort -u >"$TEST_TMP/files"

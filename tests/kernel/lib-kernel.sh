@@ -44,7 +44,8 @@ kernel_root() {
 		rm -rf "$TEST_TMP/root"
 		exit $rc
 	fi
-	root=$TEST_TMP/root
+	# (KROOT stays the root's path where a test uses root for something else for a while)
+	KROOT=$TEST_TMP/root root=$TEST_TMP/root
 	mkdir -p "$root"
 	tar -C "$root" --numeric-owner -xf "$KROOT_TAR"
 	mount -t proc proc "$root/proc"

@@ -93,7 +93,6 @@ rpm -qp --queryformat '%{POSTTRANS}\n' "$main" 2>/dev/null | sh -n || fail "%pos
 rpm -qp --queryformat '%{PREUN}\n' "$main" 2>/dev/null | sh -n || fail "%preun is not valid sh"
 
 echo "# the ekvm KVM modules"
-host_root=$root
 root=$TEST_TMP/unpacked
 mkdir -p "$root"
 for r in "$main" "$mods" "$devel"; do
@@ -133,7 +132,7 @@ echo "# an external module builds against kernel-ekvm-devel"
 assert_extmod_builds "$root/usr/src/kernels/$KREL" kernel-ekvm-devel
 
 echo "# rpm -i, rpm -U to the next release, rpm -e, in a Debian 12 root"
-root=$host_root
+root=$KROOT
 # --nodeps: the dependencies are RHEL packages (dracut, kmod), which the root's rpm database
 # does not know; the scriptlets run in the root (chroot)
 rpm_r() { rpm --root "$root" "$@"; }
