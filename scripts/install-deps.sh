@@ -2,7 +2,9 @@
 # Install what ekvm needs from Debian's archive. Idempotent: only missing packages are installed.
 #   install-deps.sh [-f LIST]... [KVER]...
 # LIST is a file of package names, one a line (# comments); KVER installs that kernel's headers.
-# Without -f, scripts/deps/build.txt is used.
+# Without -f, scripts/deps/build.txt is used. Headers that depend on their kernel's image (Debian
+# 12's 6.12 headers) are installed without it (headers_noimage_deb in scripts/lib.sh): this
+# machine builds for kernels, it never gets another kernel image.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -36,5 +38,11 @@ if [ -z "$(find "$stamp" -mmin -60 2>/dev/null)" ]; then
 	apt-get update -qq -o DPkg::Lock::Timeout=600
 	mkdir -p "$(dirname "$stamp")" && touch "$stamp"
 fi
+for i in "${!missing[@]}"; do
+	p=${missing[$i]}
+	[[ $p == linux-headers-* ]] || continue
+	deps=$(apt-cache show --no-all-versions "$p" 2>/dev/null | sed -n 's/^Depends: //p' | head -1)
+	[[ $deps != *linux-image-* ]] || missing[i]=$(headers_noimage_deb "$p")
+done
 # (another apt may run at the same time, e.g. a parallel make: wait for its lock)
 apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null

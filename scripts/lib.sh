@@ -191,3 +191,28 @@ deb_build() {
 	grep -v "^running with root privileges" "$log.lintian" >&2 || true
 	[ "$rc" -eq 0 ] || die "lintian found problems (above; $log.lintian)"
 }
+
+# headers_noimage_deb PKG: Debian's kernel headers package PKG, repackaged without its dependency
+# on the kernel's image (Debian 12's linux-headers-6.12.* and Debian 13's depend on it), so that
+# headers can be installed on a machine that must not get another kernel image: this build
+# machine (scripts/install-deps.sh) and the tests. The package keeps everything else, its postinst
+# too (it runs /etc/kernel/header_postinst.d like any headers package). Prints the .deb's path;
+# the repackaged .deb is cached in build/dl/PKG-noimage/ by the package's version.
+# SUITE_APT: a command prefix to download with (scripts/suite-apt.sh trixie), default the
+# machine's apt.
+headers_noimage_deb() {
+	local pkg=$1 dir ver
+	dir="$EKVM_BUILD/dl/$pkg-noimage"
+	ver=$(${SUITE_APT:-} apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -1)
+	[ -n "$ver" ] || die "no package $pkg in the apt lists"
+	if [ ! -f "$dir/$pkg.deb" ] || [ "$(dpkg-deb -f "$dir/$pkg.deb" Version)" != "$ver" ]; then
+		rm -rf "$dir" && mkdir -p "$dir"
+		(cd "$dir" && ${SUITE_APT:-} apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >/dev/null) ||
+			die "cannot download $pkg=$ver"
+		dpkg-deb -R "$dir"/"${pkg}"_*.deb "$dir/pkg"
+		sed -i -E '/^Depends:/s/, linux-image-[^,]*//' "$dir/pkg/DEBIAN/control"
+		dpkg-deb -b "$dir/pkg" "$dir/$pkg.deb" >/dev/null
+		rm -rf "$dir/pkg" "$dir"/"${pkg}"_*.deb
+	fi
+	echo "$dir/$pkg.deb"
+}

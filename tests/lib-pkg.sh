@@ -64,16 +64,6 @@ assert_stock_resolution() {
 		fail "$1: kvm_amd does not resolve to the kernel's own module: $(resolution "$1" | xargs)"
 }
 
-# The kernel's own KVM modules (an installed image's kvm*.ko.xz) and their checksums; fails when
-# the kernel has none.
-kvm_checksums() {
-	local files
-	files=$(cd "/lib/modules/$1" && find kernel/arch/x86/kvm -name 'kvm*.ko*' 2>/dev/null | LC_ALL=C sort)
-	[ -n "$files" ] || fail "$1 has no KVM modules of its own (is linux-image-$1 installed?)"
-	# shellcheck disable=SC2086 # one path a line, no blanks
-	(cd "/lib/modules/$1" && sha256sum $files)
-}
-
 # No ekvm module is left for KVER (only the kernel's own, if it has any).
 assert_no_ekvm_modules() {
 	local kver=$1
@@ -85,29 +75,38 @@ assert_no_ekvm_modules() {
 }
 
 # The stock KVM modules of Debian's KVER image, put where the image package puts them (without
-# installing the image), so that the tests can see resolution go from stock to ekvm and back and
-# check that the distro's files are never touched. stock_modules_remove takes them away again.
-STOCK_MODULES=(kernel/arch/x86/kvm/kvm.ko kernel/arch/x86/kvm/kvm-amd.ko
-	kernel/arch/x86/kvm/kvm-intel.ko kernel/virt/lib/irqbypass.ko kernel/drivers/crypto/ccp/ccp.ko)
+# installing the image: this machine gets no kernel image), so that the tests can see resolution
+# go from stock to ekvm and back and check that the distro's files are never touched (compressed
+# as the image has them: 6.12's are .ko.xz). stock_modules_remove takes them away again.
+STOCK_MODULES=(kernel/arch/x86/kvm/kvm kernel/arch/x86/kvm/kvm-amd kernel/arch/x86/kvm/kvm-intel
+	kernel/virt/lib/irqbypass kernel/drivers/crypto/ccp/ccp)
 stock_modules_add() {
-	local kver=$1 root f
+	local kver=$1 root f m
 	root=$(deb_extract "linux-image-$kver-unsigned")
-	for f in "${STOCK_MODULES[@]}"; do
+	for m in "${STOCK_MODULES[@]}"; do
+		f=$(cd "$root/lib/modules/$kver" && echo "$m".ko*)
+		[ -f "$root/lib/modules/$kver/$f" ] || fail "linux-image-$kver-unsigned has no $m.ko"
 		install -D -m 0644 "$root/lib/modules/$kver/$f" "/lib/modules/$kver/$f"
 	done
 	# (its warnings: no modules.order or modules.builtin, which come with the whole image)
 	depmod "$kver" 2>/dev/null
 }
 stock_modules_remove() {
-	local kver=$1 f
-	for f in "${STOCK_MODULES[@]}"; do
-		rm -f "/lib/modules/$kver/$f"
+	local kver=$1 m
+	for m in "${STOCK_MODULES[@]}"; do
+		rm -f "/lib/modules/$kver/$m".ko*
 	done
 	find "/lib/modules/$kver/kernel" -type d -empty -delete 2>/dev/null || true
 	depmod "$kver" 2>/dev/null
 }
+# The stock modules' checksums; fails when one is missing.
 stock_checksums() {
-	(cd "/lib/modules/$1" && sha256sum "${STOCK_MODULES[@]}")
+	local m f
+	for m in "${STOCK_MODULES[@]}"; do
+		f=$(cd "/lib/modules/$1" && echo "$m".ko*)
+		[ -f "/lib/modules/$1/$f" ] || fail "$1: the stock module $m.ko is missing"
+		(cd "/lib/modules/$1" && sha256sum "$f")
+	done
 }
 
 # The Linux point release of a kernel headers package in the apt lists (its upstream version).
@@ -132,46 +131,31 @@ unsupported_headers() {
 	done
 }
 
-# Headers package PKG, repackaged without its dependency on the kernel image (Debian 12's
-# linux-headers-6.12.* depend on it; the test needs no image of a kernel ekvm skips). The package
-# keeps its own postinst, which runs /etc/kernel/header_postinst.d like any headers package.
-# Prints the path of the .deb.
-headers_noimage_deb() {
-	local pkg=$1 dir
-	dir="$EKVM_BUILD/dl/$pkg-noimage"
-	if [ ! -f "$dir/$pkg.deb" ]; then
-		rm -rf "$dir" && mkdir -p "$dir"
-		(cd "$dir" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null)
-		dpkg-deb -R "$dir"/"${pkg}"_*.deb "$dir/pkg"
-		sed -i -E '/^Depends:/s/, linux-image-[^,]*//' "$dir/pkg/DEBIAN/control"
-		dpkg-deb -b "$dir/pkg" "$dir/$pkg.deb" >/dev/null
-	fi
-	echo "$dir/$pkg.deb"
-}
-
 # lifecycle_begin BASE "KVER..." REMOVE...: the state a lifecycle test starts from: no ekvm
 # package (REMOVE... is the command that removes them), headers for kernels BASE and KVER... and
-# no other 6.1 headers, the stock modules of BASE in place. A 6.12 KVER's headers bring its image
-# (Debian 12's 6.12 headers depend on it), so its own kvm*.ko.xz are there. On exit the test puts
-# the machine back: ekvm removed, what the test installed purged, the 6.1 headers set aside
-# reinstalled.
+# no other Debian 12 headers but those of the kernels in LC_KEEP (a list), the stock modules of
+# BASE and KVER... in place. On exit the test
+# puts the machine back: ekvm removed, what the test installed purged, the stock modules taken
+# away, the headers set aside reinstalled (scripts/install-deps.sh: without their images).
 lifecycle_begin() {
 	local base=$1 k keep=()
 	local -a more
 	read -r -a more <<<"$2"
 	shift 2
-	LC_REMOVE=("$@") LC_BASE=$base
-	for k in "$base" "${more[@]}"; do
+	LC_REMOVE=("$@") LC_STOCK=("$base" "${more[@]}")
+	for k in "$base" "${more[@]}" ${LC_KEEP:-}; do
 		keep+=(-e "linux-headers-$k")
 	done
-	mapfile -t LC_ASIDE < <(installed_packages | grep -E '^linux-headers-6\.1\.0-[0-9]+-amd64$' |
-		grep -vx "${keep[@]}")
+	mapfile -t LC_ASIDE < <(installed_packages |
+		grep -E '^linux-headers-(6\.1\.0-[0-9]+|6\.12\.[0-9]+\+deb12)-amd64$' | grep -vx "${keep[@]}")
 	LC_BEFORE=$(installed_packages)
 	trap lifecycle_end EXIT
 	"${LC_REMOVE[@]}" >/dev/null 2>&1 || true
 	[ ${#LC_ASIDE[@]} -eq 0 ] || apt_q purge "${LC_ASIDE[@]}" >/dev/null 2>&1
 	"$EKVM_TOP/scripts/install-deps.sh" "$base" "${more[@]}"
-	stock_modules_add "$base"
+	for k in "${LC_STOCK[@]}"; do
+		stock_modules_add "$k"
+	done
 }
 lifecycle_end() {
 	local new
@@ -179,6 +163,8 @@ lifecycle_end() {
 	"${LC_REMOVE[@]}" >/dev/null 2>&1
 	mapfile -t new < <(comm -13 <(echo "$LC_BEFORE") <(installed_packages))
 	[ ${#new[@]} -eq 0 ] || apt_q purge "${new[@]}" >/dev/null 2>&1
-	[ ${#LC_ASIDE[@]} -eq 0 ] || apt_q install "${LC_ASIDE[@]}" >/dev/null 2>&1
-	stock_modules_remove "$LC_BASE"
+	for k in "${LC_STOCK[@]}"; do
+		stock_modules_remove "$k"
+	done
+	[ ${#LC_ASIDE[@]} -eq 0 ] || "$EKVM_TOP/scripts/install-deps.sh" "${LC_ASIDE[@]#linux-headers-}" >/dev/null 2>&1
 }
