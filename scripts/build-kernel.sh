@@ -38,6 +38,7 @@ release)
 *) usage "$0 minimal|release" ;;
 esac
 [ -f "$src/.ekvm-imported" ] || die "Linux $version is not imported (make import)"
+[ ! -f "$src/.ekvm-kvm-only" ] || die "Linux $version is imported without its whole tree (make import imports it whole)"
 # ekvm's fragments, in merge order: each common one, then the base's override of it if any.
 ours=()
 for f in ekvm.config "$profile.config"; do

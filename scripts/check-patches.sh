@@ -19,6 +19,7 @@ baseline="$EKVM_TOP/kernel/kabi/$version.symvers"
 release=$(makefile_var EKVM_RELEASE)
 identity="ekvm maintainers <maintainers@ekvm.invalid>"
 [ -f "$src/.ekvm-imported" ] || die "Linux $version is not imported (scripts/import-base.sh)"
+[ ! -f "$src/.ekvm-kvm-only" ] || die "Linux $version is imported without its whole tree (make import imports it whole)"
 mapfile -t patches < <(series_patches "$version")
 failed=0
 

@@ -13,7 +13,7 @@ shift 2
 rm -rf "$dest" && mkdir -p "$dest/trees"
 for r in "$@"; do
 	version=$(release_version "$r") debver=$(release_source "$r")
-	"$EKVM_TOP/scripts/import-base.sh" "$version" --deb "$debver"
+	"$EKVM_TOP/scripts/import-base.sh" "$version" --deb "$debver" --kvm-only
 	"$EKVM_TOP/scripts/prepare-tree.sh" "$version" "$dest/trees/$version" 2>/dev/null
 	release_debvers "$r" | tr ' ' '\n' >"$dest/trees/$version/debian-versions"
 done
