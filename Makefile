@@ -27,14 +27,28 @@ DKMS_RELEASES_6.1 := 6.1.170:6.1.170-3 6.1.176:6.1.176-1 6.1.187:6.1.187-1 6.1.1
 DKMS_KVERS_6.1 := 6.1.0-47-amd64 6.1.0-50-amd64 6.1.0-53-amd64 6.1.0-54-amd64 6.1.0-55-amd64 \
 		  6.1.0-56-amd64
 # The second base, Linux 6.12 (the RHEL 10 and Debian 13 base), from Debian 12's security archive.
-# Its tree also serves Debian 13's 6.12.117-1 (6.12.117+deb13-amd64): the same KVM files.
 BASE_VERSION_6.12 := 6.12.117
 BASE_DEBVER_6.12 := 6.12.117-1~deb12u1
 BASE_KVER_6.12 := 6.12.117+deb12-amd64
-DKMS_RELEASES_6.12 := 6.12.117:6.12.117-1~deb12u1,6.12.117-1
-# Debian 13's kernel of that release (tests/pkg/trixie-lifecycle.sh, in a trixie root).
+# Every 6.12 point release Debian 13 (trixie, trixie-security) has a kernel ABI of, and so Debian
+# 12's backports of them: each tree serves Debian 12's build (~deb12u1) and Debian 13's, which hold
+# the same KVM files. 6.12.115-1 (6.12.115+deb13) and -2 (6.12.115+deb13.1) do too; 6.12.116 is
+# Debian 13's only.
+DKMS_RELEASES_6.12 := 6.12.107:6.12.107-1~deb12u1,6.12.107-1 6.12.111:6.12.111-1~deb12u1,6.12.111-1 \
+		      6.12.113:6.12.113-1~deb12u1,6.12.113-1 \
+		      6.12.115:6.12.115-2~deb12u1,6.12.115-1,6.12.115-2 6.12.116:6.12.116-1 \
+		      6.12.117:6.12.117-1~deb12u1,6.12.117-1 6.12.118:6.12.118-1~deb12u1,6.12.118-1
+# Debian 13's kernel of the base (tests/pkg/trixie-lifecycle.sh, in a trixie root), and every
+# Debian 13 kernel ABI the trees serve (tests/pkg/trixie-abis.sh builds for each, in a trixie root).
 TRIXIE_KVER := 6.12.117+deb13-amd64
-DKMS_KVERS_6.12 := 6.12.117+deb12-amd64
+TRIXIE_KVERS := 6.12.107+deb13-amd64 6.12.111+deb13-amd64 6.12.113+deb13-amd64 \
+		6.12.115+deb13-amd64 6.12.115+deb13.1-amd64 6.12.116+deb13-amd64 \
+		6.12.117+deb13-amd64 6.12.118+deb13-amd64
+# The Debian 12 kernels of those releases (check-releases builds each tree for its kernel here;
+# 6.12.116 has none: tests/pkg/trixie-abis.sh builds it).
+TRIXIE_ONLY_RELEASES := 6.12.116
+DKMS_KVERS_6.12 := 6.12.107+deb12-amd64 6.12.111+deb12-amd64 6.12.113+deb12-amd64 \
+		   6.12.115+deb12-amd64 6.12.117+deb12-amd64 6.12.118+deb12-amd64
 # Every base this tree carries (make check covers each of them).
 BASES := 6.1 6.12
 
@@ -97,7 +111,8 @@ check-sync:
 # make check skips the bases' own releases (CHECK_RELEASES_SKIP): its check-patches built them.
 check-releases: deps
 	@scripts/install-deps.sh $(DKMS_KVERS_ALL)
-	@EKVM_CHECK_RELEASES_SKIP="$(CHECK_RELEASES_SKIP)" scripts/check-releases.sh "$(DKMS_RELEASES_ALL)" $(DKMS_KVERS_ALL)
+	@EKVM_CHECK_RELEASES_SKIP="$(CHECK_RELEASES_SKIP)" EKVM_CHECK_RELEASES_ELSEWHERE="$(TRIXIE_ONLY_RELEASES)" \
+		scripts/check-releases.sh "$(DKMS_RELEASES_ALL)" $(DKMS_KVERS_ALL)
 
 test: modules userspace
 	@tests/run.sh
@@ -198,9 +213,11 @@ rpm: pkg-deps
 # tests/pkg/repo-suites.sh: the signed repository's suites, each built in its own root, installed
 # from and upgraded in a bookworm and a trixie root, about 15 minutes; tests/pkg/reproducible.sh:
 # the debs built in clean bookworm and trixie roots and the RPMs, each twice, about 5 minutes with
-# the roots cached); make pkg-test runs every test.
+# the roots cached; tests/pkg/trixie-abis.sh: a DKMS build for every Debian 13 kernel ABI, about
+# 15 minutes); make pkg-test runs every test.
 PKG_TESTS ?= $(wildcard tests/pkg/*.sh)
-CHECK_PKG_TESTS := $(filter-out tests/pkg/trixie-lifecycle.sh tests/pkg/repo-suites.sh tests/pkg/reproducible.sh,$(wildcard tests/pkg/*.sh))
+CHECK_PKG_TESTS := $(filter-out tests/pkg/trixie-lifecycle.sh tests/pkg/trixie-abis.sh tests/pkg/repo-suites.sh \
+		     tests/pkg/reproducible.sh,$(wildcard tests/pkg/*.sh))
 pkg-test: modules deb rpm userspace-static
 	@tests/run.sh $(PKG_TESTS)
 

@@ -26,11 +26,13 @@ cp -a "$EKVM_TOP/packaging/dkms" "$stage/kernel-hook"
 series_dirs=$(for r in "$@"; do series_of "${r%%:*}"; done | sort -uV | sed 's|.*|patches/&/|' | tr '\n' ' ')
 series_dirs=${series_dirs% } series_dirs=${series_dirs// / and }
 versions=$(for r in "$@"; do printf '%s ' "${r%%:*}"; done)
+# (a changelog line stays within 80 columns: the list of trees is wrapped)
+with=$(echo "with KVM for Linux ${versions% }" | fold -s -w 72 | sed -e 's/ *$//' -e 's/^/    /')
 cat >"$stage/debian/changelog" <<EOT
 ekvm ($pkgver) unstable; urgency=medium
 
   * ekvm $pkgver: the ekvm series of ${series_dirs}
-    with KVM for Linux ${versions% }
+$with
 
  -- ekvm maintainers <maintainers@ekvm.invalid>  $(git -C "$EKVM_TOP" log -1 --format=%cD 2>/dev/null || date -R)
 EOT
