@@ -40,6 +40,33 @@ expect_failure() {
 	fi
 }
 
+# rerun_in_mount_namespace: runs the calling test again, whole, in a private mount namespace
+# (EKVM_MOUNT_NS=1 there: this returns at once) and exits with its status. What the inner run
+# mounts goes with the namespace, whatever happens; the roots it unpacked ($TEST_TMP/root*) go
+# when it ends, from out here, where nothing is mounted in them. The inner run starts with an
+# empty $TEST_TMP: the outer one keeps nothing there.
+rerun_in_mount_namespace() {
+	[ -z "${EKVM_MOUNT_NS:-}" ] || return 0
+	local rc=0
+	unshare --mount --propagation private --fork env EKVM_MOUNT_NS=1 "$0" || rc=$?
+	rm -rf "$TEST_TMP"/root*
+	exit $rc
+}
+
+# root_unpack TAR DIR: a root made by scripts/suite-root.sh, unpacked into DIR with /proc, /sys
+# and /dev mounted (inside rerun_in_mount_namespace); sets root=DIR, where in_root runs commands.
+root_unpack() {
+	root=$2
+	mkdir -p "$root"
+	tar -C "$root" --numeric-owner -xf "$1"
+	mount -t proc proc "$root/proc"
+	mount -t sysfs sys "$root/sys"
+	mount --rbind /dev "$root/dev"
+}
+in_root() {
+	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"
+}
+
 # Unpacks a Debian package into a cached folder and prints the folder.
 deb_extract() {
 	local pkg=$1 dir="$EKVM_BUILD/dl/$1"

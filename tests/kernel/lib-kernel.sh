@@ -36,25 +36,14 @@ KROOT_TAR=$EKVM_BUILD/roots/bookworm-kernel.tar
 # /dev mounted (the mounts go with the namespace; the root goes when the run ends). In the inner
 # run it returns with root set; in_root runs a command in it.
 kernel_root() {
-	if [ -z "${EKVM_KROOT_NS:-}" ]; then
+	if [ -z "${EKVM_MOUNT_NS:-}" ]; then
 		"$EKVM_TOP/scripts/suite-root.sh" bookworm "$KROOT_TAR" linux-image-amd64 kmod \
 			initramfs-tools systemd
-		local rc=0
-		unshare --mount --propagation private --fork env EKVM_KROOT_NS=1 "$0" || rc=$?
-		rm -rf "$TEST_TMP/root"
-		exit $rc
+		rerun_in_mount_namespace
 	fi
+	root_unpack "$KROOT_TAR" "$TEST_TMP/root"
 	# (KROOT stays the root's path where a test uses root for something else for a while)
-	KROOT=$TEST_TMP/root root=$TEST_TMP/root
-	mkdir -p "$root"
-	tar -C "$root" --numeric-owner -xf "$KROOT_TAR"
-	mount -t proc proc "$root/proc"
-	mount -t sysfs sys "$root/sys"
-	mount --rbind /dev "$root/dev"
-}
-
-in_root() {
-	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"
+	KROOT=$root
 }
 
 # ekvm's config fragments of the profile on the base, in merge order (scripts/build-kernel.sh):

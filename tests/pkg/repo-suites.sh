@@ -57,17 +57,12 @@ for suite in bookworm trixie; do
 	bookworm) tar=$EKVM_BUILD/roots/bookworm-dkms.tar ;;
 	trixie) tar=$EKVM_BUILD/roots/trixie-dkms.tar ;;
 	esac
-	root=$TEST_TMP/root-$suite
-	mkdir -p "$root" && tar -C "$root" --numeric-owner -xf "$tar"
-	mount -t proc proc "$root/proc"
-	mount -t sysfs sys "$root/sys"
-	mount --rbind /dev "$root/dev"
+	root_unpack "$tar" "$TEST_TMP/root-$suite"
 	mkdir -p "$root/srv/ekvm"
 	read -r -a release_n <<<"$(built "$suite" n "$PKGVER")"
 	read -r -a release_next <<<"$(built "$suite" next "$next")"
 	publish "$suite" "${release_n[@]}"
 	mount --bind "$repo" "$root/srv/ekvm"
-	in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
 	apt_r() { in_root apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends "$@"; }
 
 	echo "## 1. add the repository, install"

@@ -23,25 +23,14 @@ smoke="$EKVM_BUILD/userspace/ekvm-static"
 [ -x "$smoke" ] || fail "no $smoke: make -C userspace static"
 
 tar=$EKVM_BUILD/roots/trixie-dkms.tar
-if [ -z "${EKVM_TRIXIE_NS:-}" ]; then
+if [ -z "${EKVM_MOUNT_NS:-}" ]; then
 	"$EKVM_TOP/scripts/suite-root.sh" trixie "$tar" dkms "linux-headers-$k13" "linux-image-$k13" \
 		kmod xz-utils openssl python3 libkmod2 ca-certificates
-	# The test itself in a private mount namespace (this script again): the root's mounts go
-	# when it ends, whatever happens; then the root (about 2 GB) goes too, from out here,
-	# where nothing is mounted in it.
-	rc=0
-	unshare --mount --propagation private --fork env EKVM_TRIXIE_NS=1 "$0" || rc=$?
-	rm -rf "$TEST_TMP/root"
-	exit $rc
+	# the test itself in a private mount namespace (the root is about 2 GB)
+	rerun_in_mount_namespace
 fi
-root=$TEST_TMP/root
-mkdir -p "$root"
-tar -C "$root" --numeric-owner -xf "$tar"
-mount -t proc proc "$root/proc"
-mount -t sysfs sys "$root/sys"
-mount --rbind /dev "$root/dev"
+root_unpack "$tar" "$TEST_TMP/root"
 mount -t tmpfs tmpfs "$root/tmp"
-in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
 kvmdir=lib/modules/$k13/kernel/arch/x86/kvm
 # the kernel's own KVM modules with their checksums (nothing when they are not there)
 sums() { (cd "$root/$kvmdir" && find . \( -name 'kvm*.ko' -o -name 'kvm*.ko.xz' \) -exec sha256sum {} + | LC_ALL=C sort); }
