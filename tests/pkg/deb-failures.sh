@@ -13,6 +13,11 @@
 #     debian-versions list made to hold another version): each kernel gets one line naming its
 #     Debian version and keeps its own KVM, the package is configured, `ekvm status` shows the
 #     note for the kernel and `ekvm validate` would; purge takes the notes away.
+#  4. a kernel of a point release ekvm has no tree for, as a host has one when Debian publishes a
+#     point release before ekvm does (every Debian 12 kernel in the archive has a tree today, so
+#     the package's newest 6.12 tree is taken out of it; the kernel's headers are Debian's own):
+#     installing the package and then the kernel's headers each say so in one line naming the
+#     trees there are, the package is configured, the kernel keeps its own KVM, ekvm status warns.
 set -euo pipefail
 . "$(dirname "$0")/../lib-pkg.sh"
 
@@ -20,7 +25,7 @@ base=$EKVM_KVER debs="$EKVM_BUILD/deb"
 [ -f "$debs/ekvm-dkms_${PKGVER}_all.deb" ] || fail "no packages in $debs: run make deb first"
 # every kernel whose headers are here now stays so (nothing set aside, nothing to reinstall)
 mapfile -t more < <(installed_packages | sed -n 's/^linux-headers-\(6\.[0-9]*\.[0-9].*-amd64\)$/\1/p' | grep -vx "$base")
-lifecycle_begin "$base" "${more[*]}" apt_q purge ekvm-fleet ekvm-tools ekvm-dkms
+LC_KEEP="${more[*]}" lifecycle_begin "$base" "" apt_q purge ekvm-fleet ekvm-tools ekvm-dkms
 assert_stock_resolution "$base"
 
 echo "# 1. a DKMS build that fails"
@@ -96,3 +101,28 @@ echo "$base ($debver) skipped in one line, noted, shown by ekvm status"
 apt_q purge ekvm-tools ekvm-dkms >"$TEST_TMP/purge2.log" 2>&1 || { tail -20 "$TEST_TMP/purge2.log"; fail "purge failed"; }
 [ ! -e /var/lib/ekvm-dkms ] || fail "/var/lib/ekvm-dkms is left after purge"
 echo "purged: the notes are gone"
+
+echo "# 4. a point release ekvm has no tree for"
+read -r -a kvers612 <<<"$(makefile_var DKMS_KVERS_6.12)"
+knew=${kvers612[-1]}
+vnew=$(point_release "$knew")
+root=$TEST_TMP/notree
+dpkg-deb -R "$debs/ekvm-dkms_${PKGVER}_all.deb" "$root"
+[ -d "$root/usr/src/ekvm-$PKGVER/trees/$vnew" ] || fail "the ekvm-dkms package has no $vnew tree"
+rm -rf "$root/usr/src/ekvm-$PKGVER/trees/$vnew"
+(cd "$root" && find usr -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum >DEBIAN/md5sums)
+dpkg-deb -b "$root" "$TEST_TMP/ekvm-dkms-notree.deb" >/dev/null
+trees=$(find "$root/usr/src/ekvm-$PKGVER/trees" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | paste -sd, | sed 's/,/, /g')
+line="ekvm: skipping kernel $knew: it is Linux $vnew and ekvm has KVM for Linux $trees only; it keeps its own KVM"
+apt_q install "$TEST_TMP/ekvm-dkms-notree.deb" "$debs/ekvm-tools_${PKGVER}_amd64.deb" \
+	>"$TEST_TMP/notree.log" 2>&1 || { tail -30 "$TEST_TMP/notree.log"; fail "apt install failed"; }
+grep -qxF "$line" "$TEST_TMP/notree.log" || fail "no skip line for $knew: $(grep "ekvm: .*$knew" "$TEST_TMP/notree.log" | head -3)"
+"$EKVM_TOP/scripts/install-deps.sh" "$knew" >/dev/null
+dpkg -i "$(headers_noimage_deb "linux-headers-$knew")" >"$TEST_TMP/notree-headers.log" 2>&1 ||
+	{ tail -20 "$TEST_TMP/notree-headers.log"; fail "linux-headers-$knew does not configure"; }
+grep -qxF "$line" "$TEST_TMP/notree-headers.log" ||
+	fail "no skip line when $knew's headers are installed: $(grep ekvm: "$TEST_TMP/notree-headers.log" | head -3)"
+assert_no_ekvm_modules "$knew"
+ekvm status | grep -qxF "warning: ${line#ekvm: }" || fail "ekvm status prints no warning for $knew"
+echo "$knew (Linux $vnew) skipped in one line on install and with its headers, shown by ekvm status"
+apt_q purge ekvm-tools ekvm-dkms >"$TEST_TMP/purge3.log" 2>&1 || { tail -20 "$TEST_TMP/purge3.log"; fail "purge failed"; }
