@@ -66,7 +66,7 @@ check_checkpatch() {
 
 build_prefix() {
 	local name=$1 log="$work/build.log"
-	if ! kbuild_tree "$work" "$kver" "$log"; then
+	if ! kbuild_tree "$work" "$kver" "$log" check; then
 		fail "$name" bisect "the series up to here does not build for $kver (log: $log)"
 		return 1
 	fi

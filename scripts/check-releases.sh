@@ -47,7 +47,7 @@ for r in "${releases[@]}"; do
 			"13's only): tests/pkg/trixie-abis.sh builds it for that kernel in a Debian 13 root"
 		continue
 	fi
-	kbuild_tree "$tree" "$kver" "$tree/build.log" ||
+	kbuild_tree "$tree" "$kver" "$tree/build.log" check ||
 		die "check-releases: $version: the series does not build for $kver (log: $tree/build.log)"
 	baseline="$EKVM_TOP/kernel/kabi/$version.symvers"
 	[ -f "$baseline" ] || die "check-releases: $version: no kABI baseline" \

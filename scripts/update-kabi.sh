@@ -8,7 +8,7 @@ set -euo pipefail
 version=$1 kver=$2
 tree="$EKVM_BUILD/kabi/linux-$version"
 "$EKVM_TOP/scripts/prepare-tree.sh" "$version" "$tree" 0
-kbuild_tree "$tree" "$kver" "$tree/build.log" || die "the unpatched base does not build for $kver"
+kbuild_tree "$tree" "$kver" "$tree/build.log" check || die "the unpatched base does not build for $kver"
 mkdir -p "$EKVM_TOP/kernel/kabi"
 sed "s|$tree/||" "$tree/arch/x86/kvm/Module.symvers" | LC_ALL=C sort -k2 >"$EKVM_TOP/kernel/kabi/$version.symvers"
 info "wrote kernel/kabi/$version.symvers ($(wc -l <"$EKVM_TOP/kernel/kabi/$version.symvers") exports)"
