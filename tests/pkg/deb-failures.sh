@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What must not hurt a Debian host (issue 18):
 #  1. a DKMS build that really fails: ekvm-dkms with every KVM tree broken (an #error added to
-#     the package's x86.c, the package otherwise make deb's) installs, and the package is
+#     the package's kvm_host.h, the package otherwise make deb's) installs, and the package is
 #     configured (apt exits 0): each kernel gets one line saying its build failed and that it
 #     keeps its own KVM, and kvm_amd still resolves to the kernel's own module. (dh_dkms's
 #     postinst used to exit with the build's status and fail the configuration.)
@@ -15,7 +15,7 @@
 #     note for the kernel and `ekvm validate` would; purge takes the notes away.
 #  4. a kernel of a point release ekvm has no tree for, as a host has one when Debian publishes a
 #     point release before ekvm does (every Debian 12 kernel in the archive has a tree today, so
-#     the package's newest 6.12 tree is taken out of it; the kernel's headers are Debian's own):
+#     the package keeps only the tree no kernel here is of; the kernels' headers are Debian's own):
 #     installing the package and then the kernel's headers each say so in one line naming the
 #     trees there are, the package is configured, the kernel keeps its own KVM, ekvm status warns.
 set -euo pipefail
@@ -32,7 +32,8 @@ echo "# 1. a DKMS build that fails"
 root=$TEST_TMP/broken
 dpkg-deb -R "$debs/ekvm-dkms_${PKGVER}_all.deb" "$root"
 n=0
-for f in "$root/usr/src/ekvm-$PKGVER"/trees/*/arch/x86/kvm/x86.c; do
+# (in the header every KVM file includes first: each kernel's build fails at its first file)
+for f in "$root/usr/src/ekvm-$PKGVER"/trees/*/include/linux/kvm_host.h; do
 	echo '#error "ekvm test: this tree does not build"' >>"$f"
 	n=$((n + 1))
 done
@@ -109,7 +110,14 @@ vnew=$(point_release "$knew")
 root=$TEST_TMP/notree
 dpkg-deb -R "$debs/ekvm-dkms_${PKGVER}_all.deb" "$root"
 [ -d "$root/usr/src/ekvm-$PKGVER/trees/$vnew" ] || fail "the ekvm-dkms package has no $vnew tree"
-rm -rf "$root/usr/src/ekvm-$PKGVER/trees/$vnew"
+# only the trees no kernel here is of are kept (Debian 13's only: 6.12.116), so that no build runs
+# for the other kernels either: each of them is skipped too
+only=" $(makefile_var TRIXIE_ONLY_RELEASES) "
+for d in "$root/usr/src/ekvm-$PKGVER"/trees/*/; do
+	d=${d%/}
+	[[ $only == *" ${d##*/} "* ]] || rm -rf "$d"
+done
+[ -n "$(ls "$root/usr/src/ekvm-$PKGVER/trees")" ] || fail "no tree without a kernel here ($only) in the package"
 (cd "$root" && find usr -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum >DEBIAN/md5sums)
 dpkg-deb -b "$root" "$TEST_TMP/ekvm-dkms-notree.deb" >/dev/null
 trees=$(find "$root/usr/src/ekvm-$PKGVER/trees" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | paste -sd, | sed 's/,/, /g')
@@ -117,6 +125,10 @@ line="ekvm: skipping kernel $knew: it is Linux $vnew and ekvm has KVM for Linux 
 apt_q install "$TEST_TMP/ekvm-dkms-notree.deb" "$debs/ekvm-tools_${PKGVER}_amd64.deb" \
 	>"$TEST_TMP/notree.log" 2>&1 || { tail -30 "$TEST_TMP/notree.log"; fail "apt install failed"; }
 grep -qxF "$line" "$TEST_TMP/notree.log" || fail "no skip line for $knew: $(grep "ekvm: .*$knew" "$TEST_TMP/notree.log" | head -3)"
+for k in "$base" "${more[@]}"; do
+	grep -qF "ekvm: skipping kernel $k: it is Linux $(point_release "$k") and ekvm has KVM for Linux $trees only" \
+		"$TEST_TMP/notree.log" || fail "no skip line for $k"
+done
 "$EKVM_TOP/scripts/install-deps.sh" "$knew" >/dev/null
 dpkg -i "$(headers_noimage_deb "linux-headers-$knew")" >"$TEST_TMP/notree-headers.log" 2>&1 ||
 	{ tail -20 "$TEST_TMP/notree-headers.log"; fail "linux-headers-$knew does not configure"; }
