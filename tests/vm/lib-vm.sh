@@ -36,31 +36,32 @@ retry_factor_ok() {
 
 EKVM_VM_EXPECTATIONS=${EKVM_VM_EXPECTATIONS:-$EKVM_TOP/tests/vm/expectations.txt}
 
-# Every entry of the expectations is "<test> <kind> <base> <npt> <reason...>"; a line that is
-# not (an entry of an older format, a typo) would silently match nothing: stop instead.
+# Every entry of the expectations is "<test> <kind> <base> <platform> <npt> <reason...>"; a line
+# that is not (an entry of an older format, a typo) would silently match nothing: stop instead.
 expectations_check() {
 	awk '/^[[:space:]]*(#|$)/ { next }
-		NF < 5 || $2 !~ /^(fail|flaky|skip)$/ || $3 !~ /^(any|[0-9]+\.[0-9]+)$/ || $4 !~ /^(any|0|1)$/ ||
-		($2 == "skip" && $4 != "any") {
+		NF < 6 || $2 !~ /^(fail|flaky|skip)$/ || $3 !~ /^(any|[0-9]+\.[0-9]+)$/ ||
+		$4 !~ /^(any|amd|intel)$/ || $5 !~ /^(any|0|1)$/ || ($2 == "skip" && $5 != "any") {
 			printf "line %d: %s\n", NR, $0; bad = 1 }
 		END { exit bad }' "$EKVM_VM_EXPECTATIONS" >&2 ||
-		die "$EKVM_VM_EXPECTATIONS: entries are <test> <fail|flaky|skip> <base|any> <npt|any> <reason> (skip: npt any)"
+		die "$EKVM_VM_EXPECTATIONS: entries are <test> <fail|flaky|skip> <base|any> <amd|intel|any> <npt|any> <reason> (skip: npt any)"
 }
 
-# The expectation of test NAME for base BASE (6.1, 6.12) and npt setting NPT: "kind<TAB>reason"
+# The expectation of test NAME for base BASE (6.1, 6.12), platform PLATFORM (amd: QEMU TCG's
+# SVM, intel: Bochs's VMX) and setting NPT (kvm_amd.npt or kvm_intel.ept): "kind<TAB>reason"
 # of the first entry that applies, or nothing.
 expectation() {
-	awk -v n="$1" -v base="$2" -v npt="$3" '
+	awk -v n="$1" -v base="$2" -v plat="$3" -v npt="$4" '
 		/^[[:space:]]*(#|$)/ { next }
-		$1 == n && ($3 == "any" || $3 == base) && ($4 == "any" || $4 == npt) {
-			r = $0; sub(/^[^ \t]+[ \t]+[^ \t]+[ \t]+[^ \t]+[ \t]+[^ \t]+[ \t]*/, "", r); print $2 "\t" r; exit }
+		$1 == n && ($3 == "any" || $3 == base) && ($4 == "any" || $4 == plat) && ($5 == "any" || $5 == npt) {
+			r = $0; sub(/^[^ \t]+[ \t]+[^ \t]+[ \t]+[^ \t]+[ \t]+[^ \t]+[ \t]+[^ \t]+[ \t]*/, "", r); print $2 "\t" r; exit }
 	' "$EKVM_VM_EXPECTATIONS"
 }
 
-# The functions of the kernel-log reports listed flaky for BASE and NPT, one a line
-# (entries "kernel-log/<function> flaky <base> <npt> <reason>").
+# The functions of the kernel-log reports listed flaky for BASE, PLATFORM and NPT, one a line
+# (entries "kernel-log/<function> flaky <base> <platform> <npt> <reason>").
 expected_klog_flaky() {
-	awk -v base="$1" -v npt="$2" '/^[[:space:]]*(#|$)/ { next }
-		$1 ~ /^kernel-log\// && $2 == "flaky" && ($3 == "any" || $3 == base) && ($4 == "any" || $4 == npt) {
-			print substr($1, 12) }' "$EKVM_VM_EXPECTATIONS"
+	awk -v base="$1" -v plat="$2" -v npt="$3" '/^[[:space:]]*(#|$)/ { next }
+		$1 ~ /^kernel-log\// && $2 == "flaky" && ($3 == "any" || $3 == base) && ($4 == "any" || $4 == plat) &&
+		($5 == "any" || $5 == npt) { print substr($1, 12) }' "$EKVM_VM_EXPECTATIONS"
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Compare the guest runs of one harness run and say whether ekvm regressed.
-#   report.sh -d RUNDIR [-V EKVM_VERSION] [-b BASE] [-n NPTS] [-S TIMEOUT_SCALE] [-R RETRY_FACTOR]
+#   report.sh -d RUNDIR [-P amd|intel] [-V EKVM_VERSION] [-b BASE] [-n NPTS] [-S TIMEOUT_SCALE] [-R RETRY_FACTOR]
 # RUNDIR holds stock-nptN/ and ekvm-nptN/ (results.log and console.log of boot.sh) for each
-# npt setting of NPTS (comma list, default 1,0), and optionally reload/. Writes, in RUNDIR:
+# npt setting of NPTS (comma list, default 1,0), and optionally reload/. On platform intel
+# (-P; Bochs, kvm_intel) the setting is kvm_intel's ept: stock-eptN/, ekvm-eptN/, and the
+# verdicts are named eptN/... Writes, in RUNDIR:
 #   <run>/tests.tsv, <run>/dmesg.log, <run>/logs/<test>.log, <run>.tap   each guest run (kselftest TAP)
 #   results.tap (TAP 13) and results.xml (JUnit)                         the verdicts
 # prints the table and the closing "N passed, N failed, N skipped" line, and exits 1 when:
@@ -20,10 +22,11 @@ set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$(dirname "$0")/lib-vm.sh"
 
-USAGE="$0 -d RUNDIR [-V EKVM_VERSION] [-b BASE] [-n NPTS] [-S TIMEOUT_SCALE] [-R RETRY_FACTOR]"
-dir='' want_version='' npts=1,0 base='' tscale='' retry=''
-while getopts d:V:b:n:S:R: opt; do
+USAGE="$0 -d RUNDIR [-P amd|intel] [-V EKVM_VERSION] [-b BASE] [-n NPTS] [-S TIMEOUT_SCALE] [-R RETRY_FACTOR]"
+dir='' want_version='' npts=1,0 base='' tscale='' retry='' platform=amd
+while getopts d:V:b:n:S:R:P: opt; do
 	case $opt in
+	P) platform=$OPTARG ;;
 	S) tscale=$OPTARG ;;
 	R) retry=$OPTARG ;;
 	d) dir=$OPTARG ;;
@@ -40,6 +43,11 @@ done
 [ -z "$tscale" ] || timeout_scale_ok "$tscale" || die "timeout scale '$tscale' (-S): not a positive number like 2 or 0.5"
 [ -z "$retry" ] || retry_factor_ok "$retry" || die "retry factor '$retry' (-R): not a whole number from 0 to 10"
 expectations_check
+case $platform in
+amd) mmu=npt vmod=kvm_amd ;;
+intel) mmu=ept vmod=kvm_intel ;;
+*) usage "$USAGE" ;;
+esac
 
 # --- parse one guest run: tests.tsv (name status rc ms), meta, dmesg.log, logs/, kernel issues
 parse() {
@@ -155,13 +163,13 @@ retried=() slow=()
 
 IFS=, read -r -a npt_list <<<"$npts"
 for npt in "${npt_list[@]}"; do
-	s=$dir/stock-npt$npt e=$dir/ekvm-npt$npt
-	parse "$s" || { verdict "npt$npt/guest" FAIL "no stock run in $s"; continue; }
-	parse "$e" || { verdict "npt$npt/guest" FAIL "no ekvm run in $e"; continue; }
+	s=$dir/stock-$mmu$npt e=$dir/ekvm-$mmu$npt
+	parse "$s" || { verdict "$mmu$npt/guest" FAIL "no stock run in $s"; continue; }
+	parse "$e" || { verdict "$mmu$npt/guest" FAIL "no ekvm run in $e"; continue; }
 	run_tap "$s"
 	run_tap "$e"
 	echo "" >>"$table"
-	echo "npt=$npt" >>"$table"
+	echo "$mmu=$npt" >>"$table"
 	for r in "$s" "$e"; do
 		h0=$(meta "$r" host_start) h1=$(meta "$r" host_end)
 		[ -z "$h0" ] || echo "  host load (1, 5, 15 min) ${r##*/}: $h0 at the start, ${h1:-?} at the end" >>"$table"
@@ -172,45 +180,45 @@ for npt in "${npt_list[@]}"; do
 	for r in "$s" "$e"; do
 		set=${r##*/}
 		if grep -q '^end' "$r/meta"; then
-			verdict "npt$npt/$set/complete" PASS "$(grep -c '^restart' "$r/meta") restart(s)"
+			verdict "$mmu$npt/$set/complete" PASS "$(grep -c '^restart' "$r/meta") restart(s)"
 		else
-			verdict "npt$npt/$set/complete" FAIL "the guest did not finish: $(meta "$r" qemu) during $(meta "$r" running) (see $r/console.log)"
+			verdict "$mmu$npt/$set/complete" FAIL "the guest did not finish: $(meta "$r" qemu) during $(meta "$r" running) (see $r/console.log)"
 		fi
 	done
 
-	# modules: load, npt setting, identity, unload
+	# modules: load, npt (ept) setting, identity, unload
 	sl=$(meta "$s" load) el=$(meta "$e" load)
-	[[ $sl == ok* ]] || verdict "npt$npt/modules/stock-load" FAIL "stock modules did not load: ${sl:-no result}"
+	[[ $sl == ok* ]] || verdict "$mmu$npt/modules/stock-load" FAIL "stock modules did not load: ${sl:-no result}"
 	if [[ $el == ok* ]]; then
-		verdict "npt$npt/modules/ekvm-load" PASS ""
+		verdict "$mmu$npt/modules/ekvm-load" PASS ""
 	else
-		verdict "npt$npt/modules/ekvm-load" FAIL "ekvm modules did not load: ${el:-no result}"
+		verdict "$mmu$npt/modules/ekvm-load" FAIL "ekvm modules did not load: ${el:-no result}"
 	fi
 	want_np=$([ "$npt" = 1 ] && echo Y || echo N)
 	for r in "$s" "$e"; do
-		got=$(meta "$r" param_npt)
+		got=$(meta "$r" "param_$mmu")
 		[ -z "$got" ] || [ "$got" = "$want_np" ] ||
-			verdict "npt$npt/modules/${r##*/}-npt" FAIL "kvm_amd.npt is $got, wanted $want_np"
+			verdict "$mmu$npt/modules/${r##*/}-$mmu" FAIL "$vmod.$mmu is $got, wanted $want_np"
 	done
 	read -r scap sver <<<"$(meta "$s" ident)" || true
 	read -r ecap ever <<<"$(meta "$e" ident)" || true
 	if [[ $sl == ok* ]] && [ "$scap $sver" != "cap=0 version=-" ]; then
-		verdict "npt$npt/modules/stock-identity" FAIL "stock KVM reports ekvm: $scap $sver"
+		verdict "$mmu$npt/modules/stock-identity" FAIL "stock KVM reports ekvm: $scap $sver"
 	fi
 	if [[ $el == ok* ]]; then
 		ecapv=${ecap#cap=} everv=${ever#version=}
 		if ! [[ $ecapv =~ ^[0-9]+$ ]] || [ "$ecapv" -lt 1 ]; then
-			verdict "npt$npt/modules/ekvm-identity" FAIL "KVM_CAP_EKVM is '$ecapv', not an ABI level"
+			verdict "$mmu$npt/modules/ekvm-identity" FAIL "KVM_CAP_EKVM is '$ecapv', not an ABI level"
 		elif [ "$everv" = - ] || { [ -n "$want_version" ] && [ "$everv" != "$want_version" ]; }; then
-			verdict "npt$npt/modules/ekvm-identity" FAIL "/sys/module/kvm/ekvm/version is '$everv', the module file says '${want_version:-?}'"
+			verdict "$mmu$npt/modules/ekvm-identity" FAIL "/sys/module/kvm/ekvm/version is '$everv', the module file says '${want_version:-?}'"
 		else
-			verdict "npt$npt/modules/ekvm-identity" PASS "ekvm $everv, KVM_CAP_EKVM $ecapv"
+			verdict "$mmu$npt/modules/ekvm-identity" PASS "ekvm $everv, KVM_CAP_EKVM $ecapv"
 		fi
 		su=$(meta "$s" unload) eu=$(meta "$e" unload)
 		if [[ $eu == ok* ]] || { [ -n "$su" ] && [[ $su != ok* ]]; } || [ -z "$eu$su" ]; then
-			[ -z "$eu" ] || verdict "npt$npt/modules/ekvm-unload" PASS ""
+			[ -z "$eu" ] || verdict "$mmu$npt/modules/ekvm-unload" PASS ""
 		else
-			verdict "npt$npt/modules/ekvm-unload" FAIL "kvm_amd/kvm did not unload after the tests: ${eu:-no result}"
+			verdict "$mmu$npt/modules/ekvm-unload" FAIL "$vmod/kvm did not unload after the tests: ${eu:-no result}"
 		fi
 	fi
 
@@ -224,14 +232,14 @@ for npt in "${npt_list[@]}"; do
 	done <"$e/tests.tsv"
 	for name in "${order[@]}"; do
 		st=${S_ST[$name]:--} et=${E_ST[$name]:--}
-		exp=$(expectation "$name" "$base" "$npt")
+		exp=$(expectation "$name" "$base" "$platform" "$npt")
 		kind=${exp%%$'\t'*} why=${exp#*$'\t'}
 		v=PASS note=""
 		# what the retries did, each side (the same policy in both guests)
 		sr=$(retry_note "$s" "$name" "$st" "${S_MS[$name]:-}") er=$(retry_note "$e" "$name" "$et" "${E_MS[$name]:-}")
 		rnote="${sr:+stock: $sr}${sr:+${er:+; }}${er:+ekvm: $er}"
-		[ -z "$sr" ] || retried+=("npt$npt/$name: stock: $sr")
-		[ -z "$er" ] || retried+=("npt$npt/$name: ekvm: $er")
+		[ -z "$sr" ] || retried+=("$mmu$npt/$name: stock: $sr")
+		[ -z "$er" ] || retried+=("$mmu$npt/$name: ekvm: $er")
 		case $et in
 		pass)
 			[ "$kind" != fail ] || note="XPASS: listed as failing ($why), remove the entry?" ;;
@@ -253,7 +261,7 @@ for npt in "${npt_list[@]}"; do
 			elif [ "$st" = timeout ] && [ "$et" = timeout ]; then
 				# no ekvm regression: neither side finished it in time, retry included
 				v=SLOW note="timeout on both sides (machine too slow)"
-				slow+=("npt$npt/$name: ${rnote:-timeout with stock and ekvm}")
+				slow+=("$mmu$npt/$name: ${rnote:-timeout with stock and ekvm}")
 			elif [ "$st" = - ]; then
 				v=FAIL note="$et with ekvm, not run with stock"
 			elif [ "$st" = skip ]; then
@@ -263,17 +271,17 @@ for npt in "${npt_list[@]}"; do
 			fi ;;
 		esac
 		[ -z "$rnote" ] || note+="${note:+; }$rnote"
-		verdict "npt$npt/$name" "$v" "$note"
+		verdict "$mmu$npt/$name" "$v" "$note"
 		row "$name" "$st" "$et" "$(secs "${S_MS[$name]:-}")" "$(secs "${E_MS[$name]:-}")" "$v${note:+ ($note)}"
 	done
 	unset S_ST S_MS E_ST E_MS
 
 	# kernel log: problems ekvm has that stock has not, less the known flaky ones
-	# (expectations: "kernel-log/<function> flaky <base> <npt> <reason>", <function> as in "at
+	# (expectations: "kernel-log/<function> flaky <base> <platform> <npt> <reason>", <function> as in "at
 	# x86.c <function>+0x.../0x..." of the report's first line)
 	new=$(awk -F'\t' 'NR == FNR { seen[$2] = 1; next } !($2 in seen) { print $1 "\t" $2 "\t" $3 }' \
 		"$s/issues.tsv" "$e/issues.tsv" | sort -u)
-	known=$(expected_klog_flaky "$base" "$npt")
+	known=$(expected_klog_flaky "$base" "$platform" "$npt")
 	unknown="" flaky=""
 	while IFS=$'\t' read -r t sig line; do
 		[ -n "$t" ] || continue
@@ -287,12 +295,12 @@ for npt in "${npt_list[@]}"; do
 		while IFS= read -r l; do [ -z "$l" ] || echo "    FLAKY $l"; done <<<"$flaky" >>"$table"
 	fi
 	if [ -n "$unknown" ]; then
-		verdict "npt$npt/kernel-log" FAIL "ekvm's kernel log has what stock's has not: $(head -5 <<<"$unknown" | tr '\n' '|')"
+		verdict "$mmu$npt/kernel-log" FAIL "ekvm's kernel log has what stock's has not: $(head -5 <<<"$unknown" | tr '\n' '|')"
 		while IFS= read -r l; do [ -z "$l" ] || echo "    NEW $l"; done <<<"$unknown" >>"$table"
 	elif [ -n "$flaky" ]; then
-		verdict "npt$npt/kernel-log" FLAKY "only known flaky reports: $(head -3 <<<"$flaky" | tr '\n' '|')"
+		verdict "$mmu$npt/kernel-log" FLAKY "only known flaky reports: $(head -3 <<<"$flaky" | tr '\n' '|')"
 	else
-		verdict "npt$npt/kernel-log" PASS "$(wc -l <"$e/issues.tsv") matching lines with ekvm, $(wc -l <"$s/issues.tsv") with stock"
+		verdict "$mmu$npt/kernel-log" PASS "$(wc -l <"$e/issues.tsv") matching lines with ekvm, $(wc -l <"$s/issues.tsv") with stock"
 	fi
 done
 
@@ -310,7 +318,7 @@ if [ -d "$dir/reload" ]; then
 		done <"$r/tests.tsv"
 		grep -q '^end' "$r/meta" || verdict reload/complete FAIL "the guest did not finish: $(meta "$r" qemu) during $(meta "$r" running)"
 		# what the stock guests' logs have too (boot messages) is not the reload's doing
-		new=$({ cat "$dir"/stock-npt*/issues.tsv 2>/dev/null || true; } |
+		new=$({ cat "$dir"/stock-"$mmu"*/issues.tsv 2>/dev/null || true; } |
 			awk -F'\t' 'NR == FNR { seen[$2] = 1; next } !($2 in seen) { print $1 ": " $3 }' - "$r/issues.tsv" |
 			sort -u | head -5)
 		if [ -n "$new" ]; then
