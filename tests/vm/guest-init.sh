@@ -2,16 +2,21 @@
 # /init of the harness's initramfs (busybox sh, PID 1 in the guest). Not run on the host.
 #
 # The kernel command line says what to do:
+#   ekvm.vendor=amd|intel                                the vendor module (default amd: kvm-amd,
+#                                                        its setting npt; intel: kvm-intel, ept)
 #   ekvm.job=tests   ekvm.mods=stock|ekvm ekvm.npt=0|1   load that module set, run /tests/list
+#                                                        (ekvm.npt: the vendor's npt or ept)
 #                    [ekvm.from=N]                       from its Nth test on (after a hang)
 #                    [ekvm.retry=F]                      a test that timed out runs once more
 #                                                        with F times its limit (0: never)
 #   ekvm.job=reload                                      the module reload scenario
+#   ekvm.job=probe                                       the CPU's virtualization features and
+#                                                        the vendor module's parameters
 #   ekvm.job=bench   ekvm.rounds=N ekvm.secs=S           exits/s of stock, ekvm-off and ekvm-on
 #                                                        interleaved, I/O and in-kernel exits
 # Results go to the second serial port (/dev/ttyS1) as lines starting with "@@" that
 # tests/vm/report.sh reads; the console (ttyS0) only has the kernel's messages.
-#   @@BEGIN <job> <mods> <npt>      @@LOAD <set> ok|fail <text>    @@PARAM npt <Y|N>
+#   @@BEGIN <job> <mods> <npt>      @@LOAD <set> ok|fail <text>    @@PARAM npt|ept <Y|N>
 #   @@IDENT <set> cap=<n> version=<v|->                            @@T <name> <status> <rc> <ms>
 #   @@S <name> (started)            @@O <name> <output line>       @@K <name> <kernel log line>
 #   @@R <name> <status> <rc> <ms> <limit s> <retry limit s>  (a first attempt that timed out)
@@ -43,6 +48,10 @@ param() {
 JOB=$(param job tests)
 MODS=$(param mods stock)
 NPT=$(param npt 1)
+case $(param vendor amd) in
+intel) VKO=kvm-intel VMOD=kvm_intel MMU=ept ;;
+*) VKO=kvm-amd VMOD=kvm_amd MMU=npt ;;
+esac
 FROM=$(param from 1)
 RETRY=$(param retry 0)
 
@@ -74,7 +83,7 @@ load_set() {
 		f=/mods/$set/$m.ko
 		[ -f "$f" ] || f=/mods/stock/$m.ko
 		args=
-		[ "$m" = kvm-amd ] && args="npt=$npt"
+		[ "$m" = "$VKO" ] && args="$MMU=$npt"
 		# shellcheck disable=SC2086 # no argument is an empty word
 		if ! msg=$(insmod "$f" $args 2>&1); then
 			out "@@LOAD $set fail insmod $m.ko $args: $msg"
@@ -86,7 +95,7 @@ load_set() {
 		return 1
 	fi
 	out "@@LOAD $set ok $(tr '\n' ' ' </mods/order)"
-	out "@@PARAM npt $(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null || echo -)"
+	out "@@PARAM $MMU $(cat "/sys/module/$VMOD/parameters/$MMU" 2>/dev/null || echo -)"
 	ident "$set"
 }
 
@@ -99,7 +108,7 @@ ident() {
 }
 
 unload_set() {
-	rmmod kvm_amd && rmmod kvm
+	rmmod "$VMOD" && rmmod kvm
 }
 
 # one attempt of a test: timeout program args...; /tmp/result, /tmp/out
@@ -199,7 +208,7 @@ is_ekvm() {
 }
 # ekvm reload refuses while a VM holds KVM: exit 1, "KVM is in use" and WHY in its message.
 reload_refused() {
-	if msg=$(ekvm-static reload --ko /mods/ekvm --vendor kvm_amd 2>&1); then
+	if msg=$(ekvm-static reload --ko /mods/ekvm --vendor "$VMOD" 2>&1); then
 		echo "unexpectedly reloaded: $msg"
 		return 1
 	fi
@@ -208,7 +217,7 @@ reload_refused() {
 	return 1
 }
 # The reload is the operator's: ekvm reload (tests/extra/ekvm-static), as a rollout's upgrade
-# command runs it, on the real kvm/kvm_amd refcounts and holders.
+# command runs it, on the real kvm/kvm_amd (kvm_intel) refcounts and holders.
 job_reload() {
 	klog boot
 	[ -f /etc/ekvm-expect ] && { set -a; . /etc/ekvm-expect; set +a; }
@@ -216,18 +225,18 @@ job_reload() {
 	step stock_is_stock is_stock
 	step stock_runs_guest kvmloop count 10000
 	step vm_open hold_vm
-	step rmmod_refused must_fail rmmod kvm_amd
-	step reload_refused reload_refused "kvm_amd refcnt"
-	step stock_still_loaded test -c /dev/kvm -a -d /sys/module/kvm_amd
+	step rmmod_refused must_fail rmmod "$VMOD"
+	step reload_refused reload_refused "$VMOD refcnt"
+	step stock_still_loaded test -c /dev/kvm -a -d "/sys/module/$VMOD"
 	step vm_close release_vm
-	step reload_to_ekvm ekvm-static reload --ko /mods/ekvm --vendor kvm_amd \
+	step reload_to_ekvm ekvm-static reload --ko /mods/ekvm --vendor "$VMOD" \
 		--expect "${EKVM_EXPECT_VERSION:-unknown}"
 	step ekvm_is_ekvm is_ekvm
 	step ekvm_runs_guest kvmloop count 10000
 	step ekvm_vm_open hold_vm
 	step ekvm_reload_refused reload_refused "(1 VMs"
 	step ekvm_vm_close release_vm
-	step reload_to_stock ekvm-static reload --ko /mods/stock --vendor kvm_amd --expect stock
+	step reload_to_stock ekvm-static reload --ko /mods/stock --vendor "$VMOD" --expect stock
 	step stock_again is_stock
 	step unload_stock unload_set
 }
@@ -269,7 +278,7 @@ bench_set() {
 bench_stock() {
 	if ! load_set stock 1 >/dev/null; then
 		out "@@B $1 stock - load failed"
-		rmmod kvm_amd 2>/dev/null; rmmod kvm 2>/dev/null
+		rmmod "$VMOD" 2>/dev/null; rmmod kvm 2>/dev/null
 	else
 		if [ -e /sys/module/kvm/parameters/ekvm_exit_hist ]; then
 			out "@@B $1 stock - not stock KVM: it has ekvm_exit_hist"
@@ -285,7 +294,7 @@ bench_ekvm() {
 	shift
 	if ! load_set ekvm 1 >/dev/null; then
 		out "@@B $br ekvm - load failed"
-		rmmod kvm_amd 2>/dev/null; rmmod kvm 2>/dev/null
+		rmmod "$VMOD" 2>/dev/null; rmmod kvm 2>/dev/null
 	else
 		for h in "$@"; do
 			case $h in
@@ -324,11 +333,29 @@ job_bench() {
 	done
 }
 
+# What the emulated CPU gives KVM: the vmx/svm flags the guest kernel saw, then every parameter
+# of the loaded vendor module (kvm_intel: ept, vpid, unrestricted_guest, enable_apicv, pml,
+# preemption_timer, enable_shadow_vmcs... as KVM settled them on this CPU).
+job_probe() {
+	klog boot
+	out "@@CPU $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | xargs)"
+	out "@@CPU flags $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(vmx|svm|ept|vpid|npt|x2apic|tsc_deadline_timer)' | xargs)"
+	out "@@CPU vmx $(grep -m1 '^vmx flags' /proc/cpuinfo | cut -d: -f2- | xargs)"
+	if load_set "$MODS" "$NPT"; then
+		for f in /sys/module/"$VMOD"/parameters/*; do
+			out "@@KVMPARAM ${f##*/}=$(tr '\n' ' ' <"$f" 2>/dev/null | xargs)"
+		done
+		unload_set || out "@@UNLOAD fail"
+	fi
+	klog probe
+}
+
 out "@@BEGIN $JOB $MODS $NPT"
 case "$JOB" in
 tests) job_tests ;;
 reload) job_reload ;;
 bench) job_bench ;;
+probe) job_probe ;;
 *) out "@@LOAD - fail unknown job $JOB" ;;
 esac
 finish end

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Make the guest's initramfs: busybox, tests/vm/guest-init.sh as /init, the stock module set
 # of the kernel image and the ekvm one, the test programs and the list of tests to run.
-#   mkinitramfs.sh -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX] [-X REGEX] [-T SCALE]
+#   mkinitramfs.sh -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-V amd|intel] [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX] [-X REGEX] [-T SCALE]
+# -V: the vendor module the guest loads (kvm-amd, default, or kvm-intel) and the platform whose
+# expectations apply (amd: QEMU TCG, intel: Bochs).
 # Writes OUT.cpio and OUT.list (the tests in it: name, timeout, program, arguments).
 # BASE_VERSION (default: that of the ekvm modules, e.g. 6.12.117 for 6.12.117.1) says whose
 # programs go in (build-tests.sh BASE_VERSION) and which expectations and arguments apply.
@@ -14,10 +16,11 @@ set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$(dirname "$0")/lib-vm.sh"
 
-USAGE="$0 -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX] [-X REGEX] [-T SCALE]"
-kver='' ekvm='' sets='' out='' filter='' exclude='' extras=() base_version='' scale=1
-while getopts k:e:s:o:x:f:X:b:T: opt; do
+USAGE="$0 -k KVER -e EKVM_MODULE_DIR -s SETS -o OUT.cpio [-V amd|intel] [-b BASE_VERSION] [-x PROGRAM]... [-f REGEX] [-X REGEX] [-T SCALE]"
+kver='' ekvm='' sets='' out='' filter='' exclude='' extras=() base_version='' scale=1 vendor=amd
+while getopts k:e:s:o:x:f:X:b:T:V: opt; do
 	case $opt in
+	V) vendor=$OPTARG ;;
 	b) base_version=$OPTARG ;;
 	k) kver=$OPTARG ;;
 	e) ekvm=$OPTARG ;;
@@ -32,6 +35,8 @@ while getopts k:e:s:o:x:f:X:b:T: opt; do
 done
 { [ $OPTIND -gt $# ] && [ -n "$kver" ] && [ -n "$ekvm" ] && [ -n "$sets" ] && [ -n "$out" ]; } || usage "$USAGE"
 timeout_scale_ok "$scale" || die "timeout scale '$scale' (-T): not a positive number like 2 or 0.5"
+case $vendor in amd | intel) ;; *) usage "$USAGE" ;; esac
+vko=kvm-$vendor
 
 here=$EKVM_TOP/tests/vm
 vm=$EKVM_BUILD/vm
@@ -40,7 +45,7 @@ mods=$image/lib/modules/$kver
 default_timeout=120
 
 [ -f "$mods/modules.dep" ] || die "no kernel image for $kver: run tests/vm/fetch-kernel.sh $kver"
-for m in kvm kvm-amd; do
+for m in kvm "$vko"; do
 	module_file "$ekvm" "$m" >/dev/null || die "no $m.ko in $ekvm"
 done
 # What the ekvm modules must report, from the module file and the patch series.
@@ -63,10 +68,10 @@ ln -s busybox "$root/bin/sh"
 cp "$tests/bin/helpers/"* "$root/bin/"
 install -m 755 "$here/guest-init.sh" "$root/init"
 
-# The modules kvm-amd needs, dependencies first (modules.dep lists them last first). The image's
-# modules may be compressed (6.12: .ko.xz): the initramfs gets them uncompressed.
-dep=$(grep -E '^kernel/arch/x86/kvm/kvm-amd\.ko(\.[a-z]+)?:' "$mods/modules.dep") ||
-	die "no kvm-amd in $mods/modules.dep"
+# The modules the vendor module needs, dependencies first (modules.dep lists them last first).
+# The image's modules may be compressed (6.12: .ko.xz): the initramfs gets them uncompressed.
+dep=$(grep -E "^kernel/arch/x86/kvm/$vko\.ko(\.[a-z]+)?:" "$mods/modules.dep") ||
+	die "no $vko in $mods/modules.dep"
 read -r -a files <<<"${dep#*:}"
 order=()
 for ((i = ${#files[@]} - 1; i >= 0; i--)); do order+=("${files[i]}"); done
@@ -75,7 +80,7 @@ for f in "${order[@]}"; do
 	n=$(module_name "$f")
 	unpack_module "$mods/$f" "$root/mods/stock/$n.ko"
 	echo "$n" >>"$root/mods/order"
-	# ekvm's build replaces what it ships (kvm, kvm-amd); the rest is stock
+	# ekvm's build replaces what it ships (kvm, kvm-amd, kvm-intel); the rest is stock
 	if e=$(module_file "$ekvm" "$n"); then
 		unpack_module "$e" "$root/mods/ekvm/$n.ko.tmp"
 		strip --strip-debug -o "$root/mods/ekvm/$n.ko" "$root/mods/ekvm/$n.ko.tmp"
@@ -103,16 +108,20 @@ args_of() {
 		NF && $1 == n && !any { $1 = ""; any = substr($0, 2) }
 		END { print own != "" ? own : any != "" ? any : d }' "$here/test-args.txt"
 }
-# Tests with expectation "skip" for this base are not run at all.
+# Tests with expectation "skip" for this base and platform are not run at all.
 skipped() {
-	[ "$(expectation "$1" "$series" any | cut -f1)" = skip ]
+	[ "$(expectation "$1" "$series" "$vendor" any | cut -f1)" = skip ]
 }
 list=$root/tests/list
+# wanted NAME: the test is to run (the filter, the exclusions and the expectations' skips)
+wanted() {
+	if [ -n "$filter" ] && ! grep -qE -- "$filter" <<<"$1"; then return 1; fi
+	if [ -n "$exclude" ] && grep -qE -- "$exclude" <<<"$1"; then return 1; fi
+	! skipped "$1"
+}
 add() {
 	local name=$1 prog=$2
-	if [ -n "$filter" ] && ! grep -qE -- "$filter" <<<"$name"; then return; fi
-	if [ -n "$exclude" ] && grep -qE -- "$exclude" <<<"$name"; then return; fi
-	if skipped "$name"; then return; fi
+	wanted "$name" || return 0
 	echo "$name $(args_of "$name" | awk -v p="$prog" -v s="$scale" '
 		{ t = $1 * s; t = (t == int(t) ? t : int(t) + 1); if (t < 1) t = 1; $1 = ""; print t " " p $0 }')" >>"$list"
 }
@@ -139,6 +148,8 @@ for s in "${want[@]}"; do
 	selftests)
 		while read -r t; do
 			n=$(basename "$t")
+			# (only the programs that run go in: a smaller image boots faster, under Bochs most)
+			wanted "selftests/$n" || continue
 			strip --strip-debug -o "$root/tests/selftests/$n" "$tests/selftests/$t"
 			add "selftests/$n" "/tests/selftests/$n"
 		done <"$tests/selftests.list" ;;

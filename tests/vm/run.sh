@@ -2,11 +2,15 @@
 # The VM test harness (docs/vm-test.md): the same tests against the stock KVM modules of the
 # Debian kernel and against ekvm's, for kvm_amd npt=1 and npt=0, in guests booted under QEMU,
 # plus the module reload scenario; fails when ekvm regressed (tests/vm/report.sh says how).
+# Platform intel (-P): kvm_intel with ept=1 and ept=0 in guests booted under Bochs, whose CPU
+# emulates VMX (tests/vm/boot-bochs.sh).
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$(dirname "$0")/lib-vm.sh"
 
-USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [-n NPTS] [-f REGEX] [-X REGEX] [-x PROGRAM]... [-j 1|2] [-o OUTDIR]
+USAGE="$0 [-P amd|intel] [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [-n NPTS] [-f REGEX] [-X REGEX] [-x PROGRAM]... [-j 1|2] [-o OUTDIR]
+  -P PLATFORM amd (default; also EKVM_VM_PLATFORM): QEMU TCG with an SVM CPU, kvm-amd, npt;
+              intel: Bochs with a VMX CPU, kvm-intel, ept (-n gives ept's settings; no -K)
   -k KVER     the Debian kernel to boot (default: the top Makefile's BASE_KVER)
   -e DIR      the ekvm modules (kvm.ko, kvm-amd.ko) to test (default: build/modules/KVER); their
               version (6.1.192.1, 6.12.117.1) says the base: whose selftests run, which
@@ -30,8 +34,10 @@ Environment (docs/vm-test.md, \"Slow hosts\"):
                          in the stock and the ekvm guests alike; 0 to 10, 0: no retry (default 3)"
 
 kver='' ekvm='' sets='' npts=${EKVM_VM_NPTS:-1,0} filter='' exclude=${EKVM_VM_EXCLUDE:-} outdir='' extras=() jobs=2 kpkg='' ekvm_kernel='' krel=''
-while getopts k:e:s:n:f:X:x:j:o:K:h opt; do
+platform=${EKVM_VM_PLATFORM:-amd}
+while getopts P:k:e:s:n:f:X:x:j:o:K:h opt; do
 	case $opt in
+	P) platform=$OPTARG ;;
 	k) kver=$OPTARG ;;
 	e) ekvm=$OPTARG ;;
 	s) sets=$OPTARG ;;
@@ -46,6 +52,12 @@ while getopts k:e:s:n:f:X:x:j:o:K:h opt; do
 	esac
 done
 [ $OPTIND -gt $# ] || usage "$USAGE"
+case $platform in
+amd) vko=kvm-amd mmu=npt boot=boot.sh ;;
+intel) vko=kvm-intel mmu=ept boot=boot-bochs.sh ;;
+*) usage "$USAGE" ;;
+esac
+[ "$platform" = amd ] || [ -z "$kpkg" ] || die "-K (an ekvm kernel package) is for platform amd only"
 tscale=${EKVM_VM_TIMEOUT_SCALE:-1} retry=${EKVM_VM_RETRY:-3}
 timeout_scale_ok "$tscale" ||
 	die "EKVM_VM_TIMEOUT_SCALE='$tscale': not a positive number like 2 or 0.5"
@@ -77,8 +89,8 @@ done
 # the reload scenario reloads with the tool, as an operator does
 [[ ,$sets, != *,reload,* ]] || [ -n "$tool" ] ||
 	die "the reload set runs ekvm reload: give the static tool (-x build/userspace/ekvm-static)"
-{ kvm_ko=$(module_file "$ekvm" kvm) && module_file "$ekvm" kvm-amd >/dev/null; } ||
-	die "no ekvm modules in $ekvm (make)"
+{ kvm_ko=$(module_file "$ekvm" kvm) && module_file "$ekvm" "$vko" >/dev/null; } ||
+	die "no ekvm modules (kvm, $vko) in $ekvm (make)"
 version=$(modinfo -F version "$kvm_ko")
 vermagic=$(modinfo -F vermagic "$kvm_ko")
 [ "${vermagic%% *}" = "${krel:-$kver}" ] || die "$kvm_ko is built for ${vermagic%% *}, not ${krel:-$kver}"
@@ -103,7 +115,7 @@ timed() {
 	return $rc
 }
 
-info "testing ekvm $version ($ekvm) against stock $kver (base $base); sets $sets; npt $npts; timeouts x$tscale, retry x$retry; results in $outdir"
+info "testing ekvm $version ($ekvm) against stock $kver (base $base) on $platform ($vko); sets $sets; $mmu $npts; timeouts x$tscale, retry x$retry; results in $outdir"
 [ -z "$exclude" ] || info "left out (-X, EKVM_VM_EXCLUDE): the tests matching '$exclude'"
 here=$EKVM_TOP/tests/vm
 # the report's own logic first: it decides the run (a second, fake results)
@@ -115,12 +127,14 @@ timed report-unit-test report_unit_test ||
 # fetch-kernel.sh takes their image from that suite's archive)
 hdr=()
 ! apt-cache show "linux-headers-$kver" >/dev/null 2>&1 || hdr=("$kver")
-timed deps "$EKVM_TOP/scripts/install-deps.sh" -f "$here/deps.txt" "${hdr[@]}"
+deps=(-f "$here/deps.txt")
+[ "$platform" = amd ] || deps+=(-f "$here/deps-intel.txt")
+timed deps "$EKVM_TOP/scripts/install-deps.sh" "${deps[@]}" "${hdr[@]}"
 timed fetch-kernel "$here/fetch-kernel.sh" "$kver"
 timed build-tests "$here/build-tests.sh" "$base_version"
 test_sets=$(tr , '\n' <<<"$sets" | { grep -v '^reload$' || true; } | paste -sd, -)
 initrd=$outdir/initramfs.cpio
-mk=("$here/mkinitramfs.sh" -k "$kver" -e "$ekvm" -b "$base_version" -s "${test_sets:-ekvm}" -o "$initrd" -T "$tscale")
+mk=("$here/mkinitramfs.sh" -V "${vko#kvm-}" -k "$kver" -e "$ekvm" -b "$base_version" -s "${test_sets:-ekvm}" -o "$initrd" -T "$tscale")
 [ -z "$filter" ] || mk+=(-f "$filter")
 [ -z "$exclude" ] || mk+=(-X "$exclude")
 for x in "${extras[@]}"; do mk+=(-x "$x"); done
@@ -129,9 +143,11 @@ mv "$outdir/initramfs.list" "$outdir/tests.list"
 
 # A guest's time limit: the sum of its tests' timeouts, each retried (the worst case), and some
 # for booting and loading; it has stalled (a hung guest kernel) when it wrote no result for the
-# longest timeout (of a retry) and 60 s more.
-limit=$(awk -v r="$retry" '{ t += $2 } END { print t * (1 + r) + 300 }' "$outdir/tests.list")
-stall=$(awk -v r="$retry" '$2 > m { m = $2 } END { print m * (r > 1 ? r : 1) + 60 }' "$outdir/tests.list")
+# longest timeout (of a retry) and 60 s more. Bochs boots in 1.5 to 3 minutes, before any result.
+extra=300 settle=60
+[ "$platform" = amd ] || extra=600 settle=240
+limit=$(awk -v r="$retry" -v x="$extra" '{ t += $2 } END { print t * (1 + r) + x }' "$outdir/tests.list")
+stall=$(awk -v r="$retry" -v x="$settle" '$2 > m { m = $2 } END { print m * (r > 1 ? r : 1) + x }' "$outdir/tests.list")
 
 # Runs one guest job into $outdir/NAME; when the guest hangs or dies during a test, that test
 # is recorded as "hang" and a new guest goes on with the next test (at most 3 times).
@@ -148,8 +164,8 @@ run_guest() {
 	while :; do
 		seg=$((seg + 1))
 		rc=0
-		"$here/boot.sh" -k "$kver" "${kopt[@]}" -i "$initrd" -o "$dir/boot$seg" -t "$limit" -s "$stall" -- \
-			"$@" ekvm.from="$from" || rc=$?
+		"$here/$boot" -k "$kver" "${kopt[@]}" -i "$initrd" -o "$dir/boot$seg" -t "$limit" -s "$stall" -- \
+			ekvm.vendor="$platform" "$@" ekvm.from="$from" || rc=$?
 		tr -d '\r' <"$dir/boot$seg/results.log" >>"$dir/results.log"
 		tr -d '\r' <"$dir/boot$seg/console.log" >>"$dir/console.log"
 		if [ "$rc" -eq 0 ]; then
@@ -175,7 +191,7 @@ if [ -n "$test_sets" ]; then
 	for npt in "${npt_list[@]}"; do
 		pids=()
 		for mods in stock ekvm; do
-			timed "guest $mods npt=$npt" run_guest "$mods-npt$npt" \
+			timed "guest $mods $mmu=$npt" run_guest "$mods-$mmu$npt" \
 				ekvm.job=tests ekvm.mods="$mods" ekvm.npt="$npt" ekvm.retry="$retry" &
 			pids+=($!)
 			if [ "$jobs" -eq 1 ]; then wait "${pids[-1]}" || boot_rc=1; fi
@@ -186,8 +202,10 @@ if [ -n "$test_sets" ]; then
 	done
 fi
 if [[ ,$sets, == *,reload,* ]]; then
-	timed "guest reload" "$here/boot.sh" -k "$kver" -i "$initrd" -o "$outdir/reload" -t 300 -- \
-		ekvm.job=reload || boot_rc=1
+	reload_limit=300
+	[ "$platform" = amd ] || reload_limit=900
+	timed "guest reload" "$here/$boot" -k "$kver" -i "$initrd" -o "$outdir/reload" -t "$reload_limit" -- \
+		ekvm.vendor="$platform" ekvm.job=reload || boot_rc=1
 	tr -d '\r' <"$outdir/reload/results.log" >"$outdir/reload/results.tmp"
 	mv "$outdir/reload/results.tmp" "$outdir/reload/results.log"
 fi
@@ -195,7 +213,7 @@ fi
 rm -f "$initrd"
 rc=0
 [ -n "$test_sets" ] || npts=""
-timed report "$here/report.sh" -d "$outdir" -V "$version" -b "$base" -n "$npts" -S "$tscale" -R "$retry" || rc=$?
+timed report "$here/report.sh" -d "$outdir" -P "$platform" -V "$version" -b "$base" -n "$npts" -S "$tscale" -R "$retry" || rc=$?
 printf '%-28s %5ds\n' total $((SECONDS - t_all)) | tee -a "$timings" >&2
 [ $boot_rc -eq 0 ] || info "a guest did not finish (see above)"
 exit $rc
