@@ -20,6 +20,7 @@ if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
 	exit 0
 fi
 mirror=http://deb.debian.org/debian
+mkdir -p "$(dirname "$out")"
 work=$(mktemp -d "$(dirname "$out")/.root-$suite.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/root" "$(dirname "$out")/debootstrap-cache"
