@@ -10,6 +10,8 @@
 #                    [ekvm.retry=F]                      a test that timed out runs once more
 #                                                        with F times its limit (0: never)
 #   ekvm.job=reload                                      the module reload scenario
+#   ekvm.hb=S                                            a heartbeat line on the console every
+#                                                        S guest seconds (boot-bochs.sh)
 #   ekvm.job=probe                                       the CPU's virtualization features and
 #                                                        the vendor module's parameters
 #   ekvm.job=bench   ekvm.rounds=N ekvm.secs=S           exits/s of stock, ekvm-off and ekvm-on
@@ -58,6 +60,14 @@ RETRY=$(param retry 0)
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 exec 3>/dev/ttyS1
 out() { echo "$*" >&3; }
+# ekvm.hb=S: a heartbeat on the console every S seconds of guest time (boot-bochs.sh), so that
+# the host tells a slow test (the guest's own timers still run) from an emulated machine that
+# hangs (Bochs: a KVM guest spinning with interrupts off never gives the CPU back to this kernel)
+HB=$(param hb 0)
+case $HB in
+'' | *[!0-9]* | 0) ;;
+*) (while sleep "$HB"; do echo "@@HB $(cut -d' ' -f1 /proc/uptime)" >/dev/ttyS0; done) & ;;
+esac
 
 finish() {
 	klog "${1:-end}"
