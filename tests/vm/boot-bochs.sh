@@ -9,8 +9,8 @@
 # the host's load. Its display is VNC (rfb, the only non-interactive one in Debian's build),
 # inside a network namespace of its own: nothing listens on any of the host's interfaces.
 # -t: the guest's time limit (host seconds); -s: stop it when it showed no life for STALL host
-# seconds: no result and no heartbeat (ekvm.hb=5: guest-init.sh writes a console line every 5
-# guest seconds while its kernel's timers run). Bochs hangs the whole machine when a KVM guest
+# seconds: no result and no heartbeat (ekvm.hb=5: guest-init.sh writes a line among the results
+# every 5 guest seconds while its kernel's timers run). Bochs hangs the whole machine when a KVM guest
 # spins with interrupts off, and the guest's own timeouts then never fire: a host-side watchdog
 # is the only way out. A test that is only slow (a guest second is several host seconds under
 # Bochs) keeps the heartbeat going and is left to its guest-side timeout. -c: the Bochs CPU model (default corei7_skylake_x,

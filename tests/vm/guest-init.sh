@@ -10,8 +10,8 @@
 #                    [ekvm.retry=F]                      a test that timed out runs once more
 #                                                        with F times its limit (0: never)
 #   ekvm.job=reload                                      the module reload scenario
-#   ekvm.hb=S                                            a heartbeat line on the console every
-#                                                        S guest seconds (boot-bochs.sh)
+#   ekvm.hb=S                                            a heartbeat line (@@HB) every S guest
+#                                                        seconds (boot-bochs.sh)
 #   ekvm.job=probe                                       the CPU's virtualization features and
 #                                                        the vendor module's parameters
 #   ekvm.job=bench   ekvm.rounds=N ekvm.secs=S           exits/s of stock, ekvm-off and ekvm-on
@@ -60,13 +60,16 @@ RETRY=$(param retry 0)
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 exec 3>/dev/ttyS1
 out() { echo "$*" >&3; }
-# ekvm.hb=S: a heartbeat on the console every S seconds of guest time (boot-bochs.sh), so that
-# the host tells a slow test (the guest's own timers still run) from an emulated machine that
-# hangs (Bochs: a KVM guest spinning with interrupts off never gives the CPU back to this kernel)
+# ekvm.hb=S: a heartbeat line "@@HB <uptime>" among the results every S seconds of guest time
+# (boot-bochs.sh), so that the host tells a slow test (the guest's own timers still run) from an
+# emulated machine that hangs (Bochs: a KVM guest spinning with interrupts off never gives the
+# CPU back to this kernel). On the results port: under Bochs no line written to ttyS0 from user
+# space reached the console file, only the kernel's own messages did (2026-12-04; under QEMU it
+# does). Each line is one write(2), which the tty layer does not interleave with another's.
 HB=$(param hb 0)
 case $HB in
 '' | *[!0-9]* | 0) ;;
-*) (while sleep "$HB"; do echo "@@HB $(cut -d' ' -f1 /proc/uptime)" >/dev/ttyS0; done) & ;;
+*) (while sleep "$HB"; do out "@@HB $(cut -d' ' -f1 /proc/uptime)"; done) & ;;
 esac
 
 finish() {
