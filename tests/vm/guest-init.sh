@@ -66,15 +66,22 @@ out() { echo "$*" >&3; }
 # CPU back to this kernel). On the results port: under Bochs no line written to ttyS0 from user
 # space reached the console file, only the kernel's own messages did (2026-12-04; under QEMU it
 # does). Each line is one write(2), which the tty layer does not interleave with another's.
-HB=$(param hb 0)
+HB=$(param hb 0) HBPID=''
 case $HB in
 '' | *[!0-9]* | 0) ;;
-*) (while sleep "$HB"; do out "@@HB $(cut -d' ' -f1 /proc/uptime)"; done) & ;;
+*)
+	# (sleep without the results port: finish's close must be the port's last)
+	(while sleep "$HB" 3>&-; do out "@@HB $(cut -d' ' -f1 /proc/uptime)"; done) &
+	HBPID=$! ;;
 esac
 
 finish() {
 	klog "${1:-end}"
 	out "@@END"
+	# the last close of the results port waits until the UART has sent it all: without it, Bochs
+	# powered off with the last lines still in the port's buffer (2026-12-04)
+	[ -z "$HBPID" ] || { kill "$HBPID"; wait "$HBPID"; } 2>/dev/null
+	exec 3>&-
 	sync
 	poweroff -f
 	echo o >/proc/sysrq-trigger
