@@ -99,6 +99,15 @@ vermagic=$(modinfo -F vermagic "$kvm_ko")
 [ -n "$version" ] || die "$kvm_ko has no version: not an ekvm build"
 base_version=${version%.*}
 base=$(series_of "$base_version")
+# Modules of another point release than the base's (an ekvm-dkms tree: 6.12.107.4) run the tests
+# of their series' base: the selftests and ekvm's tests are built from the base's whole tree, and
+# the other releases are imported with their KVM files only.
+bv=$(makefile_var "BASE_VERSION_$base")
+[ -n "$bv" ] || die "no BASE_VERSION_$base in the Makefile"
+if [ "$base_version" != "$bv" ]; then
+	info "ekvm $version is of point release $base_version: the tests are those of the $base base, $bv"
+	base_version=$bv
+fi
 
 outdir=${outdir:-$EKVM_BUILD/vm/results/$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$outdir"
