@@ -13,7 +13,8 @@
 # Prints the exits per guest-second of each, per round and mean, the ratios ekvm-off / stock
 # (goal >= 0.998), ekvm-on / stock (goal >= 0.99) and ekvm-exact / stock (no goal: what exact
 # counts cost) and how much they scatter from round to round. Asserts nothing about timing; fails when a measurement is missing or kvmloop failed.
-#   bench.sh [-k KVER] [-e EKVM_MODULE_DIR] [-r ROUNDS] [-t SECONDS] [-m icount|wall|both]
+#   bench.sh [-P amd|intel] [-k KVER] [-e EKVM_MODULE_DIR] [-r ROUNDS] [-t SECONDS] [-m icount|wall|both] [-o DIR]
+# -o: the folder of the guest's files (default build/vm/bench, build/vm/bench-intel with -P intel)
 # -m icount (the default): QEMU's -icount shift=0,sleep=off (boot.sh -I): the guest's clock
 # counts its instructions (1 = 1 ns), so that a rate is instructions per exit, independent of the
 # host's load: deterministic enough to resolve 1% (docs/bench.md). SECONDS are guest seconds.
@@ -21,13 +22,19 @@
 # scatters by 7-25% from round to round. -m both: one boot of each, icount first.
 # Under TCG, nested SVM is emulated: the absolute rates say little about hardware, the ratios
 # compare the module sets on the same emulated machine.
+# -P intel: kvm-intel (VMX) under Bochs (tests/vm/boot-bochs.sh), always deterministic (clock:
+# sync=none: the guest's time follows Bochs's instruction count, EKVM_BOCHS_IPS a guest second;
+# the guest's TSC runs at the model's nominal rate against it, so absolute rates are scaled,
+# only ratios between the module sets count); -m is icount only.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
-USAGE="$0 [-k KVER] [-e EKVM_MODULE_DIR] [-r ROUNDS] [-t SECONDS] [-m icount|wall|both]"
-kver='' ekvm='' rounds=5 secs=1 mode=icount
-while getopts k:e:r:t:m: opt; do
+USAGE="$0 [-P amd|intel] [-k KVER] [-e EKVM_MODULE_DIR] [-r ROUNDS] [-t SECONDS] [-m icount|wall|both] [-o DIR]"
+kver='' ekvm='' rounds=5 secs=1 mode=icount platform=amd outdir=''
+while getopts P:k:e:r:t:m:o: opt; do
 	case $opt in
+	o) outdir=$OPTARG ;;
+	P) platform=$OPTARG ;;
 	k) kver=$OPTARG ;;
 	e) ekvm=$OPTARG ;;
 	r) rounds=$OPTARG ;;
@@ -39,18 +46,31 @@ done
 [ $OPTIND -gt $# ] || usage "$USAGE"
 { [[ $rounds =~ ^[1-9][0-9]*$ ]] && [[ $secs =~ ^[1-9][0-9]*$ ]]; } || usage "$USAGE"
 case $mode in icount) modes=(icount) ;; wall) modes=(wall) ;; both) modes=(icount wall) ;; *) usage "$USAGE" ;; esac
+case $platform in
+amd) vko=kvm-amd ;;
+intel) vko=kvm-intel ;;
+*) usage "$USAGE" ;;
+esac
+[ "$platform" = amd ] || [ "$mode" = icount ] ||
+	die "-P intel: Bochs's clock is its instruction count (sync=none); -m wall is for amd only"
 kver=${kver:-$(makefile_var KVER)}
 ekvm=$(realpath "${ekvm:-$EKVM_BUILD/modules/$kver}")
-[ -f "$ekvm/kvm.ko" ] || die "no ekvm modules in $ekvm (make)"
+{ [ -f "$ekvm/kvm.ko" ] && [ -f "$ekvm/$vko.ko" ]; } || die "no ekvm modules (kvm, $vko) in $ekvm (make)"
 version=$(modinfo -F version "$ekvm/kvm.ko")
 here=$EKVM_TOP/tests/vm
 out=$EKVM_BUILD/vm/bench
+deps=(-f "$here/deps.txt")
+if [ "$platform" = intel ]; then
+	out=$EKVM_BUILD/vm/bench-intel
+	deps+=(-f "$here/deps-intel.txt")
+fi
+[ -z "$outdir" ] || out=$(realpath -m "$outdir")
 
-"$EKVM_TOP/scripts/install-deps.sh" -f "$here/deps.txt" "$kver"
+"$EKVM_TOP/scripts/install-deps.sh" "${deps[@]}" "$kver"
 "$here/fetch-kernel.sh" "$kver"
 "$here/build-tests.sh" "${version%.*}"
 mkdir -p "$out"
-"$here/mkinitramfs.sh" -k "$kver" -e "$ekvm" -s none -o "$out/initramfs.cpio"
+"$here/mkinitramfs.sh" -V "$platform" -k "$kver" -e "$ekvm" -s none -o "$out/initramfs.cpio"
 
 # The report of one boot's results.log: MODE RESULTS
 # @@B <round> <set> <kind> exits_per_sec R exits N seconds S [...]; anything else after <kind>
@@ -69,7 +89,7 @@ report() {
 		split("io kernel", kinds, " ")
 		title["io"] = "I/O exits to userspace (kvmloop bench)"
 		title["kernel"] = "in-kernel exits, CPUID (kvmloop bench-kernel)"
-		unit = mode == "icount" ? "guest-second (icount: 1 instruction = 1 ns)" : "second (wall clock)"
+		unit = mode == "icount" ? "guest-second (icount: 1 instruction = 1 ns)" : mode == "bochs" ? "guest-second (Bochs, sync=none: instruction-counted)" : "second (wall clock)"
 		printf "mode: %s, %d round(s) of %d s a set and kind; ekvm %s\n", mode, rounds, secs, version
 		for (r = 1; r <= rounds; r++) {
 			if (hist[r, "ekvm-off"] !~ /^(N|0)$/) { print "round " r ": kvm.ekvm_exit_hist not read back as off for ekvm-off"; bad = 1 }
@@ -107,6 +127,18 @@ report() {
 }
 
 rc=0
+if [ "$platform" = intel ]; then
+	# a guest second is EKVM_BOCHS_IPS instructions; Bochs runs about that many a host second
+	# with KVM's guest in it, several times slower (docs/bench.md); 10 minutes to boot
+	limit=$((rounds * (8 * secs + 5) * 40 + 600)) t=$SECONDS
+	"$here/boot-bochs.sh" -k "$kver" -i "$out/initramfs.cpio" -o "$out/bochs" -t "$limit" -- \
+		ekvm.hb=0 ekvm.vendor=intel ekvm.job=bench ekvm.rounds="$rounds" ekvm.secs="$secs" ||
+		die "the benchmark guest (Bochs) did not finish (see $out/bochs/console.log)"
+	info "benchmark guest (Bochs): $((SECONDS - t)) s"
+	report bochs "$out/bochs/results.log" ||
+		die "a measurement is missing or kvmloop failed (see $out/bochs/results.log)"
+	exit 0
+fi
 for m in "${modes[@]}"; do
 	icount=() limit=$((rounds * (8 * secs + 40) + 300))
 	if [ "$m" = icount ]; then
