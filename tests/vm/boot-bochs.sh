@@ -10,11 +10,11 @@
 # inside a network namespace of its own: nothing listens on any of the host's interfaces.
 # -t: the guest's time limit (host seconds); -s: stop it when it showed no life for STALL host
 # seconds: no result and no heartbeat (ekvm.hb=5: guest-init.sh writes a line among the results
-# every 5 guest seconds while its kernel's timers run). Bochs hangs the whole machine when a KVM guest
-# spins with interrupts off, and the guest's own timeouts then never fire: a host-side watchdog
-# is the only way out. A test that is only slow (a guest second is several host seconds under
-# Bochs) keeps the heartbeat going and is left to its guest-side timeout. -c: the Bochs CPU model (default corei7_skylake_x,
-# EKVM_BOCHS_CPU); -m: memory in MiB (default 1024).
+# every 5 guest seconds while its kernel's timers run). Bochs hangs the whole machine when a KVM
+# guest spins with interrupts off, and the guest's own timeouts then never fire: a host-side
+# watchdog is the only way out. A test that is only slow (a guest second is several host seconds
+# under Bochs) keeps the heartbeat going and is left to its guest-side timeout.
+# -c: the Bochs CPU model (default corei7_skylake_x, EKVM_BOCHS_CPU); -m: memory in MiB (1024).
 # OUTDIR gets console.log (COM1: the kernel's console), results.log (COM2: the results) and
 # bochs.log. Exits 0 when the guest finished its job (its last line is @@END), 1 if it crashed
 # or timed out, 3 if it stalled; Bochs never outlives this script.
