@@ -60,7 +60,7 @@ assert_ekvm_modules() {
 assert_stock_resolution() {
 	local own
 	own=$(module_file "/lib/modules/$1/kernel/arch/x86/kvm" kvm-amd) || fail "$1 has no kvm-amd module of its own"
-	resolution "$1" | grep -qxF "$own" ||
+	grep -qxF "$own" <<<"$(resolution "$1")" ||
 		fail "$1: kvm_amd does not resolve to the kernel's own module: $(resolution "$1" | xargs)"
 }
 
@@ -69,7 +69,7 @@ assert_no_ekvm_modules() {
 	local kver=$1
 	[ -z "$(find "/lib/modules/$kver/updates" -name 'kvm*.ko*' 2>/dev/null)" ] ||
 		fail "$kver: ekvm modules left: $(find "/lib/modules/$kver/updates" -name 'kvm*')"
-	if resolution "$kver" 2>/dev/null | grep -q updates/; then
+	if grep -q updates/ <<<"$(resolution "$kver" 2>/dev/null)"; then
 		fail "$kver: kvm_amd still resolves to updates/"
 	fi
 }

@@ -15,7 +15,7 @@ echo "$plan" | jq -e '.failed == 0 and (.batches | length) == 3
 	and ([.checks[] | select(.check == "cpu" and .result == "PASS") | .note]
 		| any(test("^guest2 on host[AB]: (identical CPU|destination CPU is a superset)$")))' \
 	>/dev/null || fail "plan: $plan"
-ekvm_fleet plan -i "$INV" | grep -q 'batch 1 (canary): hostA' || fail "plan text has no canary line"
+grep -q 'batch 1 (canary): hostA' <<<"$(ekvm_fleet plan -i "$INV")" || fail "plan text has no canary line"
 
 # a fleet where two hosts share a host UUID fails the preflight
 sed 's/^host name=hostB .*/&/' "$INV" >"$FLEET/inv-dup"

@@ -52,14 +52,14 @@ fleet_down() {
 		rm -rf "$FLEET_CAPS.tmp"
 	fi
 	for ns in "$FLEET_ID-A" "$FLEET_ID-B" "$FLEET_ID-C" "$FLEET_ID-ctl"; do
-		ip netns list | grep -qw "^$ns" || continue
+		grep -qw "^$ns" <<<"$(ip netns list)" || continue
 		pids=$(ip netns pids "$ns")
 		# shellcheck disable=SC2086 # one pid a word
 		[ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
 	done
 	sleep 0.3
 	for ns in "$FLEET_ID-A" "$FLEET_ID-B" "$FLEET_ID-C" "$FLEET_ID-ctl"; do
-		ip netns list | grep -qw "^$ns" && ip netns del "$ns"
+		grep -qw "^$ns" <<<"$(ip netns list)" && ip netns del "$ns"
 	done
 	return 0
 }
