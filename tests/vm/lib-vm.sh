@@ -65,3 +65,15 @@ expected_klog_flaky() {
 		$1 ~ /^kernel-log\// && $2 == "flaky" && ($3 == "any" || $3 == base) && ($4 == "any" || $4 == plat) &&
 		($5 == "any" || $5 == npt) { print substr($1, 12) }' "$EKVM_VM_EXPECTATIONS"
 }
+
+# kill_tree PID: TERM to every descendant of PID, the deepest first, so that a boot script is
+# signalled after what it started and its EXIT trap still finds its emulator's process group.
+# run.sh's guests run in background subshells: without this, a TERM to run.sh (a CI time limit,
+# a user's kill) would leave the boot scripts and their emulators running.
+kill_tree() {
+	local child
+	for child in $(pgrep -P "$1"); do
+		kill_tree "$child"
+		kill -TERM "$child" 2>/dev/null || true
+	done
+}

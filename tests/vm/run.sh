@@ -197,6 +197,8 @@ run_guest() {
 }
 
 boot_rc=0
+# a signal to this script ends its guests too (kill_tree: they run in background subshells)
+trap 'trap - INT TERM; kill_tree $$; exit 143' INT TERM
 IFS=, read -r -a npt_list <<<"$npts"
 if [ -n "$test_sets" ]; then
 	for npt in "${npt_list[@]}"; do
