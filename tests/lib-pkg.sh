@@ -168,3 +168,19 @@ lifecycle_end() {
 	done
 	[ ${#LC_ASIDE[@]} -eq 0 ] || "$EKVM_TOP/scripts/install-deps.sh" "${LC_ASIDE[@]#linux-headers-}" >/dev/null 2>&1
 }
+
+# The clean Debian 13 root of the trixie tests (one cached tarball for all of them): DKMS and
+# Debian 13's kernel KVER (headers and image: the image's own KVM modules and modules.dep).
+TRIXIE_ROOT_TAR=$EKVM_BUILD/roots/trixie-dkms.tar
+trixie_root_packages() {
+	echo dkms "linux-headers-$1" "linux-image-$1" kmod xz-utils openssl python3 libkmod2 ca-certificates
+}
+
+# trixie_root KVER: the calling test runs again in a private mount namespace (the root is about
+# 2 GB) in that root, unpacked in $TEST_TMP/root with a tmpfs /tmp (suite_root_ns); sets root.
+trixie_root() {
+	local pkgs
+	read -r -a pkgs <<<"$(trixie_root_packages "$1")"
+	suite_root_ns trixie "$TRIXIE_ROOT_TAR" "${pkgs[@]}"
+	mount -t tmpfs tmpfs "$root/tmp"
+}

@@ -53,6 +53,20 @@ rerun_in_mount_namespace() {
 	exit $rc
 }
 
+# suite_root_ns SUITE TAR PACKAGE...: the calling test runs again, whole, in a private mount
+# namespace (rerun_in_mount_namespace), in a clean root of SUITE with PACKAGEs
+# (scripts/suite-root.sh, cached as TAR), unpacked in $TEST_TMP/root with /proc, /sys and /dev
+# mounted. In the inner run it returns with root set; in_root runs a command in it.
+suite_root_ns() {
+	local suite=$1 tar=$2
+	shift 2
+	if [ -z "${EKVM_MOUNT_NS:-}" ]; then
+		"$EKVM_TOP/scripts/suite-root.sh" "$suite" "$tar" "$@"
+		rerun_in_mount_namespace
+	fi
+	root_unpack "$tar" "$TEST_TMP/root"
+}
+
 # root_unpack TAR DIR: a root made by scripts/suite-root.sh, unpacked into DIR with /proc, /sys
 # and /dev mounted (inside rerun_in_mount_namespace); sets root=DIR, where in_root runs commands.
 root_unpack() {

@@ -36,12 +36,7 @@ KROOT_TAR=$EKVM_BUILD/roots/bookworm-kernel.tar
 # /dev mounted (the mounts go with the namespace; the root goes when the run ends). In the inner
 # run it returns with root set; in_root runs a command in it.
 kernel_root() {
-	if [ -z "${EKVM_MOUNT_NS:-}" ]; then
-		"$EKVM_TOP/scripts/suite-root.sh" bookworm "$KROOT_TAR" linux-image-amd64 kmod \
-			initramfs-tools systemd
-		rerun_in_mount_namespace
-	fi
-	root_unpack "$KROOT_TAR" "$TEST_TMP/root"
+	suite_root_ns bookworm "$KROOT_TAR" linux-image-amd64 kmod initramfs-tools systemd
 	# (KROOT stays the root's path where a test uses root for something else for a while)
 	KROOT=$root
 }

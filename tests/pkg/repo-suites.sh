@@ -22,8 +22,8 @@ repo=$TEST_TMP/repo key=$TEST_TMP/key
 
 if [ -z "${EKVM_SUITES_NS:-}" ]; then
 	"$EKVM_TOP/scripts/suite-root.sh" bookworm "$EKVM_BUILD/roots/bookworm-dkms.tar" dkms kmod ca-certificates
-	"$EKVM_TOP/scripts/suite-root.sh" trixie "$EKVM_BUILD/roots/trixie-dkms.tar" dkms \
-		"linux-headers-$k13" "linux-image-$k13" kmod xz-utils openssl python3 libkmod2 ca-certificates
+	read -r -a trixie_pkgs <<<"$(trixie_root_packages "$k13")"
+	"$EKVM_TOP/scripts/suite-root.sh" trixie "$TRIXIE_ROOT_TAR" "${trixie_pkgs[@]}"
 	"$EKVM_TOP/scripts/make-signing-key.sh" "$key" >/dev/null
 	"$EKVM_TOP/scripts/build-keyring-deb.sh" "$TEST_TMP/keyring" "$PKGVER" "$key" >/dev/null
 	for suite in bookworm trixie; do
@@ -55,7 +55,7 @@ for suite in bookworm trixie; do
 	echo "# $suite"
 	case $suite in
 	bookworm) tar=$EKVM_BUILD/roots/bookworm-dkms.tar ;;
-	trixie) tar=$EKVM_BUILD/roots/trixie-dkms.tar ;;
+	trixie) tar=$TRIXIE_ROOT_TAR ;;
 	esac
 	root_unpack "$tar" "$TEST_TMP/root-$suite"
 	mkdir -p "$root/srv/ekvm"

@@ -24,15 +24,7 @@ debs="$EKVM_BUILD/deb"
 smoke="$EKVM_BUILD/userspace/ekvm-static"
 [ -x "$smoke" ] || fail "no $smoke: make -C userspace static"
 
-tar=$EKVM_BUILD/roots/trixie-dkms.tar
-if [ -z "${EKVM_MOUNT_NS:-}" ]; then
-	# the same root as trixie-lifecycle.sh's (one cached tarball)
-	"$EKVM_TOP/scripts/suite-root.sh" trixie "$tar" dkms "linux-headers-$k13" "linux-image-$k13" \
-		kmod xz-utils openssl python3 libkmod2 ca-certificates
-	rerun_in_mount_namespace
-fi
-root_unpack "$tar" "$TEST_TMP/root"
-mount -t tmpfs tmpfs "$root/tmp"
+trixie_root "$k13"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 # the KVM modules modprobe loads for kvm_amd (not irqbypass, ccp), in load order
 resolve() { in_root modprobe -S "$1" --show-depends kvm_amd | awk '$1 == "insmod" && $2 ~ /\/kvm[^\/]*$/ { print $2 }' | xargs; }

@@ -22,15 +22,7 @@ debs="$EKVM_BUILD/deb"
 smoke="$EKVM_BUILD/userspace/ekvm-static"
 [ -x "$smoke" ] || fail "no $smoke: make -C userspace static"
 
-tar=$EKVM_BUILD/roots/trixie-dkms.tar
-if [ -z "${EKVM_MOUNT_NS:-}" ]; then
-	"$EKVM_TOP/scripts/suite-root.sh" trixie "$tar" dkms "linux-headers-$k13" "linux-image-$k13" \
-		kmod xz-utils openssl python3 libkmod2 ca-certificates
-	# the test itself in a private mount namespace (the root is about 2 GB)
-	rerun_in_mount_namespace
-fi
-root_unpack "$tar" "$TEST_TMP/root"
-mount -t tmpfs tmpfs "$root/tmp"
+trixie_root "$k13"
 kvmdir=lib/modules/$k13/kernel/arch/x86/kvm
 # the kernel's own KVM modules with their checksums (nothing when they are not there)
 sums() { (cd "$root/$kvmdir" && find . \( -name 'kvm*.ko' -o -name 'kvm*.ko.xz' \) -exec sha256sum {} + | LC_ALL=C sort); }
