@@ -322,6 +322,7 @@ bench: import userspace deb fleet-deps
 	$(MAKE) -s -C userspace bench EKVM_VERSION=$(PKG_VERSION)
 	@scripts/bench-dkms.sh $(B)/deb $(firstword $(DKMS_KVERS_$(BASE)))
 	@tests/vm/bench.sh
+	@tests/vm/bench.sh -P intel -r 2
 	@tests/fleet/bench/bench.sh
 
 clean:
