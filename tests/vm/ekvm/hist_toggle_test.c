@@ -12,9 +12,9 @@
  * report, which the harness fails on. Afterwards, switched on, a new VM must count its exits
  * exactly: the key still works after the flips. The toggler also moves the sampling period
  * (kvm.ekvm_exit_hist_period) between 1 and 3 at each switch on, so the countdown is rearmed
- * and its period changed under running vCPUs; the exact count is taken at period 1. (Processes, not threads: a VM's debugfs
- * folder is named <pid>-<fd>, and a thread may get the fd number another thread has just
- * closed while that VM's folder is still there.)
+ * and its period changed under running vCPUs; the exact count is taken at period 1, switched
+ * on afresh. (Processes, not threads: a VM's debugfs folder is named <pid>-<fd>, and a thread
+ * may get the fd number another thread has just closed while that VM's folder is still there.)
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -151,6 +151,12 @@ int main(void)
 	TEST_ASSERT(total >= RUNNERS && flips >= 10, "too little happened: %lu VMs, %lu switches",
 		    total, flips);
 
+	/*
+	 * The toggler may have left the recording on at period 3, and a new period applies on
+	 * each CPU from its next sample (up to 5 exits away): switch off first, so that switching
+	 * on rearms every CPU's countdown and the count at period 1 is exact from the first exit.
+	 */
+	ekvm_must_write(HIST_PARAM, "0");
 	ekvm_must_write(PERIOD_PARAM, "1");
 	ekvm_must_write(HIST_PARAM, "1");
 	run_vm(io);
