@@ -9,7 +9,7 @@
 # Versions live here and only here.
 
 # The ekvm release counter on a base: the modules report <base>.<release>, e.g. 6.1.192.3.
-EKVM_RELEASE := 5
+EKVM_RELEASE := 6
 
 # A base: the Linux point release the series is written on, the Debian linux-source package
 # version it is imported from, and the Debian kernel a default build targets.
@@ -95,6 +95,22 @@ modules: import $(TREE)/.prepared
 	@mkdir -p $(MODULES)
 	@cp $(TREE)/arch/x86/kvm/*.ko $(MODULES)/
 	@echo "ekvm: modules for $(KVER) in $(MODULES)"
+
+# A KVM instance (docs/multi-kvm.md): one module kvm_ekvm_<version>_<release>.ko of the common
+# and the SVM code, exporting nothing, built in a tree of its own; into build/instance/KVER.
+INSTANCE := kvm_ekvm_$(subst .,_,$(VERSION))_$(EKVM_RELEASE)
+INSTANCE_TREE := $(B)/instance-tree/$(KVER)
+INSTANCE_DIR := $(B)/instance/$(KVER)
+$(INSTANCE_TREE)/.prepared: $(wildcard patches/$(BASE)/*) $(wildcard kernel/*) \
+		kernel/manifests/$(VERSION).sha256 Makefile | import
+	@scripts/prepare-tree.sh $(VERSION) $(INSTANCE_TREE)
+	@touch $@
+
+instance: import $(INSTANCE_TREE)/.prepared
+	$(MAKE) -C $(INSTANCE_TREE) KVER=$(KVER) EKVM_INSTANCE=$(INSTANCE) instance -j$(shell nproc)
+	@rm -rf $(INSTANCE_DIR) && mkdir -p $(INSTANCE_DIR)
+	@cp $(INSTANCE_TREE)/arch/x86/kvm/$(INSTANCE).ko $(INSTANCE_DIR)/
+	@echo "ekvm: instance $(INSTANCE) for $(KVER) in $(INSTANCE_DIR)"
 
 userspace:
 	$(MAKE) -C userspace EKVM_VERSION=$(PKG_VERSION)
@@ -335,6 +351,6 @@ distclean:
 print-%:
 	@echo '$($*)'
 
-.PHONY: all deps import modules userspace install userspace-static vm-test vm-test-intel vm-smoke-intel pkg-deps deb modules-deb repo yum-repo sbom lab-releases rpm pkg-test check-patches check-sync check-base check-full check-releases test check bench clean distclean \
+.PHONY: all deps import modules instance userspace install userspace-static vm-test vm-test-intel vm-smoke-intel pkg-deps deb modules-deb repo yum-repo sbom lab-releases rpm pkg-test check-patches check-sync check-base check-full check-releases test check bench clean distclean \
 	kernel-deps kernel-deb kernel-rpm kernel-next kernel-test fleet-deps fleet-test fleet-test-full lab-deps lab-image lab-test \
 	lab-hosts

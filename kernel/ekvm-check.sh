@@ -5,6 +5,8 @@
 #   ekvm-check.sh target BASE KDIR     the kernel in KDIR is Linux BASE with BASE's KVM headers
 #   ekvm-check.sh kabi REF NEW         NEW Module.symvers keeps every KVM export of REF, same CRC
 #   ekvm-check.sh version KDIR         prints the Linux point release of the kernel in KDIR
+#   ekvm-check.sh instance KO SYMVERS  KO is a KVM instance: named as its file, exporting nothing
+#                                      (SYMVERS, the build's Module.symvers), no CPU alias
 # Each failure is one line on stderr and exit status 1.
 set -euo pipefail
 
@@ -57,9 +59,24 @@ kabi() {
 		"(no layout change of structures that exported functions use; see docs/kabi.md)"
 }
 
+# A KVM instance (docs/multi-kvm.md) must not clash with kvm.ko or another instance by a symbol
+# or be loaded by udev for the CPU.
+instance() {
+	local ko=$1 symvers=$2 name n
+	[ -f "$ko" ] || fail "no $ko: the instance build did not finish"
+	name=$(basename "$ko" .ko)
+	[ "$(modinfo -F name "$ko")" = "$name" ] || fail "$ko is not named $name"
+	[ -f "$symvers" ] || fail "no $symvers: the instance build did not finish"
+	n=$(wc -l <"$symvers")
+	[ "$n" -eq 0 ] || fail "instance $name exports $n symbol(s), first $(head -1 "$symvers" | cut -f2)"
+	[ -z "$(modinfo -F alias "$ko")" ] || fail "instance $name has a module alias: $(modinfo -F alias "$ko" | head -1)"
+	[ "$(modinfo -F version "$ko" | wc -l)" -eq 1 ] || fail "instance $name has not exactly one version"
+}
+
 case "${1:-}" in
 version) [ $# -eq 2 ] || fail "usage: $0 version KDIR"; version "$2" ;;
 target) [ $# -eq 3 ] || fail "usage: $0 target BASE KDIR"; target "$2" "$3" ;;
 kabi) [ $# -eq 3 ] || fail "usage: $0 kabi REF_SYMVERS NEW_SYMVERS"; kabi "$2" "$3" ;;
-*) fail "usage: $0 target BASE KDIR | kabi REF_SYMVERS NEW_SYMVERS | version KDIR" ;;
+instance) [ $# -eq 3 ] || fail "usage: $0 instance KO SYMVERS"; instance "$2" "$3" ;;
+*) fail "usage: $0 target BASE KDIR | kabi REF_SYMVERS NEW_SYMVERS | version KDIR | instance KO SYMVERS" ;;
 esac

@@ -4,6 +4,10 @@
 # that the kernel is the tree's base (installed as the Makefile of a prepared tree).
 #
 #   make [KVER=<kernel release>] [KDIR=<kernel build folder>]
+#   make instance EKVM_INSTANCE=<name> [KVER=...] [KDIR=...]
+#        a KVM instance instead: one module <name>.ko, the common and the SVM code, exporting
+#        nothing (arch/x86/kvm/ekvm_instance.c; docs/multi-kvm.md in ekvm's repository). Build
+#        it in a tree of its own: the objects differ from the modules'.
 
 include ekvm.mk
 
@@ -16,7 +20,13 @@ modules:
 	$(MAKE) -C $(KDIR) M=$(KVM_DIR) modules
 	@./ekvm-check.sh kabi $(KDIR)/Module.symvers $(KVM_DIR)/Module.symvers
 
+instance:
+	@test -n "$(EKVM_INSTANCE)" || { echo "ekvm: make instance needs EKVM_INSTANCE=<name>" >&2; exit 1; }
+	@./ekvm-check.sh target $(EKVM_BASE) $(KDIR)
+	$(MAKE) -C $(KDIR) M=$(KVM_DIR) EKVM_INSTANCE=$(EKVM_INSTANCE) modules
+	@./ekvm-check.sh instance $(KVM_DIR)/$(EKVM_INSTANCE).ko $(KVM_DIR)/Module.symvers
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(KVM_DIR) clean
 
-.PHONY: modules clean
+.PHONY: modules instance clean
