@@ -10,6 +10,8 @@
 #                    [ekvm.retry=F]                      a test that timed out runs once more
 #                                                        with F times its limit (0: never)
 #   ekvm.job=reload                                      the module reload scenario
+#   ekvm.job=instance ekvm.npt=0|1                       the KVM instance's own scenario (the
+#                                                        ekvm set is an instance, make instance)
 #   ekvm.hb=S                                            a heartbeat line (@@HB) every S guest
 #                                                        seconds (boot-bochs.sh)
 #   ekvm.job=probe                                       the CPU's virtualization features and
@@ -93,17 +95,22 @@ klog() {
 	dmesg -c 2>/dev/null | sed "s|^|@@K $1 |" >&3
 }
 
-# Loads a module set: /mods/order names the modules (dependencies first); a set's own file
-# replaces the stock one, the others (irqbypass, ccp) come from the stock image.
+# Loads a module set: /mods/order (or the set's own /mods/SET/order) names the modules
+# (dependencies first); a set's own file replaces the stock one, the others (irqbypass, ccp) come
+# from the stock image. A KVM instance (/mods/SET/instance names it; docs/multi-kvm.md) is kvm and
+# the vendor module in one: its tests see it through instance_view.
 load_set() {
 	set=$1 npt=$2
-	for m in $(cat /mods/order); do
+	order=/mods/order
+	[ -f "/mods/$set/order" ] && order=/mods/$set/order
+	INST=$(cat "/mods/$set/instance" 2>/dev/null || true)
+	for m in $(cat "$order"); do
 		# a shared dependency (irqbypass, ccp) stays loaded from one set to the next
 		[ -d "/sys/module/$(echo "$m" | tr - _)" ] && continue
 		f=/mods/$set/$m.ko
 		[ -f "$f" ] || f=/mods/stock/$m.ko
 		args=
-		[ "$m" = "$VKO" ] && args="$MMU=$npt"
+		{ [ "$m" = "$VKO" ] || [ "$m" = "$INST" ]; } && args="$MMU=$npt"
 		# shellcheck disable=SC2086 # no argument is an empty word
 		if ! msg=$(insmod "$f" $args 2>&1); then
 			out "@@LOAD $set fail insmod $m.ko $args: $msg"
@@ -114,9 +121,38 @@ load_set() {
 		out "@@LOAD $set fail no /dev/kvm after loading"
 		return 1
 	fi
-	out "@@LOAD $set ok $(tr '\n' ' ' </mods/order)"
-	out "@@PARAM $MMU $(cat "/sys/module/$VMOD/parameters/$MMU" 2>/dev/null || echo -)"
+	out "@@LOAD $set ok $(tr '\n' ' ' <"$order")"
+	if [ -n "$INST" ]; then
+		out "@@PARAM $MMU $(cat "/sys/module/$INST/parameters/$MMU" 2>/dev/null || echo -)"
+		instance_view "$INST" || { out "@@LOAD $set fail instance_view $INST"; return 1; }
+	else
+		out "@@PARAM $MMU $(cat "/sys/module/$VMOD/parameters/$MMU" 2>/dev/null || echo -)"
+	fi
 	ident "$set"
+}
+
+# The tests look for KVM by the names of kvm.ko and the vendor module: /sys/module/kvm and
+# /sys/module/kvm_amd (parameters, ekvm/), /sys/kernel/debug/kvm. An instance has them under its
+# own name (/sys/module/NAME, /sys/kernel/debug/NAME). So that the same tests run on it, this
+# shows them those names for the instance: a tmpfs over /sys/module with a link for every module
+# of a second sysfs mount (/run/sys) plus kvm and kvm_amd to the instance's, and a tmpfs over
+# /sys/kernel/debug with kvm linked to the instance's folder of debugfs (/run/debug). What the
+# instance itself names is checked on the real mounts by job_instance.
+instance_view() {
+	mkdir -p /run/sys /run/debug
+	mount -t sysfs sysfs /run/sys && mount -t debugfs debugfs /run/debug || return 1
+	[ -d "/run/sys/module/$1" ] && [ -d "/run/debug/$1" ] || return 1
+	mount -t tmpfs tmpfs /sys/module || return 1
+	for d in /run/sys/module/*; do ln -s "$d" /sys/module/; done
+	ln -s "/run/sys/module/$1" /sys/module/kvm
+	ln -s "/run/sys/module/$1" "/sys/module/$VMOD"
+	mount -t tmpfs tmpfs /sys/kernel/debug || return 1
+	ln -s "/run/debug/$1" /sys/kernel/debug/kvm
+}
+
+instance_view_off() {
+	umount /sys/kernel/debug /sys/module /run/debug /run/sys 2>/dev/null
+	return 0
 }
 
 # What the loaded KVM says it is: the capability and the sysfs version.
@@ -128,6 +164,11 @@ ident() {
 }
 
 unload_set() {
+	if [ -n "${INST:-}" ]; then
+		instance_view_off
+		rmmod "$INST"
+		return
+	fi
 	rmmod "$VMOD" && rmmod kvm
 }
 
@@ -195,8 +236,9 @@ job_tests() {
 
 # The host upgrade without reboot: stock KVM with a VM open cannot go away; once the VM is
 # closed it unloads, and ekvm loads and runs a guest. Each step is a test of its own.
+SCEN=reload
 step() {
-	name=reload/$1
+	name=$SCEN/$1
 	shift
 	t0=$(uptime_ms)
 	# in this shell, not a subshell: hold_vm leaves the VM's pid for release_vm
@@ -259,6 +301,74 @@ job_reload() {
 	step reload_to_stock ekvm-static reload --ko /mods/stock --vendor "$VMOD" --expect stock
 	step stock_again is_stock
 	step unload_stock unload_set
+}
+
+# A KVM instance alone (docs/multi-kvm.md): what it names is its own (module, parameters, ekvm/,
+# debugfs, tracepoint systems), nothing is kvm.ko's; it runs guests, is pinned by an open VM,
+# traces, unloads and loads again. On the real sysfs and debugfs (no instance_view).
+job_instance() {
+	SCEN=instance
+	klog boot
+	[ -f /etc/ekvm-expect ] && { set -a; . /etc/ekvm-expect; set +a; }
+	step load load_set ekvm "$NPT"
+	step real_names instance_view_off
+	step no_kvm_modules must_fail test -e /sys/module/kvm -o -e /sys/module/kvm_amd -o -e /sys/module/kvm_intel
+	step own_module test -n "$INST" -a -d "/sys/module/$INST/parameters" -a -c /dev/kvm
+	step own_params test -e "/sys/module/$INST/parameters/$MMU" -a -e "/sys/module/$INST/parameters/ekvm_exit_hist" -a -e "/sys/module/$INST/parameters/halt_poll_ns"
+	step identity inst_identity
+	step own_debugfs inst_debugfs
+	step own_tracepoints inst_tracepoints
+	step runs_guest kvmloop count 10000
+	step traces_exits inst_traces
+	step vm_open hold_vm
+	step rmmod_refused must_fail rmmod "$INST"
+	step vm_close release_vm
+	step unload inst_unload
+	step load_again load_set ekvm "$NPT"
+	step runs_guest_again kvmloop count 10000
+	step unload_again unload_set
+}
+inst_identity() {
+	v=$(cat "/sys/module/$INST/ekvm/version") && c=$(kvmloop cap) && [ "$c" -ge 1 ] &&
+		echo "$INST: ekvm $v, KVM_CAP_EKVM $c" && [ "$v" = "${EKVM_EXPECT_VERSION:-}" ]
+}
+inst_debugfs() {
+	mount -t debugfs debugfs /sys/kernel/debug || return 1
+	ls /sys/kernel/debug/"$INST" | head -5
+	r=0
+	[ -d "/sys/kernel/debug/$INST" ] && [ ! -e /sys/kernel/debug/kvm ] || r=1
+	umount /sys/kernel/debug
+	return $r
+}
+inst_tracing() {
+	mount -t tracefs tracefs /sys/kernel/tracing || return 1
+}
+inst_tracepoints() {
+	inst_tracing || return 1
+	t=/sys/kernel/tracing/events
+	ls "$t" | grep -E "^(kvm|$INST)" || true
+	r=0
+	[ -d "$t/$INST/kvm_exit" ] && [ -d "$t/$INST/kvm_userspace_exit" ] &&
+		[ -d "$t/${INST}_mmu/kvm_mmu_get_page" ] && [ ! -e "$t/kvm" ] && [ ! -e "$t/kvmmmu" ] || r=1
+	umount /sys/kernel/tracing
+	return $r
+}
+# the instance's kvm_exit tracepoint records a guest's exits
+inst_traces() {
+	inst_tracing || return 1
+	t=/sys/kernel/tracing
+	echo >"$t/trace"
+	echo 1 >"$t/events/$INST/kvm_exit/enable"
+	kvmloop count 100 >/dev/null
+	echo 0 >"$t/events/$INST/kvm_exit/enable"
+	n=$(grep -c "kvm_exit: " "$t/trace" || true)
+	echo "$n kvm_exit events"
+	umount "$t"
+	[ "$n" -ge 100 ]
+}
+inst_unload() {
+	rmmod "$INST" || return 1
+	! [ -e "/sys/module/$INST" ] && ! [ -e /dev/kvm ]
 }
 
 # kvm.ekvm_exit_hist set to 0 or 1 and read back (Y/N, or 1/0), with 1 the sampling period
@@ -374,6 +484,7 @@ out "@@BEGIN $JOB $MODS $NPT"
 case "$JOB" in
 tests) job_tests ;;
 reload) job_reload ;;
+instance) job_instance ;;
 bench) job_bench ;;
 probe) job_probe ;;
 *) out "@@LOAD - fail unknown job $JOB" ;;

@@ -77,3 +77,15 @@ kill_tree() {
 		kill -TERM "$child" 2>/dev/null || true
 	done
 }
+
+# The ekvm KVM instance in module folder DIR (docs/multi-kvm.md): its one kvm_ekvm_*.ko, when DIR
+# holds one and no kvm.ko; fails otherwise.
+instance_module() {
+	local f=()
+	! module_file "$1" kvm >/dev/null || return 1
+	shopt -s nullglob
+	f=("$1"/kvm_ekvm_*.ko "$1"/kvm_ekvm_*.ko.xz "$1"/kvm_ekvm_*.ko.zst "$1"/kvm_ekvm_*.ko.gz)
+	shopt -u nullglob
+	[ ${#f[@]} -eq 1 ] || return 1
+	echo "${f[0]}"
+}

@@ -45,11 +45,18 @@ mods=$image/lib/modules/$kver
 default_timeout=120
 
 [ -f "$mods/modules.dep" ] || die "no kernel image for $kver: run tests/vm/fetch-kernel.sh $kver"
-for m in kvm "$vko"; do
-	module_file "$ekvm" "$m" >/dev/null || die "no $m.ko in $ekvm"
-done
+# ekvm's side: kvm.ko and the vendor module, or one KVM instance (docs/multi-kvm.md)
+if inst_ko=$(instance_module "$ekvm"); then
+	kvm_ko=$inst_ko
+else
+	inst_ko=''
+	for m in kvm "$vko"; do
+		module_file "$ekvm" "$m" >/dev/null || die "no $m.ko in $ekvm"
+	done
+	kvm_ko=$(module_file "$ekvm" kvm)
+fi
 # What the ekvm modules must report, from the module file and the patch series.
-version=$(modinfo -F version "$(module_file "$ekvm" kvm)")
+version=$(modinfo -F version "$kvm_ko" | head -1)
 base_version=${base_version:-${version%.*}}
 [ -n "$base_version" ] || die "$ekvm/kvm.ko has no version: give the base (-b)"
 series=$(series_of "$base_version")
@@ -81,12 +88,22 @@ for f in "${order[@]}"; do
 	unpack_module "$mods/$f" "$root/mods/stock/$n.ko"
 	echo "$n" >>"$root/mods/order"
 	# ekvm's build replaces what it ships (kvm, kvm-amd, kvm-intel); the rest is stock
-	if e=$(module_file "$ekvm" "$n"); then
+	if [ -z "$inst_ko" ] && e=$(module_file "$ekvm" "$n"); then
 		unpack_module "$e" "$root/mods/ekvm/$n.ko.tmp"
 		strip --strip-debug -o "$root/mods/ekvm/$n.ko" "$root/mods/ekvm/$n.ko.tmp"
 		rm "$root/mods/ekvm/$n.ko.tmp"
 	fi
 done
+# An instance replaces both kvm.ko and the vendor module: the ekvm set has its own order, the
+# stock one's other modules (irqbypass, ccp) and then the instance; /mods/ekvm/instance names it.
+if [ -n "$inst_ko" ]; then
+	n=$(module_name "$inst_ko")
+	unpack_module "$inst_ko" "$root/mods/ekvm/$n.ko.tmp"
+	strip --strip-debug -o "$root/mods/ekvm/$n.ko" "$root/mods/ekvm/$n.ko.tmp"
+	rm "$root/mods/ekvm/$n.ko.tmp"
+	{ grep -vxE "kvm|$vko" "$root/mods/order" || true; echo "$n"; } >"$root/mods/ekvm/order"
+	echo "$n" >"$root/mods/ekvm/instance"
+fi
 
 {
 	echo "EKVM_EXPECT_VERSION='$version'"

@@ -2,7 +2,8 @@
 # Compare the guest runs of one harness run and say whether ekvm regressed.
 #   report.sh -d RUNDIR [-P amd|intel] [-V EKVM_VERSION] [-b BASE] [-n NPTS] [-S TIMEOUT_SCALE] [-R RETRY_FACTOR]
 # RUNDIR holds stock-nptN/ and ekvm-nptN/ (results.log and console.log of boot.sh) for each
-# npt setting of NPTS (comma list, default 1,0), and optionally reload/. On platform intel
+# npt setting of NPTS (comma list, default 1,0), and optionally reload/ and instance/ (the
+# scenarios of guest-init.sh, each step a verdict). On platform intel
 # (-P; Bochs, kvm_intel) the setting is kvm_intel's ept: stock-eptN/, ekvm-eptN/, and the
 # verdicts are named eptN/... Writes, in RUNDIR:
 #   <run>/tests.tsv, <run>/dmesg.log, <run>/logs/<test>.log, <run>.tap   each guest run (kselftest TAP)
@@ -304,32 +305,36 @@ for npt in "${npt_list[@]}"; do
 	fi
 done
 
-# the module reload scenario, ekvm only
-if [ -d "$dir/reload" ]; then
-	r=$dir/reload
+# the scenarios, ekvm only: the module reload, and a KVM instance's own (tests/vm/guest-init.sh)
+for scen in reload instance; do
+	[ -d "$dir/$scen" ] || continue
+	r=$dir/$scen
 	if parse "$r"; then
 		echo "" >>"$table"
-		echo "module reload (stock -> ekvm without reboot)" >>"$table"
+		case $scen in
+		reload) echo "module reload (stock -> ekvm without reboot)" ;;
+		instance) echo "KVM instance (one module, its own names; docs/multi-kvm.md)" ;;
+		esac >>"$table"
 		row test stock ekvm "" "ekvm s" verdict
 		while IFS=$'\t' read -r name st rc ms; do
 			if [ "$st" = pass ]; then v=PASS note=""; else v=FAIL note="see $r/logs/${name//\//_}.log"; fi
 			verdict "$name" "$v" "$note"
 			row "$name" - "$st" - "$(secs "$ms")" "$v"
 		done <"$r/tests.tsv"
-		grep -q '^end' "$r/meta" || verdict reload/complete FAIL "the guest did not finish: $(meta "$r" qemu) during $(meta "$r" running)"
-		# what the stock guests' logs have too (boot messages) is not the reload's doing
+		grep -q '^end' "$r/meta" || verdict "$scen/complete" FAIL "the guest did not finish: $(meta "$r" qemu) during $(meta "$r" running)"
+		# what the stock guests' logs have too (boot messages) is not the scenario's doing
 		new=$({ cat "$dir"/stock-"$mmu"*/issues.tsv 2>/dev/null || true; } |
 			awk -F'\t' 'NR == FNR { seen[$2] = 1; next } !($2 in seen) { print $1 ": " $3 }' - "$r/issues.tsv" |
 			sort -u | head -5)
 		if [ -n "$new" ]; then
-			verdict reload/kernel-log FAIL "kernel log: $(tr '\n' '|' <<<"$new")"
+			verdict "$scen/kernel-log" FAIL "kernel log: $(tr '\n' '|' <<<"$new")"
 		else
-			verdict reload/kernel-log PASS ""
+			verdict "$scen/kernel-log" PASS ""
 		fi
 	else
-		verdict reload/complete FAIL "no results in $r"
+		verdict "$scen/complete" FAIL "no results in $r"
 	fi
-fi
+done
 
 # --- verdicts: TAP 13, JUnit, table, closing line
 pass=0 fail=0 skip=0

@@ -14,9 +14,11 @@ USAGE="$0 [-P amd|intel] [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [
   -k KVER     the Debian kernel to boot (default: the top Makefile's BASE_KVER)
   -e DIR      the ekvm modules (kvm.ko, kvm-amd.ko) to test (default: build/modules/KVER); their
               version (6.1.192.1, 6.12.117.1) says the base: whose selftests run, which
-              expectations apply
-  -s SETS     comma list of selftests, ekvm, extra, reload (default: selftests,ekvm,reload,
-              plus extra when there are extra programs); reload needs -x .../ekvm-static
+              expectations apply. A folder with one KVM instance (kvm_ekvm_*.ko, make
+              instance; amd only) tests that instead, loaded alone (docs/multi-kvm.md)
+  -s SETS     comma list of selftests, ekvm, extra, reload, instance (default: selftests,ekvm,
+              reload, plus extra when there are extra programs; with an instance, instance
+              instead of reload); reload needs -x .../ekvm-static
   -n NPTS     kvm_amd npt settings to test, comma list (default: EKVM_VM_NPTS, else 1,0)
   -f REGEX    run only the tests whose name (e.g. selftests/cpuid_test) matches REGEX
   -X REGEX    leave out the tests whose name matches REGEX (also EKVM_VM_EXCLUDE)
@@ -73,14 +75,24 @@ if [ -n "$kpkg" ]; then
 		die "cannot use the kernel package $kpkg"
 fi
 ekvm=$(realpath "${ekvm:-$EKVM_BUILD/modules/$kver}")
+# an instance (kvm_ekvm_*.ko) instead of kvm.ko and the vendor module
+inst_ko=''
+if [ -z "$kpkg" ] && inst_ko=$(instance_module "$ekvm"); then
+	[ "$platform" = amd ] || die "$inst_ko: instances are for platform amd only (SVM)"
+fi
 if [ -z "$sets" ]; then
 	sets=selftests,ekvm,reload
 	[ -z "$kpkg" ] || sets=selftests,ekvm
+	[ -z "$inst_ko" ] || sets=selftests,ekvm,instance
 	[ ${#extras[@]} -eq 0 ] || sets+=,extra
 fi
 [[ $npts =~ ^[01](,[01])*$ ]] || usage "$USAGE"
 [[ $jobs =~ ^[12]$ ]] || usage "$USAGE"
-[[ ,$sets, =~ ^(,(selftests|ekvm|extra|reload))+,$ ]] || usage "$USAGE"
+[[ ,$sets, =~ ^(,(selftests|ekvm|extra|reload|instance))+,$ ]] || usage "$USAGE"
+[ -n "$inst_ko" ] || [[ ,$sets, != *,instance,* ]] ||
+	die "the instance set tests a KVM instance: give its folder (-e, make instance)"
+[ -z "$inst_ko" ] || [[ ,$sets, != *,reload,* ]] ||
+	die "the reload set reloads kvm.ko and the vendor module, not an instance"
 tool=''
 for x in "${extras[@]}"; do
 	[ -x "$x" ] || die "extra test $x is not an executable"
@@ -89,8 +101,12 @@ done
 # the reload scenario reloads with the tool, as an operator does
 [[ ,$sets, != *,reload,* ]] || [ -n "$tool" ] ||
 	die "the reload set runs ekvm reload: give the static tool (-x build/userspace/ekvm-static)"
-{ kvm_ko=$(module_file "$ekvm" kvm) && module_file "$ekvm" "$vko" >/dev/null; } ||
-	die "no ekvm modules (kvm, $vko) in $ekvm (make)"
+if [ -n "$inst_ko" ]; then
+	kvm_ko=$inst_ko
+else
+	{ kvm_ko=$(module_file "$ekvm" kvm) && module_file "$ekvm" "$vko" >/dev/null; } ||
+		die "no ekvm modules (kvm, $vko) in $ekvm (make)"
+fi
 version=$(modinfo -F version "$kvm_ko")
 vermagic=$(modinfo -F vermagic "$kvm_ko")
 [ "${vermagic%% *}" = "${krel:-$kver}" ] || die "$kvm_ko is built for ${vermagic%% *}, not ${krel:-$kver}"
@@ -124,6 +140,7 @@ timed() {
 	return $rc
 }
 
+[ -z "$inst_ko" ] || info "the ekvm side is the KVM instance $(module_name "$inst_ko"), loaded alone"
 info "testing ekvm $version ($ekvm) against stock $kver (base $base) on $platform ($vko); sets $sets; $mmu $npts; timeouts x$tscale, retry x$retry; results in $outdir"
 [ -z "$exclude" ] || info "left out (-X, EKVM_VM_EXCLUDE): the tests matching '$exclude'"
 here=$EKVM_TOP/tests/vm
@@ -141,7 +158,7 @@ deps=(-f "$here/deps.txt")
 timed deps "$EKVM_TOP/scripts/install-deps.sh" "${deps[@]}" "${hdr[@]}"
 timed fetch-kernel "$here/fetch-kernel.sh" "$kver"
 timed build-tests "$here/build-tests.sh" "$base_version"
-test_sets=$(tr , '\n' <<<"$sets" | { grep -v '^reload$' || true; } | paste -sd, -)
+test_sets=$(tr , '\n' <<<"$sets" | { grep -Ev '^(reload|instance)$' || true; } | paste -sd, -)
 initrd=$outdir/initramfs.cpio
 mk=("$here/mkinitramfs.sh" -V "${vko#kvm-}" -k "$kver" -e "$ekvm" -b "$base_version" -s "${test_sets:-ekvm}" -o "$initrd" -T "$tscale")
 [ -z "$filter" ] || mk+=(-f "$filter")
@@ -221,6 +238,13 @@ if [[ ,$sets, == *,reload,* ]]; then
 		ekvm.vendor="$platform" ekvm.job=reload || boot_rc=1
 	tr -d '\r' <"$outdir/reload/results.log" >"$outdir/reload/results.tmp"
 	mv "$outdir/reload/results.tmp" "$outdir/reload/results.log"
+fi
+# the instance's own scenario (guest-init.sh, job_instance), at the first npt setting
+if [[ ,$sets, == *,instance,* ]]; then
+	timed "guest instance" "$here/$boot" -k "$kver" -i "$initrd" -o "$outdir/instance" -t 300 -- \
+		ekvm.vendor="$platform" ekvm.job=instance ekvm.npt="${npt_list[0]}" || boot_rc=1
+	tr -d '\r' <"$outdir/instance/results.log" >"$outdir/instance/results.tmp"
+	mv "$outdir/instance/results.tmp" "$outdir/instance/results.log"
 fi
 
 rm -f "$initrd"
