@@ -173,6 +173,13 @@ vm-test-intel: modules userspace-static
 	@tests/vm/run.sh -P intel -k $(KVER) -e $(MODULES) -n $(EPTS) -x $(B)/userspace/ekvm-static \
 		$(if $(VM_INTEL_EXCLUDE),-X '$(VM_INTEL_EXCLUDE)')
 
+# A KVM instance (make instance; docs/multi-kvm.md) as the ekvm side, loaded alone: the same
+# selftests and ekvm tests against stock, and the instance's own scenario (its names, a VM pins
+# it, unload and load again).
+vm-test-instance: instance userspace-static
+	@tests/vm/run.sh -k $(KVER) -e $(INSTANCE_DIR) -n $(NPTS) -x $(B)/userspace/ekvm-static \
+		$(if $(VM_EXCLUDE),-X '$(VM_EXCLUDE)')
+
 vm-smoke-intel: modules userspace-static
 	@tests/vm/run.sh -P intel -k $(KVER) -e $(MODULES) -n 1 -s selftests,ekvm -f '$(VM_INTEL_SMOKE)'
 
@@ -266,6 +273,7 @@ check:
 
 check-base: check-patches all
 	$(MAKE) vm-test NPTS=$(CHECK_NPTS_$(BASE)) VM_EXCLUDE='$(CHECK_VM_EXCLUDE_$(BASE))'
+	$(MAKE) vm-test-instance NPTS=$(CHECK_NPTS_$(BASE)) VM_EXCLUDE='$(CHECK_VM_EXCLUDE_$(BASE))'
 
 # make check with the VM harness at both npt settings and every test on every base, and the
 # Debian 13 package lifecycle (about 20 min more).
@@ -342,7 +350,7 @@ bench: import userspace deb fleet-deps
 	@tests/fleet/bench/bench.sh
 
 clean:
-	rm -rf $(B)/kvm $(B)/modules $(B)/check $(B)/kabi $(B)/tests
+	rm -rf $(B)/kvm $(B)/modules $(B)/instance-tree $(B)/instance $(B)/check $(B)/kabi $(B)/tests
 
 distclean:
 	rm -rf $(B)
@@ -351,6 +359,6 @@ distclean:
 print-%:
 	@echo '$($*)'
 
-.PHONY: all deps import modules instance userspace install userspace-static vm-test vm-test-intel vm-smoke-intel pkg-deps deb modules-deb repo yum-repo sbom lab-releases rpm pkg-test check-patches check-sync check-base check-full check-releases test check bench clean distclean \
+.PHONY: all deps import modules instance userspace install userspace-static vm-test vm-test-instance vm-test-intel vm-smoke-intel pkg-deps deb modules-deb repo yum-repo sbom lab-releases rpm pkg-test check-patches check-sync check-base check-full check-releases test check bench clean distclean \
 	kernel-deps kernel-deb kernel-rpm kernel-next kernel-test fleet-deps fleet-test fleet-test-full lab-deps lab-image lab-test \
 	lab-hosts
