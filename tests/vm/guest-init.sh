@@ -132,26 +132,39 @@ load_set() {
 }
 
 # The tests look for KVM by the names of kvm.ko and the vendor module: /sys/module/kvm and
-# /sys/module/kvm_amd (parameters, ekvm/), /sys/kernel/debug/kvm. An instance has them under its
-# own name (/sys/module/NAME, /sys/kernel/debug/NAME). So that the same tests run on it, this
+# /sys/module/kvm_amd (parameters, ekvm/), /sys/kernel/debug/kvm, the tracepoint systems kvm,
+# kvmmmu and ekvm. An instance has them under its own name (/sys/module/NAME,
+# /sys/kernel/debug/NAME, NAME, NAME_mmu, NAME_ekvm). So that the same tests run on it, this
 # shows them those names for the instance: a tmpfs over /sys/module with a link for every module
-# of a second sysfs mount (/run/sys) plus kvm and kvm_amd to the instance's, and a tmpfs over
-# /sys/kernel/debug with kvm linked to the instance's folder of debugfs (/run/debug). What the
-# instance itself names is checked on the real mounts by job_instance.
+# of a second sysfs mount (/run/sys) plus kvm and kvm_amd to the instance's, a tmpfs over
+# /sys/kernel/debug with kvm linked to the instance's folder of debugfs (/run/debug), and a tmpfs
+# over /sys/kernel/tracing with links to tracefs (/run/tracing), events/ a folder of links to its
+# systems plus kvm, kvmmmu and ekvm to the instance's. What the instance itself names is checked
+# on the real mounts by job_instance.
 instance_view() {
-	mkdir -p /run/sys /run/debug
-	mount -t sysfs sysfs /run/sys && mount -t debugfs debugfs /run/debug || return 1
-	[ -d "/run/sys/module/$1" ] && [ -d "/run/debug/$1" ] || return 1
+	mkdir -p /run/sys /run/debug /run/tracing
+	mount -t sysfs sysfs /run/sys && mount -t debugfs debugfs /run/debug &&
+		mount -t tracefs tracefs /run/tracing || return 1
+	[ -d "/run/sys/module/$1" ] && [ -d "/run/debug/$1" ] && [ -d "/run/tracing/events/$1" ] ||
+		return 1
 	mount -t tmpfs tmpfs /sys/module || return 1
 	for d in /run/sys/module/*; do ln -s "$d" /sys/module/; done
 	ln -s "/run/sys/module/$1" /sys/module/kvm
 	ln -s "/run/sys/module/$1" "/sys/module/$VMOD"
 	mount -t tmpfs tmpfs /sys/kernel/debug || return 1
 	ln -s "/run/debug/$1" /sys/kernel/debug/kvm
+	mount -t tmpfs tmpfs /sys/kernel/tracing || return 1
+	for f in /run/tracing/*; do [ "${f##*/}" = events ] || ln -s "$f" /sys/kernel/tracing/; done
+	mkdir /sys/kernel/tracing/events
+	for f in /run/tracing/events/*; do ln -s "$f" /sys/kernel/tracing/events/; done
+	ln -s "/run/tracing/events/$1" /sys/kernel/tracing/events/kvm
+	ln -s "/run/tracing/events/${1}_mmu" /sys/kernel/tracing/events/kvmmmu
+	ln -s "/run/tracing/events/${1}_ekvm" /sys/kernel/tracing/events/ekvm
 }
 
 instance_view_off() {
-	umount /sys/kernel/debug /sys/module /run/debug /run/sys 2>/dev/null
+	umount /sys/kernel/tracing /sys/kernel/debug /sys/module /run/tracing /run/debug /run/sys \
+		2>/dev/null
 	return 0
 }
 
@@ -346,10 +359,11 @@ inst_tracing() {
 inst_tracepoints() {
 	inst_tracing || return 1
 	t=/sys/kernel/tracing/events
-	ls "$t" | grep -E "^(kvm|$INST)" || true
+	ls "$t" | grep -E "^(kvm|ekvm|$INST)" || true
 	r=0
 	[ -d "$t/$INST/kvm_exit" ] && [ -d "$t/$INST/kvm_userspace_exit" ] &&
-		[ -d "$t/${INST}_mmu/kvm_mmu_get_page" ] && [ ! -e "$t/kvm" ] && [ ! -e "$t/kvmmmu" ] || r=1
+		[ -d "$t/${INST}_mmu/kvm_mmu_get_page" ] && [ -d "$t/${INST}_ekvm/vm_create" ] &&
+		[ ! -e "$t/kvm" ] && [ ! -e "$t/kvmmmu" ] && [ ! -e "$t/ekvm" ] || r=1
 	umount /sys/kernel/tracing
 	return $r
 }
