@@ -347,7 +347,7 @@ inst_identity() {
 }
 inst_debugfs() {
 	mount -t debugfs debugfs /sys/kernel/debug || return 1
-	ls /sys/kernel/debug/"$INST" | head -5
+	for f in /sys/kernel/debug/*; do echo "${f##*/}"; done
 	r=0
 	[ -d "/sys/kernel/debug/$INST" ] && [ ! -e /sys/kernel/debug/kvm ] || r=1
 	umount /sys/kernel/debug
@@ -359,7 +359,7 @@ inst_tracing() {
 inst_tracepoints() {
 	inst_tracing || return 1
 	t=/sys/kernel/tracing/events
-	ls "$t" | grep -E "^(kvm|ekvm|$INST)" || true
+	for f in "$t"/*kvm*; do echo "${f##*/}"; done
 	r=0
 	[ -d "$t/$INST/kvm_exit" ] && [ -d "$t/$INST/kvm_userspace_exit" ] &&
 		[ -d "$t/${INST}_mmu/kvm_mmu_get_page" ] && [ -d "$t/${INST}_ekvm/vm_create" ] &&
