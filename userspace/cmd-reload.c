@@ -230,6 +230,10 @@ int cmd_reload(int argc, char **argv, struct ekvm_ctx *ctx)
 		return env_error(ctx, "reload", EPERM, "loading modules needs root");
 	if (r.ko && access(r.ko, R_OK | X_OK))
 		return env_error(ctx, r.ko, errno, "--ko names the folder of kvm.ko");
+	if (kvm_instance(r.error, sizeof(r.error)) == 1)
+		return env_error(ctx, r.error, EBUSY,
+				 "a KVM instance is loaded: ekvm reload replaces kvm.ko and the "
+				 "vendor module; unload the instance (rmmod) first");
 	pick_vendor(&r);
 	kvm_version(r.before, sizeof(r.before));
 	rc = reload(&r);

@@ -40,6 +40,7 @@ static void print_loaded(const struct kvm_ident *id)
 	out_str("flavour", "loaded KVM:  %s", ident_flavour(id));
 	out_bool("builtin", id->builtin ? ", built in" : NULL, id->builtin);
 	out_str("vendor_module", id->vendor[0] ? ", vendor module %s" : NULL, opt(id->vendor));
+	out_str("instance", id->instance[0] ? ", KVM instance %s" : NULL, opt(id->instance));
 	out_str("version", "\n  version:   %s\n", opt(id->version));
 	out_str("base", id->ekvm ? "  base:      %s\n" : NULL, opt(id->base));
 	out_str("release", id->ekvm ? "  release:   %s\n" : NULL, opt(id->release));

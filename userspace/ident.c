@@ -31,6 +31,7 @@ void ident_read_sysfs(struct kvm_ident *id)
 	if (root_exists(ROOT_SYS, "module/kvm"))
 		return;
 	id->loaded = true;
+	kvm_instance(id->instance, sizeof(id->instance));
 	id->builtin = root_exists(ROOT_SYS, "module/kvm/initstate") != 0;
 	for (size_t i = 0; i < sizeof(vendors) / sizeof(vendors[0]); i++) {
 		char rel[64];
@@ -41,6 +42,8 @@ void ident_read_sysfs(struct kvm_ident *id)
 			break;
 		}
 	}
+	if (id->instance[0])
+		id->vendor[0] = 0;	/* an instance has no vendor module: it is one */
 	if (!root_exists(ROOT_SYS, "module/kvm/ekvm"))
 		read_ekvm_sysfs(id);
 	else

@@ -6,7 +6,8 @@
 #include <stdbool.h>
 
 struct kvm_ident {
-	bool loaded; /* /sys/module/kvm exists */
+	bool loaded; /* /sys/module/kvm exists (or a KVM instance's folder: sysfs.h) */
+	char instance[64]; /* the KVM instance read as KVM (kvm_instance()), or "" */
 	bool builtin; /* ... and has no initstate: built into the kernel */
 	bool ekvm; /* /sys/module/kvm/ekvm exists, or KVM_CAP_EKVM > 0 */
 	char vendor[32]; /* kvm_intel, kvm_amd, kvm_pvm, ... or "" */

@@ -31,10 +31,63 @@ const char *root_dir(enum ekvm_root root)
 	return p && *p ? p : roots[root].dflt;
 }
 
+int kvm_instance(char *buf, size_t size)
+{
+	const char *sys = root_dir(ROOT_SYS);
+	char path[4096];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	buf[0] = 0;
+	snprintf(path, sizeof(path), "%s/module/kvm", sys);
+	if (!access(path, F_OK))
+		return 0;
+	snprintf(path, sizeof(path), "%s/module", sys);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "kvm_ekvm_", 9))
+			continue;
+		snprintf(path, sizeof(path), "%s/module/%s/ekvm", sys, e->d_name);
+		if (access(path, F_OK))
+			continue;
+		if (!n++ && strlen(e->d_name) < size)
+			strcpy(buf, e->d_name);
+	}
+	closedir(d);
+	if (n != 1)
+		buf[0] = 0;
+	return buf[0] ? 1 : n;
+}
+
+/* What follows PREFIX in REL when REL is PREFIX or PREFIX/..., else NULL. */
+static const char *below(const char *rel, const char *prefix)
+{
+	size_t len = strlen(prefix);
+
+	return !strncmp(rel, prefix, len) && (!rel[len] || rel[len] == '/') ? rel + len : NULL;
+}
+
 int root_path(char *buf, size_t size, enum ekvm_root root, const char *rel)
 {
-	int n = snprintf(buf, size, "%s/%s", root_dir(root), rel);
+	const char *tail = NULL, *dir = "";
+	char inst[64];
+	int n;
 
+	if (root == ROOT_SYS) {
+		dir = "module/";
+		tail = below(rel, "module/kvm");
+		if (!tail)
+			tail = below(rel, "module/kvm_amd");
+	} else if (root == ROOT_DEBUGFS) {
+		tail = below(rel, "kvm");
+	}
+	if (tail && kvm_instance(inst, sizeof(inst)) == 1)
+		n = snprintf(buf, size, "%s/%s%s%s", root_dir(root), dir, inst, tail);
+	else
+		n = snprintf(buf, size, "%s/%s", root_dir(root), rel);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 

@@ -22,7 +22,17 @@ enum ekvm_root {
 
 const char *root_dir(enum ekvm_root root);
 
-/* buf = <root>/<rel>; -ENAMETOOLONG when it does not fit. */
+/*
+ * A KVM instance (docs/multi-kvm.md) is kvm.ko and the vendor module in one module of its own
+ * name, kvm_ekvm_<version>_<release>, with an ekvm/ folder. When no kvm module is loaded and
+ * exactly one instance is, the tool reads that instance as KVM: root_path() maps ROOT_SYS
+ * "module/kvm", "module/kvm_amd" and ROOT_DEBUGFS "kvm" (and what is below them) to its folders.
+ * kvm_instance() writes its name to buf and returns 1, or "" and the number of instances
+ * loaded (0, or 2 and more: then nothing is mapped).
+ */
+int kvm_instance(char *buf, size_t size);
+
+/* buf = <root>/<rel> (with the instance mapping above); -ENAMETOOLONG when it does not fit. */
 int root_path(char *buf, size_t size, enum ekvm_root root, const char *rel);
 
 /*

@@ -332,10 +332,14 @@ job_instance() {
 	step own_debugfs inst_debugfs
 	step own_tracepoints inst_tracepoints
 	step runs_guest kvmloop count 10000
+	step tool_status inst_tool_status
 	step traces_exits inst_traces
 	step vm_open hold_vm
 	step rmmod_refused must_fail rmmod "$INST"
+	step tool_counts_vm inst_tool_vms 1
+	step tool_reload_refused inst_tool_reload
 	step vm_close release_vm
+	step tool_counts_none inst_tool_vms 0
 	step unload inst_unload
 	step load_again load_set ekvm "$NPT"
 	step runs_guest_again kvmloop count 10000
@@ -379,6 +383,31 @@ inst_traces() {
 	echo "$n kvm_exit events"
 	umount "$t"
 	[ "$n" -ge 100 ]
+}
+# the operator's tool reads the instance as the loaded KVM (userspace/sysfs.c)
+inst_tool_status() {
+	j=$(ekvm-static status --json) || { echo "$j"; return 1; }
+	echo "$j" | cut -c1-400
+	case "$j" in
+	*'"flavour":"ekvm"'*'"instance":"'"$INST"'"'*'"version":"'"${EKVM_EXPECT_VERSION:-?}"'"'*) ;;
+	*) return 1 ;;
+	esac
+	ekvm-static status | grep -F "KVM instance $INST"
+}
+inst_tool_vms() {
+	j=$(ekvm-static drain status --json) || { echo "$j"; return 1; }
+	echo "$j"
+	case "$j" in *'"vms":'"$1"[,\}]*) return 0 ;; esac
+	return 1
+}
+inst_tool_reload() {
+	if msg=$(ekvm-static reload --ko /mods/ekvm 2>&1); then
+		echo "unexpectedly reloaded: $msg"
+		return 1
+	fi
+	echo "$msg"
+	case "$msg" in *"$INST"*"a KVM instance is loaded"*) return 0 ;; esac
+	return 1
 }
 inst_unload() {
 	rmmod "$INST" || return 1

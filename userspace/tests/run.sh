@@ -166,6 +166,49 @@ fake_status_tests() {
 	ok $? "status: ABI mismatch is a warning with what to do"
 }
 
+# A fake sysfs of one KVM instance loaded alone (docs/multi-kvm.md): no kvm module, the
+# instance's folder with ekvm/ and its parameters. Unit tests of the tool's mapping (sysfs.h);
+# the VM harness's instance scenario runs the tool on a real instance.
+fake_instance_tests() {
+	local root=$T/sys-inst dbg=$T/dbg-inst i=kvm_ekvm_6_1_192_6
+	mkdir -p "$root/module/$i/ekvm" "$root/module/$i/parameters" "$root/module/irqbypass" \
+		"$dbg/$i/812-11"
+	echo 6.1.192.6 >"$root/module/$i/ekvm/version"
+	echo 6.1.192 >"$root/module/$i/ekvm/base"
+	echo 6 >"$root/module/$i/ekvm/release"
+	echo "$ABI" >"$root/module/$i/ekvm/abi"
+	printf '0001-a.patch\n' >"$root/module/$i/ekvm/series"
+	echo live >"$root/module/$i/initstate"
+	echo 2 >"$root/module/$i/ekvm/vms"
+	echo 0 >"$root/module/$i/ekvm/drain"
+	echo 3 >"$root/module/$i/ekvm/vcpus"
+	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status --json
+	echo "$out" | jq -e --arg i "$i" '.loaded.flavour == "ekvm" and .loaded.instance == $i and
+		.loaded.version == "6.1.192.6" and .loaded.vendor_module == null and .abi_match and
+		.features.vms == 2' >/dev/null
+	ok $? "status on a fake KVM instance: read as KVM, named, no vendor module"
+	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status
+	[[ $out == *"KVM instance $i"* ]]
+	ok $? "status text names the instance"
+	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- drain status --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e '.vms == 2 and .drain == false' >/dev/null
+	ok $? "drain status reads the instance's counters"
+	if [ "$(id -u)" = 0 ]; then
+		run EKVM_SYSFS_ROOT="$root" -- reload --ko "$T"
+		[ "$rc" -eq 2 ] && [[ $err == *"$i"*"a KVM instance is loaded"* ]]
+		ok $? "reload refuses while a KVM instance is loaded (rc $rc)"
+	fi
+	mkdir -p "$root/module/kvm_ekvm_6_12_117_6/ekvm"
+	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status --json
+	echo "$out" | jq -e '.loaded.flavour == "none" and .loaded.instance == null' >/dev/null
+	ok $? "two instances: none is read as KVM"
+	rm -rf "$root/module/kvm_ekvm_6_12_117_6"
+	mkdir -p "$root/module/kvm/parameters"
+	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status --json
+	echo "$out" | jq -e '.loaded.instance == null and .loaded.flavour == "stock"' >/dev/null
+	ok $? "a kvm module is read as KVM, not the instance beside it"
+}
+
 # sign_module KO: signs KO with a throw-away key, as DKMS would; sets $signer ("" if it cannot)
 sign_module() {
 	local sf
@@ -445,7 +488,7 @@ install_tests() {
 # shellcheck source=userspace/tests/chroot.sh
 . tests/chroot.sh
 
-all_tests="unit_tests dispatch_tests drain_help_tests smoke_tests status_tests fake_status_tests
+all_tests="unit_tests dispatch_tests drain_help_tests smoke_tests status_tests fake_status_tests fake_instance_tests
 	modules_tests skip_note_tests validate_tests secure_boot_tests fake_debugfs_tests debugfs_tests
 	unprivileged_tests drain_tests drain_not_ekvm_tests drain_wait_tests drain_unprivileged_tests
 	feature_status_tests hist_tests hist_host_tests completion_feature_tests output_tests
