@@ -331,6 +331,7 @@ job_instance() {
 	step identity inst_identity
 	step own_debugfs inst_debugfs
 	step own_tracepoints inst_tracepoints
+	step own_slab_caches inst_slabs
 	step runs_guest kvmloop count 10000
 	step tool_status inst_tool_status
 	step traces_exits inst_traces
@@ -384,6 +385,13 @@ inst_traces() {
 	umount "$t"
 	[ "$n" -ge 100 ]
 }
+# SLUB's folder of a cache that cannot merge (kvm_vcpu: a usercopy region) is named after it
+inst_slabs() {
+	ls -d /sys/kernel/slab/*kvm_vcpu* /sys/kernel/slab/*kvm_async_pf* 2>&1
+	[ -d "/sys/kernel/slab/${INST}_kvm_vcpu" ] && [ ! -e /sys/kernel/slab/kvm_vcpu ] &&
+		grep -q "^${INST}_kvm_mmu_page_header " /proc/slabinfo
+}
+
 # the operator's tool reads the instance as the loaded KVM (userspace/sysfs.c)
 inst_tool_status() {
 	j=$(ekvm-static status --json) || { echo "$j"; return 1; }
