@@ -385,11 +385,12 @@ inst_traces() {
 	umount "$t"
 	[ "$n" -ge 100 ]
 }
-# SLUB's folder of a cache that cannot merge (kvm_vcpu: a usercopy region) is named after it
+# SLUB's folder of a cache that cannot merge (a usercopy region: kvm_vcpu, x86_emulator) is
+# named after it; the others may be merged into another cache and have no folder of their own
 inst_slabs() {
-	ls -d /sys/kernel/slab/*kvm_vcpu* /sys/kernel/slab/*kvm_async_pf* 2>&1
+	ls -d /sys/kernel/slab/*kvm_vcpu* /sys/kernel/slab/*x86_emulator* 2>&1
 	[ -d "/sys/kernel/slab/${INST}_kvm_vcpu" ] && [ ! -e /sys/kernel/slab/kvm_vcpu ] &&
-		grep -q "^${INST}_kvm_mmu_page_header " /proc/slabinfo
+		[ -d "/sys/kernel/slab/${INST}_x86_emulator" ] && [ ! -e /sys/kernel/slab/x86_emulator ]
 }
 
 # the operator's tool reads the instance as the loaded KVM (userspace/sysfs.c)
