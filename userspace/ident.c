@@ -43,7 +43,7 @@ void ident_read_sysfs(struct kvm_ident *id)
 		}
 	}
 	if (id->instance[0])
-		id->vendor[0] = 0;	/* an instance has no vendor module: it is one */
+		id->vendor[0] = 0; /* an instance has no vendor module: it is one */
 	if (!root_exists(ROOT_SYS, "module/kvm/ekvm"))
 		read_ekvm_sysfs(id);
 	else
