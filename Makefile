@@ -109,7 +109,8 @@ $(INSTANCE_TREE)/.prepared: $(wildcard patches/$(BASE)/*) $(wildcard kernel/*) \
 instance: import $(INSTANCE_TREE)/.prepared
 	$(MAKE) -C $(INSTANCE_TREE) KVER=$(KVER) EKVM_INSTANCE=$(INSTANCE) instance -j$(shell nproc)
 	@rm -rf $(INSTANCE_DIR) && mkdir -p $(INSTANCE_DIR)
-	@cp $(INSTANCE_TREE)/arch/x86/kvm/$(INSTANCE).ko $(INSTANCE_DIR)/
+	@cp $(INSTANCE_TREE)/arch/x86/kvm/$(INSTANCE).ko $(INSTANCE_TREE)/arch/x86/kvm/ekvm_vac.ko \
+		$(INSTANCE_DIR)/
 	@echo "ekvm: instance $(INSTANCE) for $(KVER) in $(INSTANCE_DIR)"
 
 userspace:

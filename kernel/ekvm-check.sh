@@ -62,13 +62,14 @@ kabi() {
 # A KVM instance (docs/multi-kvm.md) must not clash with kvm.ko or another instance by a symbol
 # or be loaded by udev for the CPU.
 instance() {
-	local ko=$1 symvers=$2 name n
+	local ko=$1 symvers=$2 name n exp
 	[ -f "$ko" ] || fail "no $ko: the instance build did not finish"
 	name=$(basename "$ko" .ko)
 	[ "$(modinfo -F name "$ko")" = "$name" ] || fail "$ko is not named $name"
 	[ -f "$symvers" ] || fail "no $symvers: the instance build did not finish"
-	n=$(wc -l <"$symvers")
-	[ "$n" -eq 0 ] || fail "instance $name exports $n symbol(s), first $(head -1 "$symvers" | cut -f2)"
+	exp=$(awk -v m="/$name" 'substr($3, length($3) - length(m) + 1) == m { print $2 }' "$symvers")
+	n=$(grep -c . <<<"$exp" || true)
+	[ "$n" -eq 0 ] || fail "instance $name exports $n symbol(s), first $(head -1 <<<"$exp")"
 	[ -z "$(modinfo -F alias "$ko")" ] || fail "instance $name has a module alias: $(modinfo -F alias "$ko" | head -1)"
 	[ "$(modinfo -F version "$ko" | wc -l)" -eq 1 ] || fail "instance $name has not exactly one version"
 }

@@ -179,7 +179,7 @@ ident() {
 unload_set() {
 	if [ -n "${INST:-}" ]; then
 		instance_view_off
-		rmmod "$INST"
+		inst_unload && rmmod ekvm_vac
 		return
 	fi
 	rmmod "$VMOD" && rmmod kvm
@@ -337,6 +337,11 @@ job_instance() {
 	step traces_exits inst_traces
 	step vm_open hold_vm
 	step rmmod_refused must_fail rmmod "$INST"
+	step base_active inst_base_active
+	step stock_refused must_fail insmod /mods/stock/kvm.ko
+	step none_active inst_none_active
+	step held_vm_alive kill -0 "$HOLD"
+	step active_again inst_active_again
 	step tool_counts_vm inst_tool_vms 1
 	step tool_reload_refused inst_tool_reload
 	step vm_close release_vm
@@ -418,9 +423,28 @@ inst_tool_reload() {
 	case "$msg" in *"$INST"*"a KVM instance is loaded"*) return 0 ;; esac
 	return 1
 }
+# the base module (ekvm_vac) owns /dev/kvm and makes its first instance active
+inst_base_active() {
+	a=$(cat /sys/module/ekvm_vac/parameters/active) && echo "active: $a" && [ "$a" = "$INST" ] &&
+		[ -c /dev/kvm ] && ! [ -e /sys/module/kvm ]
+}
+# with none active, a new open of /dev/kvm fails, an instance with no VM unloads only then
+inst_none_active() {
+	echo none >/sys/module/ekvm_vac/parameters/active || return 1
+	[ "$(cat /sys/module/ekvm_vac/parameters/active)" = none ] || return 1
+	must_fail kvmloop cap
+}
+inst_active_again() {
+	echo "$INST" >/sys/module/ekvm_vac/parameters/active || return 1
+	must_fail sh -c 'echo no_such_instance >/sys/module/ekvm_vac/parameters/active' || return 1
+	[ "$(kvmloop cap)" -ge 1 ]
+}
+
+# the base holds the active instance: none is made active first
 inst_unload() {
+	echo none >/sys/module/ekvm_vac/parameters/active || return 1
 	rmmod "$INST" || return 1
-	! [ -e "/sys/module/$INST" ] && ! [ -e /dev/kvm ]
+	! [ -e "/sys/module/$INST" ]
 }
 
 # kvm.ekvm_exit_hist set to 0 or 1 and read back (Y/N, or 1/0), with 1 the sampling period

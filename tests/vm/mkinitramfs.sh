@@ -101,7 +101,13 @@ if [ -n "$inst_ko" ]; then
 	unpack_module "$inst_ko" "$root/mods/ekvm/$n.ko.tmp"
 	strip --strip-debug -o "$root/mods/ekvm/$n.ko" "$root/mods/ekvm/$n.ko.tmp"
 	rm "$root/mods/ekvm/$n.ko.tmp"
-	{ grep -vxE "kvm|$vko" "$root/mods/order" || true; echo "$n"; } >"$root/mods/ekvm/order"
+	# the base module (ekvm_vac.ko beside the instance) loads first
+	base=''
+	if b=$(module_file "$(dirname "$inst_ko")" ekvm_vac); then
+		base=ekvm_vac
+		unpack_module "$b" "$root/mods/ekvm/ekvm_vac.ko"
+	fi
+	{ grep -vxE "kvm|$vko" "$root/mods/order" || true; echo $base "$n"; } | xargs -n1 >"$root/mods/ekvm/order"
 	echo "$n" >"$root/mods/ekvm/instance"
 fi
 
