@@ -97,7 +97,8 @@ modules: import $(TREE)/.prepared
 	@echo "ekvm: modules for $(KVER) in $(MODULES)"
 
 # A KVM instance (docs/multi-kvm.md): one module kvm_ekvm_<version>_<release>.ko of the common
-# and the SVM code, exporting nothing, built in a tree of its own; into build/instance/KVER.
+# and the SVM code, exporting nothing, and the base module ekvm_vac.ko that owns /dev/kvm for it,
+# built in a tree of their own; into build/instance/KVER.
 INSTANCE := kvm_ekvm_$(subst .,_,$(VERSION))_$(EKVM_RELEASE)
 INSTANCE_TREE := $(B)/instance-tree/$(KVER)
 INSTANCE_DIR := $(B)/instance/$(KVER)
@@ -174,9 +175,9 @@ vm-test-intel: modules userspace-static
 	@tests/vm/run.sh -P intel -k $(KVER) -e $(MODULES) -n $(EPTS) -x $(B)/userspace/ekvm-static \
 		$(if $(VM_INTEL_EXCLUDE),-X '$(VM_INTEL_EXCLUDE)')
 
-# A KVM instance (make instance; docs/multi-kvm.md) as the ekvm side, loaded alone: the same
-# selftests and ekvm tests against stock, and the instance's own scenario (its names, a VM pins
-# it, unload and load again).
+# A KVM instance behind its base module (make instance; docs/multi-kvm.md) as the ekvm side: the
+# same selftests and ekvm tests against stock, and the instance's own scenario (its names, the
+# base's active instance and stock refusal, a VM pins it, unload and load again, the tool on it).
 vm-test-instance: instance userspace-static
 	@tests/vm/run.sh -k $(KVER) -e $(INSTANCE_DIR) -n $(NPTS) -x $(B)/userspace/ekvm-static \
 		$(if $(VM_EXCLUDE),-X '$(VM_EXCLUDE)')

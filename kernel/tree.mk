@@ -6,8 +6,9 @@
 #   make [KVER=<kernel release>] [KDIR=<kernel build folder>]
 #   make instance EKVM_INSTANCE=<name> [KVER=...] [KDIR=...]
 #        a KVM instance instead: one module <name>.ko, the common and the SVM code, exporting
-#        nothing (arch/x86/kvm/ekvm_instance.c; docs/multi-kvm.md in ekvm's repository). Build
-#        it in a tree of its own: the objects differ from the modules'.
+#        nothing (arch/x86/kvm/ekvm_instance.c), and the base module ekvm_vac.ko it needs, which
+#        owns /dev/kvm (arch/x86/kvm/ekvm_vac.c; docs/multi-kvm.md in ekvm's repository). Build
+#        them in a tree of their own: the objects differ from the modules'.
 
 include ekvm.mk
 
