@@ -317,7 +317,7 @@ job_reload() {
 	step unload_stock unload_set
 }
 
-# A KVM instance alone (docs/multi-kvm.md): what it names is its own (module, parameters, ekvm/,
+# A KVM instance behind its base (docs/multi-kvm.md): what it names is its own (module, parameters, ekvm/,
 # debugfs, tracepoint systems), nothing is kvm.ko's; it runs guests, is pinned by an open VM,
 # traces, unloads and loads again. On the real sysfs and debugfs (no instance_view).
 job_instance() {

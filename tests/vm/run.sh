@@ -15,7 +15,8 @@ USAGE="$0 [-P amd|intel] [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [
   -e DIR      the ekvm modules (kvm.ko, kvm-amd.ko) to test (default: build/modules/KVER); their
               version (6.1.192.1, 6.12.117.1) says the base: whose selftests run, which
               expectations apply. A folder with one KVM instance (kvm_ekvm_*.ko, make
-              instance; amd only) tests that instead, loaded alone (docs/multi-kvm.md)
+              instance; amd only) tests that instead, behind its base module ekvm_vac.ko
+              when the folder has it (docs/multi-kvm.md)
   -s SETS     comma list of selftests, ekvm, extra, reload, instance (default: selftests,ekvm,
               reload, plus extra when there are extra programs; with an instance, instance
               instead of reload); reload needs -x .../ekvm-static
@@ -142,7 +143,7 @@ timed() {
 	return $rc
 }
 
-[ -z "$inst_ko" ] || info "the ekvm side is the KVM instance $(module_name "$inst_ko"), loaded alone"
+[ -z "$inst_ko" ] || info "the ekvm side is the KVM instance $(module_name "$inst_ko") (one module for kvm and $vko)"
 info "testing ekvm $version ($ekvm) against stock $kver (base $base) on $platform ($vko); sets $sets; $mmu $npts; timeouts x$tscale, retry x$retry; results in $outdir"
 [ -z "$exclude" ] || info "left out (-X, EKVM_VM_EXCLUDE): the tests matching '$exclude'"
 here=$EKVM_TOP/tests/vm
