@@ -9,7 +9,7 @@
 # Versions live here and only here.
 
 # The ekvm release counter on a base: the modules report <base>.<release>, e.g. 6.1.192.3.
-EKVM_RELEASE := 6
+EKVM_RELEASE := 7
 
 # A base: the Linux point release the series is written on, the Debian linux-source package
 # version it is imported from, and the Debian kernel a default build targets.
