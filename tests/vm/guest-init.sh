@@ -12,6 +12,10 @@
 #   ekvm.job=reload                                      the module reload scenario
 #   ekvm.job=instance ekvm.npt=0|1                       the KVM instance's own scenario (the
 #                                                        ekvm set is an instance, make instance)
+#   ekvm.job=instances ekvm.npt=0|1 [ekvm.churn=S]       two instances at once: the ekvm set's
+#                                                        and its twin (/mods/twin), guests on
+#                                                        both; then S seconds (default 20) of
+#                                                        loading, switching and unloading
 #   ekvm.hb=S                                            a heartbeat line (@@HB) every S guest
 #                                                        seconds (boot-bochs.sh)
 #   ekvm.job=probe                                       the CPU's virtualization features and
@@ -432,6 +436,155 @@ inst_active_again() {
 	[ "$(kvmloop cap)" -ge 1 ]
 }
 
+# Two instances at once (docs/multi-kvm.md): A, the ekvm set's instance, and B, its twin (the
+# same code built under another name, /mods/twin). A runs a guest that keeps exiting, every
+# exit checked (kvmloop run); B loads beside it, becomes active and runs its own guest on the
+# same CPU of this machine; both run on; A cannot unload while its guest lives, and unloads
+# after; B's guest runs throughout. Then a bounded time of loading, switching and unloading
+# with guests starting and stopping. On the real sysfs; every step's kernel log is checked.
+job_instances() {
+	SCEN=instances-$MMU$NPT
+	klog boot
+	[ -f /etc/ekvm-expect ] && { set -a; . /etc/ekvm-expect; set +a; }
+	B=$(cat /mods/twin/instance)
+	step load_a load_set ekvm "$NPT"
+	A=$INST
+	step real_names instance_view_off
+	step a_guest guest_start a 0
+	step a_tscaux_guest guest_start ta 0 tscaux 0xa0a0
+	step load_b insmod "/mods/twin/$B.ko" "$MMU=$NPT"
+	step both_listed insts_listed "$A" "$B"
+	step a_still_active insts_active "$A"
+	step activate_b insts_activate "$B"
+	step b_guest guest_start b 0
+	step b_tscaux_guest guest_start tb 0 tscaux 0xb0b0
+	step both_run guests_run a b ta tb
+	step tscaux_guests_stop guests_stop ta tb
+	step host_tscaux insts_host_tscaux
+	step new_vm_on_b insts_new_vm "$B" "$A"
+	step a_unload_refused must_fail rmmod "$A"
+	step a_guest_stop guest_stop a
+	step unload_a rmmod "$A"
+	step b_runs_on guests_run b
+	step base_unload_refused must_fail rmmod ekvm_vac
+	step reload_a insmod "/mods/ekvm/$A.ko" "$MMU=$NPT"
+	step activate_a insts_activate "$A"
+	step a_guest_again guest_start a 1
+	step both_run_again guests_run a b
+	step b_guest_stop guest_stop b
+	step a_guest_stop_again guest_stop a
+	step cpu_offline_online insts_cpu_cycle "$A" "$B"
+	step unload_inactive rmmod "$B"
+	step churn insts_churn "$(param churn 20)"
+	step unload_all insts_unload_all
+}
+# guest_start G CPU [tscaux VALUE]: a kvmloop run (or tscaux) guest on the active instance,
+# pinned to CPU, in the background; returns once it has made 1000 checked exits
+guest_start() {
+	g=$1 c=$2
+	shift 2
+	[ $# -gt 0 ] || set -- run
+	rm -f "/tmp/g.$g"
+	taskset -c "$c" kvmloop "$@" "/tmp/g.$g" </dev/null >"/tmp/g.$g.out" 2>&1 &
+	eval "G_$g=$!"
+	i=0
+	while [ ! -s "/tmp/g.$g" ]; do
+		kill -0 "$(eval echo "\$G_$g")" 2>/dev/null || { cat "/tmp/g.$g.out"; return 1; }
+		i=$((i + 1))
+		[ $i -lt 600 ] || { echo "guest $g did not start in 60 s"; return 1; }
+		sleep 0.1
+	done
+	echo "guest $g: $(guest_exits "$g") exits"
+}
+guest_exits() { tr -d ' ' <"/tmp/g.$1"; }
+# guests_run G...: each guest's count of checked exits grows within 10 s
+guests_run() {
+	for g in "$@"; do eval "n_$g=$(guest_exits "$g")"; done
+	i=0
+	while [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+		grown=0
+		for g in "$@"; do
+			[ "$(guest_exits "$g")" -gt "$(eval echo "\$n_$g")" ] && grown=$((grown + 1))
+		done
+		[ $grown -lt $# ] || break
+	done
+	for g in "$@"; do
+		kill -0 "$(eval echo "\$G_$g")" 2>/dev/null || { echo "guest $g is gone"; cat "/tmp/g.$g.out"; }
+		echo "guest $g: $(eval echo "\$n_$g") -> $(guest_exits "$g") exits"
+	done
+	[ "$grown" -eq $# ]
+}
+# guest_stop G: SIGTERM; the guest must end well, every exit it made checked
+guest_stop() {
+	pid=$(eval echo "\$G_$1")
+	kill "$pid" && wait "$pid"
+	r=$?
+	cat "/tmp/g.$1.out"
+	[ $r -eq 0 ] && grep -q '^exits [1-9]' "/tmp/g.$1.out"
+}
+# the last CPU goes offline and comes back (the base switches SVM off and on there and runs
+# each instance's part); then each instance runs a guest on it
+insts_cpu_cycle() {
+	c=$(($(nproc) - 1)) f=/sys/devices/system/cpu/cpu$(($(nproc) - 1))/online
+	[ "$c" -gt 0 ] || { echo "one CPU: nothing to take offline"; return 1; }
+	echo 0 >"$f" && echo 1 >"$f" || return 1
+	for i in "$2" "$1"; do
+		insts_activate "$i" && taskset -c "$c" kvmloop count 1000 || return 1
+	done
+}
+guests_stop() { for g in "$@"; do guest_stop "$g" || return 1; done; }
+# each CPU's TSC_AUX, as host user space reads it, is still Linux's after the guests' own
+insts_host_tscaux() {
+	for c in $(seq 0 $(($(nproc) - 1))); do taskset -c "$c" kvmloop hostaux || return 1; done
+}
+insts_listed() {
+	l=$(cat /sys/module/ekvm_vac/parameters/instances) || return 1
+	echo "$l"
+	for i in "$@"; do echo "$l" | grep -qx "$i" || return 1; done
+}
+insts_active() {
+	a=$(cat /sys/module/ekvm_vac/parameters/active) && echo "active: $a" && [ "$a" = "$1" ]
+}
+insts_activate() {
+	echo "$1" >/sys/module/ekvm_vac/parameters/active && insts_active "$1"
+}
+# a VM created now goes to the active instance NEW; OLD keeps only its own
+insts_new_vm() {
+	hold_vm || return 1
+	n=$(cat "/sys/module/$1/ekvm/vms") o=$(cat "/sys/module/$2/ekvm/vms")
+	release_vm >/dev/null
+	echo "VMs while a third one was held: $1 $n, $2 $o"
+	[ "$n" -eq 2 ] && [ "$o" -eq 1 ]
+}
+# S seconds: the active instance X runs a guest; the other, Y, loads, becomes active and runs
+# a guest of its own and a short one; X's guest stops and X unloads; then the other way round
+insts_churn() {
+	guest_start a 0 || return 1
+	end=$(($(uptime_ms) + $1 * 1000))
+	x=$A y=$B gx=a gy=b rounds=0
+	while [ "$(uptime_ms)" -lt "$end" ]; do
+		insmod "/mods/$(insts_dir "$y")/$y.ko" "$MMU=$NPT" || { echo "round $rounds: insmod $y"; return 1; }
+		insts_activate "$y" >/dev/null || { echo "round $rounds: activate $y"; return 1; }
+		guest_start "$gy" $((rounds % 2)) >/dev/null || { echo "round $rounds: guest on $y"; return 1; }
+		kvmloop count 1000 >/dev/null || { echo "round $rounds: short guest on $y"; return 1; }
+		guest_stop "$gx" >/dev/null || { echo "round $rounds: guest on $x"; return 1; }
+		rmmod "$x" || { echo "round $rounds: rmmod $x"; return 1; }
+		t=$x x=$y y=$t t=$gx gx=$gy gy=$t
+		rounds=$((rounds + 1))
+	done
+	echo "$rounds rounds in $1 s; $x active, its guest running"
+	A=$x INST=$x
+	guests_run "$gx" && guest_stop "$gx" >/dev/null
+}
+insts_dir() { if [ "$1" = "$B" ]; then echo twin; else echo ekvm; fi; }
+insts_unload_all() {
+	echo none >/sys/module/ekvm_vac/parameters/active || return 1
+	for i in $(cat /sys/module/ekvm_vac/parameters/instances); do rmmod "$i" || return 1; done
+	rmmod ekvm_vac && ! [ -e /sys/module/ekvm_vac ]
+}
+
 # the base holds the active instance: none is made active first
 inst_unload() {
 	echo none >/sys/module/ekvm_vac/parameters/active || return 1
@@ -553,6 +706,7 @@ case "$JOB" in
 tests) job_tests ;;
 reload) job_reload ;;
 instance) job_instance ;;
+instances) job_instances ;;
 bench) job_bench ;;
 probe) job_probe ;;
 *) out "@@LOAD - fail unknown job $JOB" ;;

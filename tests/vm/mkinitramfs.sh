@@ -109,6 +109,16 @@ if [ -n "$inst_ko" ]; then
 	fi
 	{ grep -vxE "kvm|$vko" "$root/mods/order" || true; echo $base "$n"; } | xargs -n1 >"$root/mods/ekvm/order"
 	echo "$n" >"$root/mods/ekvm/instance"
+	# its twin, the same code under another name (make instance: twin/ beside it), for the
+	# scenario of two instances at once
+	if t=$(instance_module "$(dirname "$inst_ko")/twin"); then
+		tn=$(module_name "$t")
+		mkdir -p "$root/mods/twin"
+		unpack_module "$t" "$root/mods/twin/$tn.ko.tmp"
+		strip --strip-debug -o "$root/mods/twin/$tn.ko" "$root/mods/twin/$tn.ko.tmp"
+		rm "$root/mods/twin/$tn.ko.tmp"
+		echo "$tn" >"$root/mods/twin/instance"
+	fi
 fi
 
 {

@@ -2,8 +2,8 @@
 # Compare the guest runs of one harness run and say whether ekvm regressed.
 #   report.sh -d RUNDIR [-P amd|intel] [-V EKVM_VERSION] [-b BASE] [-n NPTS] [-S TIMEOUT_SCALE] [-R RETRY_FACTOR]
 # RUNDIR holds stock-nptN/ and ekvm-nptN/ (results.log and console.log of boot.sh) for each
-# npt setting of NPTS (comma list, default 1,0), and optionally reload/ and instance/ (the
-# scenarios of guest-init.sh, each step a verdict). On platform intel
+# npt setting of NPTS (comma list, default 1,0), and optionally reload/, instance/ and
+# instances-nptN/ (the scenarios of guest-init.sh, each step a verdict). On platform intel
 # (-P; Bochs, kvm_intel) the setting is kvm_intel's ept: stock-eptN/, ekvm-eptN/, and the
 # verdicts are named eptN/... Writes, in RUNDIR:
 #   <run>/tests.tsv, <run>/dmesg.log, <run>/logs/<test>.log, <run>.tap   each guest run (kselftest TAP)
@@ -306,14 +306,15 @@ for npt in "${npt_list[@]}"; do
 done
 
 # the scenarios, ekvm only: the module reload, and a KVM instance's own (tests/vm/guest-init.sh)
-for scen in reload instance; do
-	[ -d "$dir/$scen" ] || continue
-	r=$dir/$scen
+for r in "$dir"/reload "$dir"/instance "$dir"/instances-*; do
+	[ -d "$r" ] || continue
+	scen=${r##*/}
 	if parse "$r"; then
 		echo "" >>"$table"
 		case $scen in
 		reload) echo "module reload (stock -> ekvm without reboot)" ;;
 		instance) echo "KVM instance (one module, its own names; docs/multi-kvm.md)" ;;
+		instances-*) echo "two KVM instances at once, ${scen#instances-} (docs/multi-kvm.md)" ;;
 		esac >>"$table"
 		row test stock ekvm "" "ekvm s" verdict
 		while IFS=$'\t' read -r name st rc ms; do

@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$(dirname "$0")/lib-vm.sh"
 
-USAGE="$0 [-P amd|intel] [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [-n NPTS] [-f REGEX] [-X REGEX] [-x PROGRAM]... [-j 1|2] [-o OUTDIR]
+USAGE="$0 [-P amd|intel] [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [-n NPTS] [-I NPTS] [-f REGEX] [-X REGEX] [-x PROGRAM]... [-j 1|2] [-o OUTDIR]
   -P PLATFORM amd (default; also EKVM_VM_PLATFORM): QEMU TCG with an SVM CPU, kvm-amd, npt;
               intel: Bochs with a VMX CPU, kvm-intel, ept (-n gives ept's settings; no -K)
   -k KVER     the Debian kernel to boot (default: the top Makefile's BASE_KVER)
@@ -16,11 +16,14 @@ USAGE="$0 [-P amd|intel] [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [
               version (6.1.192.1, 6.12.117.1) says the base: whose selftests run, which
               expectations apply. A folder with one KVM instance (kvm_ekvm_*.ko, make
               instance; amd only) tests that instead, behind its base module ekvm_vac.ko
-              when the folder has it (docs/multi-kvm.md)
-  -s SETS     comma list of selftests, ekvm, extra, reload, instance (default: selftests,ekvm,
-              reload, plus extra when there are extra programs; with an instance, instance
-              instead of reload); reload needs -x .../ekvm-static
+              when the folder has it (docs/multi-kvm.md); its twin (the same instance under
+              another name) in DIR/twin/ runs beside it in the instances set
+  -s SETS     comma list of selftests, ekvm, extra, reload, instance, instances (default:
+              selftests,ekvm,reload, plus extra when there are extra programs; with an
+              instance, instance instead of reload, and instances when it has a twin); reload
+              and instance need -x .../ekvm-static
   -n NPTS     kvm_amd npt settings to test, comma list (default: EKVM_VM_NPTS, else 1,0)
+  -I NPTS     the npt settings of the instances set (default: -n's)
   -f REGEX    run only the tests whose name (e.g. selftests/cpuid_test) matches REGEX
   -X REGEX    leave out the tests whose name matches REGEX (also EKVM_VM_EXCLUDE)
   -x PROGRAM  a static executable to run as test extra/<name> (repeatable; also
@@ -36,15 +39,16 @@ Environment (docs/vm-test.md, \"Slow hosts\"):
   EKVM_VM_RETRY          a test that timed out runs once more with this many times its limit,
                          in the stock and the ekvm guests alike; 0 to 10, 0: no retry (default 3)"
 
-kver='' ekvm='' sets='' npts=${EKVM_VM_NPTS:-1,0} filter='' exclude=${EKVM_VM_EXCLUDE:-} outdir='' extras=() jobs=2 kpkg='' ekvm_kernel='' krel=''
+kver='' ekvm='' sets='' npts=${EKVM_VM_NPTS:-1,0} inst_npts='' filter='' exclude=${EKVM_VM_EXCLUDE:-} outdir='' extras=() jobs=2 kpkg='' ekvm_kernel='' krel=''
 platform=${EKVM_VM_PLATFORM:-amd}
-while getopts P:k:e:s:n:f:X:x:j:o:K:h opt; do
+while getopts P:k:e:s:n:I:f:X:x:j:o:K:h opt; do
 	case $opt in
 	P) platform=$OPTARG ;;
 	k) kver=$OPTARG ;;
 	e) ekvm=$OPTARG ;;
 	s) sets=$OPTARG ;;
 	n) npts=$OPTARG ;;
+	I) inst_npts=$OPTARG ;;
 	f) filter=$OPTARG ;;
 	X) exclude=$OPTARG ;;
 	x) extras+=("$OPTARG") ;;
@@ -85,13 +89,18 @@ if [ -z "$sets" ]; then
 	sets=selftests,ekvm,reload
 	[ -z "$kpkg" ] || sets=selftests,ekvm
 	[ -z "$inst_ko" ] || sets=selftests,ekvm,instance
+	[ -z "$inst_ko" ] || ! instance_module "$ekvm/twin" >/dev/null || sets+=,instances
 	[ ${#extras[@]} -eq 0 ] || sets+=,extra
 fi
 [[ $npts =~ ^[01](,[01])*$ ]] || usage "$USAGE"
+inst_npts=${inst_npts:-$npts}
+[[ $inst_npts =~ ^[01](,[01])*$ ]] || usage "$USAGE"
 [[ $jobs =~ ^[12]$ ]] || usage "$USAGE"
-[[ ,$sets, =~ ^(,(selftests|ekvm|extra|reload|instance))+,$ ]] || usage "$USAGE"
+[[ ,$sets, =~ ^(,(selftests|ekvm|extra|reload|instance|instances))+,$ ]] || usage "$USAGE"
 [ -n "$inst_ko" ] || [[ ,$sets, != *,instance,* ]] ||
 	die "the instance set tests a KVM instance: give its folder (-e, make instance)"
+[[ ,$sets, != *,instances,* ]] || instance_module "$ekvm/twin" >/dev/null ||
+	die "the instances set runs a KVM instance and its twin: $ekvm/twin has no kvm_ekvm_*.ko"
 [ -z "$inst_ko" ] || [[ ,$sets, != *,reload,* ]] ||
 	die "the reload set reloads kvm.ko and the vendor module, not an instance"
 tool=''
@@ -161,7 +170,7 @@ deps=(-f "$here/deps.txt")
 timed deps "$EKVM_TOP/scripts/install-deps.sh" "${deps[@]}" "${hdr[@]}"
 timed fetch-kernel "$here/fetch-kernel.sh" "$kver"
 timed build-tests "$here/build-tests.sh" "$base_version"
-test_sets=$(tr , '\n' <<<"$sets" | { grep -Ev '^(reload|instance)$' || true; } | paste -sd, -)
+test_sets=$(tr , '\n' <<<"$sets" | { grep -Ev '^(reload|instance|instances)$' || true; } | paste -sd, -)
 initrd=$outdir/initramfs.cpio
 mk=("$here/mkinitramfs.sh" -V "${vko#kvm-}" -k "$kver" -e "$ekvm" -b "$base_version" -s "${test_sets:-ekvm}" -o "$initrd" -T "$tscale")
 [ -z "$filter" ] || mk+=(-f "$filter")
@@ -248,6 +257,17 @@ if [[ ,$sets, == *,instance,* ]]; then
 		ekvm.vendor="$platform" ekvm.job=instance ekvm.npt="${npt_list[0]}" || boot_rc=1
 	tr -d '\r' <"$outdir/instance/results.log" >"$outdir/instance/results.tmp"
 	mv "$outdir/instance/results.tmp" "$outdir/instance/results.log"
+fi
+# two instances at once (guest-init.sh, job_instances), at each of -I's npt settings
+if [[ ,$sets, == *,instances,* ]]; then
+	IFS=, read -r -a inst_npt_list <<<"$inst_npts"
+	for n in "${inst_npt_list[@]}"; do
+		d=$outdir/instances-$mmu$n
+		timed "guest instances $mmu=$n" "$here/$boot" -k "$kver" -i "$initrd" -o "$d" -t 400 -- \
+			ekvm.vendor="$platform" ekvm.job=instances ekvm.npt="$n" || boot_rc=1
+		tr -d '\r' <"$d/results.log" >"$d/results.tmp"
+		mv "$d/results.tmp" "$d/results.log"
+	done
 fi
 
 rm -f "$initrd"
