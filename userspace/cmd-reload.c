@@ -6,18 +6,16 @@
  * the host keeps a working KVM, and say so. rmmod, modprobe and insmod are found in PATH.
  */
 #include <errno.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ekvm.h"
+#include "instances.h"
 #include "out.h"
+#include "runprog.h"
 #include "sysfs.h"
-
-extern char **environ;
 
 struct reload {
 	char vendor[16];
@@ -45,22 +43,8 @@ static bool loaded(const char *mod)
 static int run(const char *a0, const char *a1, char *err, size_t size)
 {
 	char *argv[] = { (char *)a0, (char *)a1, NULL };
-	pid_t pid;
-	int st, r;
 
-	fflush(NULL);
-	r = posix_spawnp(&pid, a0, NULL, NULL, argv, environ);
-	if (r) {
-		snprintf(err, size, "%s: %s", a0, strerror(r));
-		return -r;
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return -errno;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	snprintf(err, size, "'%s %s' failed (exit %d)", a0, a1,
-		 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-	return 1;
+	return spawn_wait(argv, err, size);
 }
 
 static void pick_vendor(struct reload *r)
@@ -230,10 +214,15 @@ int cmd_reload(int argc, char **argv, struct ekvm_ctx *ctx)
 		return env_error(ctx, "reload", EPERM, "loading modules needs root");
 	if (r.ko && access(r.ko, R_OK | X_OK))
 		return env_error(ctx, r.ko, errno, "--ko names the folder of kvm.ko");
-	if (kvm_instance(r.error, sizeof(r.error)) == 1)
+	/* the instance read as KVM, else the base module with its instances */
+	if (kvm_instance(r.error, sizeof(r.error)) != 1 &&
+	    !root_exists(ROOT_SYS, "module/" VAC_MODULE))
+		snprintf(r.error, sizeof(r.error), "%s", VAC_MODULE);
+	if (r.error[0])
 		return env_error(ctx, r.error, EBUSY,
 				 "a KVM instance is loaded: ekvm reload replaces kvm.ko and the "
-				 "vendor module; unload the instance (rmmod) first");
+				 "vendor module; unload the instances (ekvm instance unload) and "
+				 "ekvm_vac first");
 	pick_vendor(&r);
 	kvm_version(r.before, sizeof(r.before));
 	rc = reload(&r);

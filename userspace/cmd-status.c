@@ -59,6 +59,7 @@ static void print_loaded(const struct kvm_ident *id)
 		out_str("cap_ekvm", NULL, NULL);
 	out_txt("%s\n", id->cap_ekvm == 0 ? " (not ekvm)" : "");
 	out_obj_end();
+	print_instances("  ");
 }
 
 /* A feature value, or null when the loaded ekvm does not have it (-errno). */

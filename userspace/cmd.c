@@ -74,6 +74,17 @@ static const struct ekvm_cmd commands[] = {
 	  "                  instead of what modprobe finds\n"
 	  "  --vendor MOD    the vendor module when none is loaded now\n"
 	  "  --json          machine-readable output\n" },
+	{ "instance", cmd_instance, NEED_SYSFS,
+	  "Load, activate and unload KVM instances, several KVMs running VMs at once",
+	  "[list | load KO [--activate] [PARAM=VALUE]... | activate NAME|none | unload NAME] "
+	  "[--json]",
+	  "  list            the instances, their VMs and the active one (default)\n"
+	  "  load KO         load an instance's module file (root), and the base module\n"
+	  "                  ekvm_vac (beside it, else modprobe's) and what it needs first\n"
+	  "  --activate      (load) make it active: new VMs start on it\n"
+	  "  activate NAME   make NAME (or none) the instance new opens of /dev/kvm reach\n"
+	  "  unload NAME     unload an instance that is not active and has no VM (root)\n"
+	  "  --json          machine-readable output\n" },
 	/* another program, ekvm-fleet (cmd-fleet-exec.c); its help is its own (fleet-main.c) */
 	{ "fleet", cmd_fleet, CMD_EXEC, EKVM_FLEET_SUMMARY, NULL, NULL },
 };

@@ -84,6 +84,9 @@ int cmd_stat(int argc, char **argv, struct ekvm_ctx *ctx);
 int cmd_stat_hist(int argc, char **argv, struct ekvm_ctx *ctx);
 int cmd_drain(int argc, char **argv, struct ekvm_ctx *ctx);
 int cmd_reload(int argc, char **argv, struct ekvm_ctx *ctx);
+int cmd_instance(int argc, char **argv, struct ekvm_ctx *ctx);
+/* The KVM instances and the active one (cmd-instance.c), for ekvm instance and ekvm status. */
+void print_instances(const char *indent);
 /*
  * In ekvm-fleet, cmd-fleet.c (libvirt); in ekvm, cmd-fleet-exec.c, which runs ekvm-fleet with
  * the same arguments.

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "instances.h"
 #include "parse.h"
 #include "sysfs.h"
 
@@ -34,7 +35,7 @@ const char *root_dir(enum ekvm_root root)
 int kvm_instance(char *buf, size_t size)
 {
 	const char *sys = root_dir(ROOT_SYS);
-	char path[4096];
+	char path[4096], active[64];
 	struct dirent *e;
 	int n = 0;
 	DIR *d;
@@ -43,6 +44,16 @@ int kvm_instance(char *buf, size_t size)
 	snprintf(path, sizeof(path), "%s/module/kvm", sys);
 	if (!access(path, F_OK))
 		return 0;
+	/* the base's active instance: the one new VMs go to */
+	snprintf(path, sizeof(path), "%s/" VAC_ACTIVE, sys);
+	if (read_file(path, active, sizeof(active)) > 0 && instance_name_ok(active) &&
+	    strlen(active) < size) {
+		snprintf(path, sizeof(path), "%s/module/%s/ekvm", sys, active);
+		if (!access(path, F_OK)) {
+			strcpy(buf, active);
+			return 1;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/module", sys);
 	d = opendir(path);
 	if (!d)

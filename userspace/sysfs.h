@@ -24,11 +24,12 @@ const char *root_dir(enum ekvm_root root);
 
 /*
  * A KVM instance (docs/multi-kvm.md) is kvm.ko and the vendor module in one module of its own
- * name, kvm_ekvm_<version>_<release>, with an ekvm/ folder. When no kvm module is loaded and
- * exactly one instance is, the tool reads that instance as KVM: root_path() maps ROOT_SYS
- * "module/kvm", "module/kvm_amd" and ROOT_DEBUGFS "kvm" (and what is below them) to its folders.
- * kvm_instance() writes its name to buf and returns 1, or "" and the number of instances
- * loaded (0, or 2 and more: then nothing is mapped).
+ * name, kvm_ekvm_<version>_<release>, with an ekvm/ folder. When no kvm module is loaded, the
+ * tool reads as KVM the base module's active instance (instances.h), or else the one instance
+ * loaded: root_path() maps ROOT_SYS "module/kvm", "module/kvm_amd" and ROOT_DEBUGFS "kvm" (and
+ * what is below them) to its folders. kvm_instance() writes its name to buf and returns 1, or
+ * "" and the number of instances loaded (0, or 2 and more with none active: then nothing is
+ * mapped).
  */
 int kvm_instance(char *buf, size_t size);
 

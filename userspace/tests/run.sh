@@ -209,6 +209,78 @@ fake_instance_tests() {
 	ok $? "a kvm module is read as KVM, not the instance beside it"
 }
 
+# A fake sysfs of two KVM instances behind the base module (docs/multi-kvm.md): the base's
+# parameters (instances, active) and each instance's ekvm/ folder. Unit tests of the tool's
+# reading (instances.h) and of ekvm instance's refusals; the VM harness's instances scenario
+# runs the tool on real instances (load, activate, unload).
+fake_instances_tests() {
+	local root=$T/sys-insts a=kvm_ekvm_6_1_192_7 b=kvm_ekvm_6_1_192_8 i
+	for i in $a $b; do
+		mkdir -p "$root/module/$i/ekvm" "$root/module/$i/parameters"
+		echo "${i#kvm_ekvm_}" | tr _ . >"$root/module/$i/ekvm/version"
+		echo "$ABI" >"$root/module/$i/ekvm/abi"
+		echo 0 >"$root/module/$i/ekvm/drain"
+	done
+	echo 1 >"$root/module/$a/ekvm/vms"
+	echo 2 >"$root/module/$a/ekvm/vcpus"
+	echo 0 >"$root/module/$b/ekvm/vms"
+	echo 0 >"$root/module/$b/ekvm/vcpus"
+	mkdir -p "$root/module/ekvm_vac/parameters"
+	printf '%s\n%s\n' $a $b >"$root/module/ekvm_vac/parameters/instances"
+	echo $b >"$root/module/ekvm_vac/parameters/active"
+	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status --json
+	echo "$out" | jq -e --arg a $a --arg b $b '.loaded.instance == $b and
+		.instances.count == 2 and .instances.active == $b and
+		[.instances.list[] | .name] == [$a, $b] and
+		.instances.list[0].vms == 1 and .instances.list[0].active == false and
+		.instances.list[1].active and .features.vms == 0' >/dev/null
+	ok $? "status: two instances listed, the active one read as KVM"
+	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- instance
+	[ "$rc" -eq 0 ] && [[ $out == *"KVM instances (ekvm_vac): 2, active: $b"* ]] &&
+		[[ $out == *"$a: version 6.1.192.7, 1 VM, 2 vCPUs"* ]] &&
+		[[ $out == *"$b: version 6.1.192.8, 0 VMs, 0 vCPUs, active"* ]]
+	ok $? "instance list: names, versions, VMs, the active one"
+	run EKVM_SYSFS_ROOT="$root" -- instance unload $b
+	[ "$rc" -eq 1 ] && [[ $err == *"$b is the active instance"* ]]
+	ok $? "instance unload refuses the active instance (rc $rc)"
+	run EKVM_SYSFS_ROOT="$root" -- instance unload $a
+	[ "$rc" -eq 1 ] && [[ $err == *"$a still has 1 VM"* ]]
+	ok $? "instance unload refuses an instance with VMs (rc $rc)"
+	run EKVM_SYSFS_ROOT="$root" -- instance unload kvm_ekvm_6_1_192_9
+	[ "$rc" -eq 1 ] && [[ $err == *"no loaded KVM instance is named kvm_ekvm_6_1_192_9"* ]]
+	ok $? "instance unload: an unknown name (rc $rc)"
+	run EKVM_SYSFS_ROOT="$root" -- instance activate 'bad/name'
+	[ "$rc" -eq 2 ] && [[ $err == *"invalid value 'bad/name'"* ]]
+	ok $? "instance activate: a name that cannot be a module's (rc $rc)"
+	run EKVM_SYSFS_ROOT="$root" -- instance activate $a --json
+	[ "$rc" -eq 0 ] && echo "$out" | jq -e --arg a $a --arg b $b \
+		'.action == "activate" and .active == $a and .was == $b' >/dev/null &&
+		[ "$(cat "$root/module/ekvm_vac/parameters/active")" = $a ]
+	ok $? "instance activate writes the base's parameter"
+	run EKVM_SYSFS_ROOT="$root" -- instance load "$T/kvm.ko"
+	[ "$rc" -eq 2 ] && [[ $err == *"a KVM instance's module file"* ]]
+	ok $? "instance load refuses a file that is not an instance's (rc $rc)"
+	: >"$T/kvm_ekvm_6_1_192_9.ko"
+	mkdir -p "$root/module/kvm"
+	run EKVM_SYSFS_ROOT="$root" -- instance load "$T/kvm_ekvm_6_1_192_9.ko"
+	[ "$rc" -eq 1 ] && [[ $err == *"the kvm module is loaded"* ]]
+	ok $? "instance load refuses beside the kvm module (rc $rc)"
+	rmdir "$root/module/kvm"
+	run EKVM_SYSFS_ROOT="$root" -- instance load "$T/kvm_ekvm_6_1_192_9.ko" --json
+	[ "$rc" -eq 1 ] && [ -z "$out" ] && [[ $err == *"not a kernel module?"* ]]
+	ok $? "instance load refuses a file that is not a module (rc $rc)"
+	run EKVM_SYSFS_ROOT="$root" -- instance load "$T/kvm_ekvm_6_1_192_9.ko" --activate npt
+	[ "$rc" -eq 2 ] && [[ $err == *"invalid value 'npt' for option 'PARAM'"* ]]
+	ok $? "instance load: a parameter without a value (rc $rc)"
+	run EKVM_SYSFS_ROOT="$root" -- instance activate $a --activate
+	[ "$rc" -eq 2 ]
+	ok $? "instance: --activate only with load (rc $rc)"
+	echo none >"$root/module/ekvm_vac/parameters/active"
+	run EKVM_SYSFS_ROOT="$root" EKVM_DEV_KVM="$T/nokvm" -- status --json
+	echo "$out" | jq -e '.loaded.instance == null and .instances.active == null' >/dev/null
+	ok $? "status: two instances, none active: none is read as KVM"
+}
+
 # sign_module KO: signs KO with a throw-away key, as DKMS would; sets $signer ("" if it cannot)
 sign_module() {
 	local sf
@@ -488,7 +560,7 @@ install_tests() {
 # shellcheck source=userspace/tests/chroot.sh
 . tests/chroot.sh
 
-all_tests="unit_tests dispatch_tests drain_help_tests smoke_tests status_tests fake_status_tests fake_instance_tests
+all_tests="unit_tests dispatch_tests drain_help_tests smoke_tests status_tests fake_status_tests fake_instance_tests fake_instances_tests
 	modules_tests skip_note_tests validate_tests secure_boot_tests fake_debugfs_tests debugfs_tests
 	unprivileged_tests drain_tests drain_not_ekvm_tests drain_wait_tests drain_unprivileged_tests
 	feature_status_tests hist_tests hist_host_tests completion_feature_tests output_tests
