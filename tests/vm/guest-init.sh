@@ -452,23 +452,26 @@ job_instances() {
 	step real_names instance_view_off
 	step a_guest guest_start a 0
 	step a_tscaux_guest guest_start ta 0 tscaux 0xa0a0
-	step load_b insmod "/mods/twin/$B.ko" "$MMU=$NPT"
+	step tool_load_b ekvm-static instance load "/mods/twin/$B.ko" "$MMU=$NPT"
 	step both_listed insts_listed "$A" "$B"
 	step a_still_active insts_active "$A"
-	step activate_b insts_activate "$B"
+	step tool_activate_b insts_tool_activate "$B"
 	step b_guest guest_start b 0
 	step b_tscaux_guest guest_start tb 0 tscaux 0xb0b0
 	step both_run guests_run a b ta tb
 	step tscaux_guests_stop guests_stop ta tb
 	step host_tscaux insts_host_tscaux
 	step new_vm_on_b insts_new_vm "$B" "$A"
+	step tool_lists insts_tool_list "$A" "$B"
 	step a_unload_refused must_fail rmmod "$A"
+	step tool_a_unload_refused insts_tool_refused "$A" "*$A still has 1 VM*"
+	step tool_b_unload_refused insts_tool_refused "$B" "*$B is the active instance*"
 	step a_guest_stop guest_stop a
-	step unload_a rmmod "$A"
+	step tool_unload_a ekvm-static instance unload "$A"
 	step b_runs_on guests_run b
 	step base_unload_refused must_fail rmmod ekvm_vac
-	step reload_a insmod "/mods/ekvm/$A.ko" "$MMU=$NPT"
-	step activate_a insts_activate "$A"
+	step tool_load_a_active ekvm-static instance load "/mods/ekvm/$A.ko" --activate "$MMU=$NPT"
+	step a_active insts_active "$A"
 	step a_guest_again guest_start a 1
 	step both_run_again guests_run a b
 	step b_guest_stop guest_stop b
@@ -477,6 +480,16 @@ job_instances() {
 	step unload_inactive rmmod "$B"
 	step churn insts_churn "$(param churn 20)"
 	step unload_all insts_unload_all
+	step tool_load_with_base insts_tool_first "$A"
+	step tool_none_active ekvm-static instance activate none
+	step tool_unload_last ekvm-static instance unload "$A"
+	step unload_base rmmod ekvm_vac
+}
+# with no base loaded, the tool loads it from beside the instance's file, and the instance
+# becomes active as the first one; a guest runs on it
+insts_tool_first() {
+	ekvm-static instance load "/mods/ekvm/$1.ko" "$MMU=$NPT" && insts_active "$1" &&
+		kvmloop count 1000
 }
 # guest_start G CPU [tscaux VALUE]: a kvmloop run (or tscaux) guest on the active instance,
 # pinned to CPU, in the background; returns once it has made 1000 checked exits
@@ -549,6 +562,29 @@ insts_active() {
 }
 insts_activate() {
 	echo "$1" >/sys/module/ekvm_vac/parameters/active && insts_active "$1"
+}
+insts_tool_activate() { ekvm-static instance activate "$1" && insts_active "$1"; }
+# the tool lists both instances with their VMs, names the active one, reads it as KVM
+insts_tool_list() {
+	j=$(ekvm-static instance list --json) || { echo "$j"; return 1; }
+	echo "$j"
+	ekvm-static instance
+	case "$j" in
+	*'"count":2,"active":"'"$2"'"'*'"name":"'"$1"'"'*'"vms":1,'*'"active":false'*'"name":"'"$2"'"'*'"vms":1,'*'"active":true'*) ;;
+	*) return 1 ;;
+	esac
+	j=$(ekvm-static status --json) && echo "$j" | cut -c1-300 &&
+		case "$j" in *'"instance":"'"$2"'"'*) ;; *) return 1 ;; esac
+}
+# ekvm instance unload NAME refuses, its message matching the pattern PATTERN
+insts_tool_refused() {
+	if msg=$(ekvm-static instance unload "$1" 2>&1); then
+		echo "unexpectedly unloaded: $msg"
+		return 1
+	fi
+	echo "$msg"
+	# shellcheck disable=SC2254 # the argument is a pattern
+	case "$msg" in $2) [ -d "/sys/module/$1" ] ;; *) return 1 ;; esac
 }
 # a VM created now goes to the active instance NEW; OLD keeps only its own
 insts_new_vm() {

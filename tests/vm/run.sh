@@ -108,8 +108,8 @@ for x in "${extras[@]}"; do
 	[ -x "$x" ] || die "extra test $x is not an executable"
 	[ "$(basename "$x")" != ekvm-static ] || tool=$x
 done
-[[ ,$sets, != *,instance,* ]] || [ -n "$tool" ] ||
-	die "the instance set runs the ekvm tool on it: give the static tool (-x build/userspace/ekvm-static)"
+[[ ,$sets, != *,instance,* && ,$sets, != *,instances,* ]] || [ -n "$tool" ] ||
+	die "the instance sets run the ekvm tool: give the static tool (-x build/userspace/ekvm-static)"
 # the reload scenario reloads with the tool, as an operator does
 [[ ,$sets, != *,reload,* ]] || [ -n "$tool" ] ||
 	die "the reload set runs ekvm reload: give the static tool (-x build/userspace/ekvm-static)"
