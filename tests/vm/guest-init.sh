@@ -459,6 +459,7 @@ job_instances() {
 	step b_guest guest_start b 0
 	step b_tscaux_guest guest_start tb 0 tscaux 0xb0b0
 	step both_run guests_run a b ta tb
+	step selftests_on_b_beside_a insts_selftests
 	step tscaux_guests_stop guests_stop ta tb
 	step host_tscaux insts_host_tscaux
 	step new_vm_on_b insts_new_vm "$B" "$A"
@@ -545,6 +546,18 @@ insts_cpu_cycle() {
 	echo 0 >"$f" && echo 1 >"$f" || return 1
 	for i in "$2" "$1"; do
 		insts_activate "$i" && taskset -c "$c" kvmloop count 1000 || return 1
+	done
+}
+# a few selftests on the active instance, on CPU 0 beside the guests running there
+insts_selftests() {
+	for t in state_test cpuid_test sync_regs_test svm_vmcall_test; do
+		rm -f /tmp/st.result
+		(cd /tmp && taskset -c 0 runtest -t 300 -o /tmp/st.result -- "/tests/selftests/$t" \
+			</dev/null >/tmp/st.out 2>&1)
+		st=error rc=-1 ms=0
+		[ -s /tmp/st.result ] && read -r st rc ms </tmp/st.result
+		echo "$t: $st (rc $rc, $ms ms)"
+		[ "$st" = pass ] || { tail -n 5 /tmp/st.out; return 1; }
 	done
 }
 guests_stop() { for g in "$@"; do guest_stop "$g" || return 1; done; }
