@@ -608,23 +608,50 @@ insts_new_vm() {
 	[ "$n" -eq 2 ] && [ "$o" -eq 1 ]
 }
 # S seconds: the active instance X runs a guest; the other, Y, loads, becomes active and runs
-# a guest of its own and a short one; X's guest stops and X unloads; then the other way round
+# a guest of its own and a short one; X's guest stops and X unloads; then the other way round.
+# Meanwhile the last CPU goes offline and online again and again (the guests run on CPU 0).
 insts_churn() {
 	guest_start a 0 || return 1
+	f=/sys/devices/system/cpu/cpu$(($(nproc) - 1))/online
+	rm -f /tmp/churn.end /tmp/churn.hp
+	(n=0
+	while [ ! -e /tmp/churn.end ]; do
+		if ! { echo 0 >"$f" && sleep 0.3 && echo 1 >"$f" && sleep 0.3; }; then
+			echo "failed" >/tmp/churn.hp
+			exit 1
+		fi
+		n=$((n + 1))
+		echo "$n" >/tmp/churn.hp
+	done) &
+	hp=$!
 	end=$(($(uptime_ms) + $1 * 1000))
-	x=$A y=$B gx=a gy=b rounds=0
-	while [ "$(uptime_ms)" -lt "$end" ]; do
-		insmod "/mods/$(insts_dir "$y")/$y.ko" "$MMU=$NPT" || { echo "round $rounds: insmod $y"; return 1; }
-		insts_activate "$y" >/dev/null || { echo "round $rounds: activate $y"; return 1; }
-		guest_start "$gy" $((rounds % 2)) >/dev/null || { echo "round $rounds: guest on $y"; return 1; }
-		kvmloop count 1000 >/dev/null || { echo "round $rounds: short guest on $y"; return 1; }
-		guest_stop "$gx" >/dev/null || { echo "round $rounds: guest on $x"; return 1; }
-		rmmod "$x" || { echo "round $rounds: rmmod $x"; return 1; }
-		t=$x x=$y y=$t t=$gx gx=$gy gy=$t
-		rounds=$((rounds + 1))
+	x=$A y=$B gx=a gy=b rounds=0 err=''
+	while [ -z "$err" ] && [ "$(uptime_ms)" -lt "$end" ]; do
+		if ! insmod "/mods/$(insts_dir "$y")/$y.ko" "$MMU=$NPT"; then
+			err="insmod $y"
+		elif ! insts_activate "$y" >/dev/null; then
+			err="activate $y"
+		elif ! guest_start "$gy" 0 >/dev/null; then
+			err="guest on $y"
+		elif ! kvmloop count 1000 >/dev/null; then
+			err="short guest on $y"
+		elif ! guest_stop "$gx" >/dev/null; then
+			err="guest on $x"
+		elif ! rmmod "$x"; then
+			err="rmmod $x"
+		else
+			t=$x x=$y y=$t t=$gx gx=$gy gy=$t
+			rounds=$((rounds + 1))
+		fi
 	done
-	echo "$rounds rounds in $1 s; $x active, its guest running"
-	A=$x INST=$x
+	touch /tmp/churn.end
+	wait "$hp"
+	hpr=$?
+	echo 1 >"$f" 2>/dev/null
+	[ -z "$err" ] || { echo "round $rounds: $err failed"; return 1; }
+	[ "$hpr" -eq 0 ] || { echo "CPU hotplug failed after $rounds rounds"; return 1; }
+	echo "$rounds rounds in $1 s; the last CPU went offline and online $(cat /tmp/churn.hp) times"
+	echo "$x active, its guest running"
 	guests_run "$gx" && guest_stop "$gx" >/dev/null
 }
 insts_dir() { if [ "$1" = "$B" ]; then echo twin; else echo ekvm; fi; }
