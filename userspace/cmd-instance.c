@@ -264,13 +264,25 @@ static int load_base(const char *ko, char *err, size_t size)
 	return spawn_wait(modprobe, err, size);
 }
 
+/* A failed load leaves the host as it was: the modules it loaded go, the last first. */
+static void unload_loaded(char *const loaded[], int n)
+{
+	char err[256];
+
+	while (n-- > 0) {
+		char *argv[] = { "rmmod", loaded[n], NULL };
+
+		spawn_wait(argv, err, sizeof(err));
+	}
+}
+
 static int do_load(const struct inst_opts *o, struct ekvm_ctx *ctx)
 {
 	char name[64], deps[512], err[512], version[64] = "", rel[128];
 	const char *base = strrchr(o->arg, '/');
-	char *argv[3 + 64];
+	char *argv[3 + 64], *loaded[16];
+	int r, k = 0, nr_loaded = 0;
 	size_t len;
-	int r, k = 0;
 
 	base = base ? base + 1 : o->arg;
 	len = strlen(base);
@@ -301,10 +313,17 @@ static int do_load(const struct inst_opts *o, struct ekvm_ctx *ctx)
 
 		if (module_loaded(d))
 			continue;
+		if (nr_loaded == (int)(sizeof(loaded) / sizeof(loaded[0]))) {
+			unload_loaded(loaded, nr_loaded);
+			return fail(ctx, "%s: too many dependencies%s", o->arg, "");
+		}
 		r = !strcmp(d, VAC_MODULE) ? load_base(o->arg, err, sizeof(err))
 					   : spawn_wait(modprobe, err, sizeof(err));
-		if (r)
+		if (r) {
+			unload_loaded(loaded, nr_loaded);
 			return fail(ctx, "%s (a module %s needs)", err, name);
+		}
+		loaded[nr_loaded++] = d;
 	}
 	argv[k++] = "insmod";
 	argv[k++] = (char *)o->arg;
@@ -312,8 +331,10 @@ static int do_load(const struct inst_opts *o, struct ekvm_ctx *ctx)
 		argv[k++] = o->params[i];
 	argv[k] = NULL;
 	r = spawn_wait(argv, err, sizeof(err));
-	if (r)
+	if (r) {
+		unload_loaded(loaded, nr_loaded);
 		return fail(ctx, "%s%s", err, r > 0 ? " (see the kernel log)" : "");
+	}
 	if (o->activate) {
 		r = instances_activate(name);
 		if (r)

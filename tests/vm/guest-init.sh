@@ -485,6 +485,19 @@ job_instances() {
 	step tool_none_active ekvm-static instance activate none
 	step tool_unload_last ekvm-static instance unload "$A"
 	step unload_base rmmod ekvm_vac
+	step refuses_avic insts_refused "$A" avic=1
+	step refuses_sev insts_refused "$A" sev=1
+}
+# an instance refuses what the base does not own (docs/multi-kvm.md, G1, G2): its load fails,
+# and the tool, which loaded the base for it, unloads the base again
+insts_refused() {
+	if msg=$(ekvm-static instance load "/mods/ekvm/$1.ko" "$2" 2>&1); then
+		echo "unexpectedly loaded with $2: $msg"
+		return 1
+	fi
+	echo "$msg"
+	dmesg | grep -F "$2 is not supported" || dmesg | grep -F "${2%=*}" | tail -n 2
+	! [ -e "/sys/module/$1" ] && ! [ -e /sys/module/ekvm_vac ]
 }
 # with no base loaded, the tool loads it from beside the instance's file, and the instance
 # becomes active as the first one; a guest runs on it
