@@ -561,8 +561,16 @@ insts_cpu_cycle() {
 		insts_activate "$i" && taskset -c "$c" kvmloop count 1000 || return 1
 	done
 }
-# a few selftests on the active instance, on CPU 0 beside the guests running there
+# a few selftests on the active instance, on CPU 0 beside the guests running there; they look
+# for KVM by the modules' names (kvm's parameters), which instance_view shows them
 insts_selftests() {
+	a=$(cat /sys/module/ekvm_vac/parameters/active)
+	if ! instance_view "$a"; then
+		echo "no view of $a"
+		instance_view_off
+		return 1
+	fi
+	r=0
 	for t in state_test cpuid_test sync_regs_test svm_vmcall_test; do
 		rm -f /tmp/st.result
 		(cd /tmp && taskset -c 0 runtest -t 300 -o /tmp/st.result -- "/tests/selftests/$t" \
@@ -570,8 +578,10 @@ insts_selftests() {
 		st=error rc=-1 ms=0
 		[ -s /tmp/st.result ] && read -r st rc ms </tmp/st.result
 		echo "$t: $st (rc $rc, $ms ms)"
-		[ "$st" = pass ] || { tail -n 5 /tmp/st.out; return 1; }
+		[ "$st" = pass ] || { tail -n 5 /tmp/st.out; r=1; }
 	done
+	instance_view_off
+	return $r
 }
 guests_stop() { for g in "$@"; do guest_stop "$g" || return 1; done; }
 # each CPU's TSC_AUX, as host user space reads it, is still Linux's after the guests' own
