@@ -105,7 +105,7 @@ INSTANCE := kvm_ekvm_$(subst .,_,$(VERSION))_$(EKVM_RELEASE)
 INSTANCE_TREE := $(B)/instance-tree/$(KVER)
 INSTANCE_DIR := $(B)/instance/$(KVER)
 TWIN_TREE := $(B)/instance-tree/$(KVER)-twin
-$(B)/instance-tree/$(KVER)%/.prepared: $(wildcard patches/$(BASE)/*) $(wildcard kernel/*) \
+$(INSTANCE_TREE)/.prepared $(TWIN_TREE)/.prepared: $(wildcard patches/$(BASE)/*) $(wildcard kernel/*) \
 		kernel/manifests/$(VERSION).sha256 Makefile | import
 	@scripts/prepare-tree.sh $(VERSION) $(@D)
 	@touch $@
