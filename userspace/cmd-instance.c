@@ -8,6 +8,7 @@
  * rmmod are found in PATH.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,10 +138,16 @@ static int parse_args(struct inst_opts *o, int argc, char **argv, struct ekvm_ct
 	return 0;
 }
 
-static int fail(const struct ekvm_ctx *ctx, const char *fmt, const char *a, const char *b)
+/* "ekvm instance: <message>" on stderr; returns EKVM_EXIT_FAIL. */
+static __attribute__((format(printf, 2, 3))) int fail(const struct ekvm_ctx *ctx, const char *fmt,
+						      ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "ekvm %s: ", ctx->cmd->name);
-	fprintf(stderr, fmt, a, b);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fputc('\n', stderr);
 	return EKVM_EXIT_FAIL;
 }
@@ -174,11 +181,10 @@ static int do_activate(const struct inst_opts *o, struct ekvm_ctx *ctx)
 	int r;
 
 	if (instances_active(was, sizeof(was)) < 0)
-		return fail(ctx, "no KVM instance: the base module %s is not loaded%s", VAC_MODULE,
-			    "");
+		return fail(ctx, "no KVM instance: the base module %s is not loaded", VAC_MODULE);
 	r = instances_activate(o->arg);
 	if (r == -ENOENT)
-		return fail(ctx, "no loaded KVM instance is named %s%s", o->arg, "");
+		return fail(ctx, "no loaded KVM instance is named %s", o->arg);
 	if (r)
 		return env_error(ctx, VAC_ACTIVE, -r, r == -EACCES ? "root only" : NULL);
 	out_obj_begin(NULL);
@@ -197,14 +203,13 @@ static int do_unload(const struct inst_opts *o, struct ekvm_ctx *ctx)
 	int r = find_instance(o->arg, &i);
 
 	if (r == -ENOENT)
-		return fail(ctx, "no loaded KVM instance is named %s%s", o->arg, "");
+		return fail(ctx, "no loaded KVM instance is named %s", o->arg);
 	if (r < 0)
-		return fail(ctx, "no KVM instance: the base module %s is not loaded%s", VAC_MODULE,
-			    "");
+		return fail(ctx, "no KVM instance: the base module %s is not loaded", VAC_MODULE);
 	if (i.active)
 		return fail(ctx,
-			    "%s is the active instance: make another one (or none) active first%s",
-			    o->arg, "");
+			    "%s is the active instance: make another one (or none) active first",
+			    o->arg);
 	if (i.vms > 0) {
 		snprintf(n, sizeof(n), "%lld VM%s", i.vms, plural(i.vms));
 		return fail(ctx,
@@ -301,13 +306,13 @@ static int do_load(const struct inst_opts *o, struct ekvm_ctx *ctx)
 	if (module_loaded("kvm"))
 		return fail(ctx,
 			    "the kvm module is loaded: %s does not load beside it (unload "
-			    "kvm_amd and kvm first, with no VM running)%s",
-			    VAC_MODULE, "");
+			    "kvm_amd and kvm first, with no VM running)",
+			    VAC_MODULE);
 	if (module_loaded(name))
-		return fail(ctx, "%s is loaded already%s", name, "");
+		return fail(ctx, "%s is loaded already", name);
 	r = ko_depends(o->arg, deps, sizeof(deps));
 	if (r)
-		return fail(ctx, "%s: no dependency list: not a kernel module?%s", o->arg, "");
+		return fail(ctx, "%s: no dependency list: not a kernel module?", o->arg);
 	for (char *save, *d = strtok_r(deps, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
 		char *modprobe[] = { "modprobe", d, NULL };
 
@@ -315,7 +320,7 @@ static int do_load(const struct inst_opts *o, struct ekvm_ctx *ctx)
 			continue;
 		if (nr_loaded == (int)(sizeof(loaded) / sizeof(loaded[0]))) {
 			unload_loaded(loaded, nr_loaded);
-			return fail(ctx, "%s: too many dependencies%s", o->arg, "");
+			return fail(ctx, "%s: too many dependencies", o->arg);
 		}
 		r = !strcmp(d, VAC_MODULE) ? load_base(o->arg, err, sizeof(err))
 					   : spawn_wait(modprobe, err, sizeof(err));
