@@ -57,11 +57,11 @@ fleet_limits_tests() {
 }
 
 fleet_deadline_tests() {
-	local port pid t0 dt inv=$T/fleet/inv-hung
+	local port pid t0 dt i inv=$T/fleet/inv-hung
 	${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -o "$T/fleet-hang" tests/fleet-hang.c || { ok 1 "fleet-hang builds"; return; }
 	"$T/fleet-hang" >"$T/fleet/hang-port" &
 	pid=$!
-	for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$T/fleet/hang-port" ] && break; sleep 0.1; done
+	for ((i = 0; i < 300; i++)); do [ -s "$T/fleet/hang-port" ] && break; sleep 0.1; done
 	port=$(cat "$T/fleet/hang-port")
 	{
 		echo "fleet upgrade=true exec=\"sh -c\" lease=$T/fleet/lease-pf ekvm=true version_cmd=\"echo 1\" smoke_cmd=true"

@@ -162,11 +162,11 @@ output_write_error_tests() {
 
 # A malformed value is exit 2 with one line naming the file (ekvm.1, EXIT STATUS).
 output_malformed_tests() {
-	local sys dbg=$T/out-bad-dbg f fifo wpid
+	local sys dbg=$T/out-bad-dbg f fifo wpid i=0
 	for f in "module/kvm/ekvm/vms=12abc" "module/kvm/ekvm/drain=maybe" "module/kvm/ekvm/abi=2x" \
 		"module/kvm/parameters/ekvm_max_vms_per_user=-1" \
 		"module/kvm/parameters/ekvm_audit_log=$(printf 'Y\e[31m')"; do
-		sys=$(fake_ekvm2_sysfs "out-bad-$RANDOM")
+		i=$((i + 1)); sys=$(fake_ekvm2_sysfs "out-bad-$i")
 		printf '%s\n' "${f#*=}" >"$sys/${f%%=*}"
 		run EKVM_SYSFS_ROOT="$sys" EKVM_DEV_KVM="$T/nokvm" -- status --json
 		[ "$rc" -eq 2 ] && [ -z "$out" ] && out_one_line &&
@@ -202,9 +202,10 @@ output_malformed_tests() {
 	fifo=$sys/module/kvm/ekvm/series
 	rm -f "$fifo"; mkfifo "$fifo"
 	# (status opens it twice: a writer a reader; the pause before the next writer lets the last
-	# reader close first, else it would read on into the next writer's lines)
+	# reader close first, else it would read on into the next writer's lines: 1 s, ample on a
+	# loaded machine)
 	(while { printf '0001-a.patch\n'; sleep 0.1; printf '0002-b.patch\n'; } >"$fifo"; do
-		sleep 0.5; done) &
+		sleep 1; done) &
 	wpid=$!
 	run EKVM_SYSFS_ROOT="$sys" EKVM_DEV_KVM="$T/nokvm" -- status --json
 	kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null

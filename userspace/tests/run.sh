@@ -13,7 +13,7 @@ ABI=$(sed -n 's/^#define EKVM_ABI_LEVEL[[:space:]]*\([0-9]*\).*/\1/p' include/ek
 T=$(mktemp -d /tmp/ekvm-check.XXXXXX)
 chmod 755 "$T"
 trap '[ -n "${EKVM_TEST_KEEP:-}" ] || rm -rf "$T"; [ -n "${HOLD_PID:-}" ] && kill "$HOLD_PID" 2>/dev/null' EXIT
-n=0 passed=0 failed=0
+n=0 passed=0 failed=0 failures=
 
 ok() { # ok CONDITION-STATUS DESCRIPTION
 	n=$((n + 1))
@@ -21,6 +21,9 @@ ok() { # ok CONDITION-STATUS DESCRIPTION
 		passed=$((passed + 1)); echo "ok $n - $2"
 	else
 		failed=$((failed + 1)); echo "not ok $n - $2"
+		# what the failing check last saw, for a log of which only the tail is kept
+		failures+="not ok $n - $2"$'\n'"#   rc=${rc:-} out=$(head -c 300 <<<"${out:-}" | tr '\n' ' ')"
+		failures+=$'\n'"#   err=$(head -c 300 <<<"${err:-}" | tr '\n' ' ')"$'\n'
 	fi
 }
 
@@ -572,5 +575,6 @@ for t in ${EKVM_TESTS:-$all_tests}; do
 		{ echo "run.sh: no test group '$t'" >&2; exit 2; }
 	"$t"
 done
+[ -z "$failures" ] || printf '# the failures again:\n%s' "$failures"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -66,7 +66,9 @@ stat_kvm_stat_option_tests() {
 	ok $? "stat -L FILE: the -l lines into the file, nothing on stdout"
 	# SIGHUP reopens the file (logrotate): once the first line is there, the handler is set
 	local pid i
-	EKVM_DEBUGFS_ROOT="$dbg" "$EKVM" stat -L "$T/hab-rot.log" -c -s 0.05 -n 40 2>"$T/hab-rot.err" &
+	# (at most 600 samples, 30 s: SIGTERM ends it once the new file has a sample, however slow
+	# the machine is)
+	EKVM_DEBUGFS_ROOT="$dbg" "$EKVM" stat -L "$T/hab-rot.log" -c -s 0.05 -n 600 2>"$T/hab-rot.err" &
 	pid=$!
 	for ((i = 0; i < 300; i++)); do
 		[ "$(wc -l 2>/dev/null <"$T/hab-rot.log" || echo 0)" -ge 2 ] && break
@@ -74,6 +76,11 @@ stat_kvm_stat_option_tests() {
 	done
 	mv "$T/hab-rot.log" "$T/hab-rot.log.1"
 	kill -HUP "$pid" 2>/dev/null
+	for ((i = 0; i < 300; i++)); do
+		[ "$(wc -l 2>/dev/null <"$T/hab-rot.log" || echo 0)" -ge 2 ] && break
+		sleep 0.05
+	done
+	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"; rc=$?
 	[ "$rc" -eq 0 ] && [ "$(head -1 "$T/hab-rot.log" 2>/dev/null)" = "timestamp,exits,io_exits" ] &&
 		[ "$(wc -l <"$T/hab-rot.log")" -ge 2 ] && [ "$(grep -c timestamp "$T/hab-rot.log.1")" -eq 1 ]
