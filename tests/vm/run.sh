@@ -28,8 +28,8 @@ USAGE="$0 [-P amd|intel] [-k KVER] [-e EKVM_MODULE_DIR | -K PACKAGE] [-s SETS] [
   -X REGEX    leave out the tests whose name matches REGEX (also EKVM_VM_EXCLUDE)
   -x PROGRAM  a static executable to run as test extra/<name> (repeatable; also
               EKVM_VM_EXTRA_TESTS, a space-separated list): exit 0 pass, 4 skip, else fail
-  -j 1|2      guests at a time: 2 (default) runs the stock and the ekvm guest of an npt setting
-              side by side (one QEMU keeps about one host core busy), 1 one after the other
+  -j 1|2      guests at a time: 2 (default) runs two side by side, the next starting as one
+              ends (one QEMU keeps about one host core busy), 1 one after the other
   -o OUTDIR   where results go (default: build/vm/results/<date>, linked as results/latest)
   -K PACKAGE  an ekvm kernel package (linux-image-*.deb, or an unpacked kernel folder): the
               'ekvm' guests boot its kernel with its own KVM modules, the 'stock' guests boot
@@ -228,47 +228,67 @@ run_guest() {
 boot_rc=0
 # a signal to this script ends its guests too (kill_tree: they run in background subshells)
 trap 'trap - INT TERM; kill_tree $$; exit 143' INT TERM
+
+# scenario_guest NAME LIMIT ARG...: one boot of a scenario into $outdir/NAME, its log unCRed
+# shellcheck disable=SC2317 # called through timed
+scenario_guest() {
+	local name=$1 limit=$2 rc=0
+	shift 2
+	"$here/$boot" -k "$kver" -i "$initrd" -o "$outdir/$name" -t "$limit" -- \
+		ekvm.vendor="$platform" "$@" || rc=$?
+	tr -d '\r' <"$outdir/$name/results.log" >"$outdir/$name/results.tmp" 2>/dev/null &&
+		mv "$outdir/$name/results.tmp" "$outdir/$name/results.log"
+	return "$rc"
+}
+
+# guest WHAT[:ARG]: runs one guest of the run: tests:MODS:NPT (the tests' guest of stock or
+# ekvm at an npt setting), reload, instance (the instance's own scenario, guest-init.sh
+# job_instance, at the first npt setting), instances:NPT (two instances at once, job_instances)
+guest() {
+	local what=${1%%:*} arg=${1#*:} mods npt
+	case $what in
+	tests)
+		mods=${arg%%:*} npt=${arg#*:}
+		timed "guest $mods $mmu=$npt" run_guest "$mods-$mmu$npt" \
+			ekvm.job=tests ekvm.mods="$mods" ekvm.npt="$npt" ekvm.retry="$retry" ;;
+	reload)
+		timed "guest reload" scenario_guest reload "$([ "$platform" = amd ] && echo 300 || echo 1800)" \
+			ekvm.job=reload ;;
+	instance)
+		timed "guest instance" scenario_guest instance 300 ekvm.job=instance ekvm.npt="${npt_list[0]}" ;;
+	instances)
+		timed "guest instances $mmu=$arg" scenario_guest "instances-$mmu$arg" 400 \
+			ekvm.job=instances ekvm.npt="$arg" ;;
+	esac
+}
+
+# The run's guests, -j at a time in this order: a slot one guest frees takes the next, so the
+# scenarios' guests use the core the short stock guest leaves.
+guests=()
 IFS=, read -r -a npt_list <<<"$npts"
 if [ -n "$test_sets" ]; then
-	for npt in "${npt_list[@]}"; do
-		pids=()
-		for mods in stock ekvm; do
-			timed "guest $mods $mmu=$npt" run_guest "$mods-$mmu$npt" \
-				ekvm.job=tests ekvm.mods="$mods" ekvm.npt="$npt" ekvm.retry="$retry" &
-			pids+=($!)
-			if [ "$jobs" -eq 1 ]; then wait "${pids[-1]}" || boot_rc=1; fi
-		done
-		if [ "$jobs" -eq 2 ]; then
-			for p in "${pids[@]}"; do wait "$p" || boot_rc=1; done
-		fi
-	done
+	# the ekvm guest first: the longer of the two
+	for npt in "${npt_list[@]}"; do guests+=("tests:ekvm:$npt" "tests:stock:$npt"); done
 fi
-if [[ ,$sets, == *,reload,* ]]; then
-	reload_limit=300
-	[ "$platform" = amd ] || reload_limit=1800
-	timed "guest reload" "$here/$boot" -k "$kver" -i "$initrd" -o "$outdir/reload" -t "$reload_limit" -- \
-		ekvm.vendor="$platform" ekvm.job=reload || boot_rc=1
-	tr -d '\r' <"$outdir/reload/results.log" >"$outdir/reload/results.tmp"
-	mv "$outdir/reload/results.tmp" "$outdir/reload/results.log"
-fi
-# the instance's own scenario (guest-init.sh, job_instance), at the first npt setting
-if [[ ,$sets, == *,instance,* ]]; then
-	timed "guest instance" "$here/$boot" -k "$kver" -i "$initrd" -o "$outdir/instance" -t 300 -- \
-		ekvm.vendor="$platform" ekvm.job=instance ekvm.npt="${npt_list[0]}" || boot_rc=1
-	tr -d '\r' <"$outdir/instance/results.log" >"$outdir/instance/results.tmp"
-	mv "$outdir/instance/results.tmp" "$outdir/instance/results.log"
-fi
-# two instances at once (guest-init.sh, job_instances), at each of -I's npt settings
+[[ ,$sets, != *,reload,* ]] || guests+=(reload)
+[[ ,$sets, != *,instance,* ]] || guests+=(instance)
 if [[ ,$sets, == *,instances,* ]]; then
 	IFS=, read -r -a inst_npt_list <<<"$inst_npts"
-	for n in "${inst_npt_list[@]}"; do
-		d=$outdir/instances-$mmu$n
-		timed "guest instances $mmu=$n" "$here/$boot" -k "$kver" -i "$initrd" -o "$d" -t 400 -- \
-			ekvm.vendor="$platform" ekvm.job=instances ekvm.npt="$n" || boot_rc=1
-		tr -d '\r' <"$d/results.log" >"$d/results.tmp"
-		mv "$d/results.tmp" "$d/results.log"
-	done
+	for n in "${inst_npt_list[@]}"; do guests+=("instances:$n"); done
 fi
+running=0
+for g in "${guests[@]}"; do
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n || boot_rc=1
+		running=$((running - 1))
+	fi
+	guest "$g" &
+	running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+	wait -n || boot_rc=1
+	running=$((running - 1))
+done
 
 rm -f "$initrd"
 rc=0
