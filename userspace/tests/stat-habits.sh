@@ -10,6 +10,16 @@ habit_debugfs() {
 	echo "$T/hab-dbg"
 }
 
+# wait_lines FILE N: until FILE has N lines (at most 15 s)
+wait_lines() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(wc -l 2>/dev/null <"$1" || echo 0)" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # bump FILE STOP: rewrites FILE with a growing number every 20 ms until STOP exists (-z tests)
 bump() {
 	local i=0
@@ -65,21 +75,15 @@ stat_kvm_stat_option_tests() {
 		grep -q 'exits io_exits' "$T/hab-log.txt"
 	ok $? "stat -L FILE: the -l lines into the file, nothing on stdout"
 	# SIGHUP reopens the file (logrotate): once the first line is there, the handler is set
-	local pid i
+	local pid
 	# (at most 600 samples, 30 s: SIGTERM ends it once the new file has a sample, however slow
 	# the machine is)
 	EKVM_DEBUGFS_ROOT="$dbg" "$EKVM" stat -L "$T/hab-rot.log" -c -s 0.05 -n 600 2>"$T/hab-rot.err" &
 	pid=$!
-	for ((i = 0; i < 300; i++)); do
-		[ "$(wc -l 2>/dev/null <"$T/hab-rot.log" || echo 0)" -ge 2 ] && break
-		sleep 0.05
-	done
+	wait_lines "$T/hab-rot.log" 2
 	mv "$T/hab-rot.log" "$T/hab-rot.log.1"
 	kill -HUP "$pid" 2>/dev/null
-	for ((i = 0; i < 300; i++)); do
-		[ "$(wc -l 2>/dev/null <"$T/hab-rot.log" || echo 0)" -ge 2 ] && break
-		sleep 0.05
-	done
+	wait_lines "$T/hab-rot.log" 2
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid"; rc=$?
 	[ "$rc" -eq 0 ] && [ "$(head -1 "$T/hab-rot.log" 2>/dev/null)" = "timestamp,exits,io_exits" ] &&
