@@ -472,42 +472,75 @@ static void delete_copies(struct fleet *f, struct fleet_vm *v, int host)
 }
 
 /*
- * A copy of the VM on the destination already, paused, while the source runs it: what an
- * incoming migration leaves when the destination's libvirtd dies during it and comes back with
- * the incoming QEMU still there; every new migration then fails with "domain is already
- * active". The source's copy is the VM (a migration that finished would have paused it and
- * resumed the destination's); the paused copy never ran the guest, so it is destroyed. A copy
- * that runs is left alone: the VM running twice is for the operator (the invariant says so).
+ * A copy of a VM, paused, on a host while another host runs it: what an incoming migration
+ * leaves when the destination's libvirtd dies during it and comes back with the incoming QEMU
+ * still there. Every new migration there then fails with "domain is already active", and the
+ * copy holds KVM through the host's upgrade. The running copy is the VM (a migration that
+ * finished would have paused it and resumed the other); the paused copy never ran the guest, so
+ * it is destroyed. Not a post-copy one (paused, it holds memory the other is still fetching), and
+ * a copy that runs is left alone: the VM running twice is for the operator (the invariant says
+ * so). Only the connections the rollout has are used: none is made here (a host it cannot reach
+ * keeps its own error).
  */
-static void clear_stale_dest(struct fleet *f, struct mig *m)
+static void clear_stale_copy(struct fleet *f, int host, int runs_on, const char *uuid,
+			     const char *name)
 {
-	const struct fleet_vm *v = &f->vms[m->vm];
 	virDomainPtr d, s = NULL;
 	int ds = 0, dr = 0, ss = 0, sr = 0;
 
-	/* the connections the rollout has: none is made here (a host it cannot reach keeps its
-	 * own error, and the migration says why it fails) */
-	if (!f->hosts[m->dst].conn || !f->hosts[m->src].conn)
+	if (!f->hosts[host].conn || !f->hosts[runs_on].conn)
 		return;
-	d = virDomainLookupByUUIDString(f->hosts[m->dst].conn, m->uuid);
+	d = virDomainLookupByUUIDString(f->hosts[host].conn, uuid);
 	if (d)
-		s = virDomainLookupByUUIDString(f->hosts[m->src].conn, m->uuid);
+		s = virDomainLookupByUUIDString(f->hosts[runs_on].conn, uuid);
 	if (d && s && virDomainIsActive(d) == 1 && !virDomainGetState(d, &ds, &dr, 0) &&
-	    ds == VIR_DOMAIN_PAUSED && !virDomainGetState(s, &ss, &sr, 0) &&
+	    ds == VIR_DOMAIN_PAUSED && dr != VIR_DOMAIN_PAUSED_POSTCOPY &&
+	    dr != VIR_DOMAIN_PAUSED_POSTCOPY_FAILED && !virDomainGetState(s, &ss, &sr, 0) &&
 	    ss == VIR_DOMAIN_RUNNING) {
 		int r = virDomainDestroy(d);
 
-		fleet_log(f, m->dst,
-			  "%s: %s: a paused copy, left by an interrupted migration, is "
-			  "here while %s runs it: %s",
-			  f->moving, v->name, f->hosts[m->src].name,
-			  r ? fleet_virt_error() : "destroyed");
+		if (!r)
+			fleet_log(f, host,
+				  "%s: %s: a paused copy, left by an interrupted migration, is "
+				  "here while %s runs it: destroyed",
+				  f->moving, name, f->hosts[runs_on].name);
+		else
+			fleet_log(f, host,
+				  "%s: %s: a paused copy (%s), left by an interrupted migration, "
+				  "is here while %s runs it: not destroyed: %s; no migration of "
+				  "%s can come here until it is gone (docs/fleet.md: a copy "
+				  "libvirt cannot destroy)",
+				  f->moving, name,
+				  dr == VIR_DOMAIN_PAUSED_STARTING_UP ? "starting up" : "paused",
+				  f->hosts[runs_on].name, fleet_virt_error(), name);
 	}
 	virResetLastError();
 	if (s)
 		virDomainFree(s);
 	if (d)
 		virDomainFree(d);
+}
+
+void fleet_clear_stale_copies(struct fleet *f, int host)
+{
+	virDomainPtr *doms = NULL;
+	int n;
+
+	if (fleet_connect(f, host))
+		return;
+	n = virConnectListAllDomains(f->hosts[host].conn, &doms, VIR_CONNECT_LIST_DOMAINS_PAUSED);
+	for (int i = 0; i < n; i++) {
+		char uuid[VIR_UUID_STRING_BUFLEN];
+		int v = -1;
+
+		if (!virDomainGetUUIDString(doms[i], uuid))
+			v = fleet_vm_find(f, uuid);
+		if (v >= 0 && f->vms[v].host >= 0 && f->vms[v].host != host)
+			clear_stale_copy(f, host, f->vms[v].host, uuid, f->vms[v].name);
+		virDomainFree(doms[i]);
+	}
+	virResetLastError();
+	free(doms);
 }
 
 static int start_one(struct fleet *f, struct mig *m)
@@ -525,7 +558,7 @@ static int start_one(struct fleet *f, struct mig *m)
 	snprintf(m->dst_uri, sizeof(m->dst_uri), "%s", d->uri);
 	snprintf(m->uuid, sizeof(m->uuid), "%s", v->uuid);
 	m->flags = fleet_migrate_flags(f);
-	clear_stale_dest(f, m);
+	clear_stale_copy(f, m->dst, m->src, m->uuid, v->name);
 	/* a transient VM stays transient: no definition made on the destination or removed */
 	if (v->transient)
 		m->flags &= ~(unsigned int)(VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE);
@@ -796,8 +829,16 @@ void fleet_resume_paused(struct fleet *f, int host)
 		return;
 	n = virConnectListAllDomains(f->hosts[host].conn, &doms, VIR_CONNECT_LIST_DOMAINS_PAUSED);
 	for (int i = 0; i < n; i++) {
-		int state = 0, reason = 0;
+		char uuid[VIR_UUID_STRING_BUFLEN];
+		int state = 0, reason = 0, v = -1;
 
+		/* (not a copy of a VM that runs on another host: fleet_clear_stale_copies()) */
+		if (!virDomainGetUUIDString(doms[i], uuid))
+			v = fleet_vm_find(f, uuid);
+		if (v >= 0 && f->vms[v].host >= 0 && f->vms[v].host != host) {
+			virDomainFree(doms[i]);
+			continue;
+		}
 		if (virDomainGetState(doms[i], &state, &reason, 0) == 0 &&
 		    state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_MIGRATION) {
 			int r = virDomainResume(doms[i]);

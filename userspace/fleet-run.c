@@ -481,6 +481,9 @@ static int start_shut(struct fleet *f, const int *hosts, int nh)
 
 static int evacuate(struct fleet *f, const int *batch_of, int b, const int *hosts, int nh)
 {
+	f->moving = fleet_step_name(STEP_EVACUATE);
+	for (int i = 0; i < nh; i++)
+		fleet_clear_stale_copies(f, hosts[i]);
 	for (int round = 0; round < 3; round++) {
 		int left = 0;
 

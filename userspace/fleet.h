@@ -395,6 +395,9 @@ int fleet_vm_power(struct fleet *f, int host, const char *uuid, enum fleet_power
 int fleet_migrate(struct fleet *f, const int *vms, int n);
 /* Resumes VMs left paused on a host by a failed migration. */
 void fleet_resume_paused(struct fleet *f, int host);
+/* Destroys the paused copies on a host of VMs that another host runs (an interrupted incoming
+ * migration's QEMU; where the VMs run: the last fleet_scan()), with a log line each. */
+void fleet_clear_stale_copies(struct fleet *f, int host);
 
 /*
  * The migration policy, apart from libvirt calls so that it is unit-tested. Defaults: a
