@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # A failed migration is retried on another destination before the rollout halts: the
-# destination's libvirtd is killed while guest1 migrates to it (16 MiB/s); ekvm fleet moves
+# destination's libvirtd is killed while guest1's memory goes to it (8 MiB/s); ekvm fleet moves
 # guest1 to the other host instead, and with the dead daemon restarted meanwhile the rollout
 # goes on to the end without a resume.
 set -euo pipefail
 . "$(dirname "$0")/../lib/fleet.sh"
 
 fleet_case
-fleet_inventory "$INV" 6.1.192.2 bandwidth=16
+fleet_inventory "$INV" 6.1.192.2 bandwidth=8
 ekvm_fleet rollout -i "$INV" -s "$STATE" >"$FLEET/rollout.out" 2>&1 &
 pid=$!
-dest=$(migrating_to "$pid")
+dest=$(migrating_to "$pid" sending)
 other=hostB
 [ "$dest" = hostB ] && other=hostC
 fleet_kill_daemon "$dest"
-echo "# killed the libvirtd of $dest while guest1 migrated to it"
+echo "# killed the libvirtd of $dest while guest1's memory went to it"
 moved=
 for _ in $(seq 1 240); do
 	grep -q "evacuate: guest1 now on $other" "$STATE.log" && { moved=1; break; }

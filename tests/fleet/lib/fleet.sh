@@ -378,10 +378,15 @@ wait_heartbeat() {
 	fail "$1: no heartbeat after $before in 30 s"
 }
 
-# fleet_uuids: the UUIDs of the running guests of every host, sorted, one a line.
+# fleet_uuids / fleet_running_uuids: the UUIDs of the active (running or paused) / running
+# guests of every host, sorted, one a line.
 fleet_uuids() {
 	local h
 	for h in "${FLEET_HOSTS[@]}"; do virsh_on "$h" list --uuid; done | sed '/^$/d' | sort
+}
+fleet_running_uuids() {
+	local h
+	for h in "${FLEET_HOSTS[@]}"; do virsh_on "$h" list --uuid --state-running; done | sed '/^$/d' | sort
 }
 
 # where NAME: the host a guest runs on now.
@@ -461,7 +466,7 @@ guests_alive() {
 	echo "# heartbeats: guest1 $(heartbeat guest1), guest2 $(heartbeat guest2)"
 }
 
-# uuids_unchanged: the fleet runs the same set of VMs as at the start, each once.
+# uuids_unchanged: the fleet runs the same set of VMs as at the start, each once, and no copy.
 uuids_unchanged() {
 	local now
 	now=$(fleet_uuids)
