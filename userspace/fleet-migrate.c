@@ -521,7 +521,12 @@ static void clear_stale_copy(struct fleet *f, int host, int runs_on, const char 
 		virDomainFree(d);
 }
 
-void fleet_clear_stale_copies(struct fleet *f, int host)
+/*
+ * Calls fn for each paused domain on a host, with the VM it is (-1: none the rollout knows) and
+ * whether it is a copy: the last scan saw that VM run on another host.
+ */
+static void each_paused(struct fleet *f, int host,
+			void (*fn)(struct fleet *f, int host, virDomainPtr d, int vm, bool copy))
 {
 	virDomainPtr *doms = NULL;
 	int n;
@@ -535,12 +540,23 @@ void fleet_clear_stale_copies(struct fleet *f, int host)
 
 		if (!virDomainGetUUIDString(doms[i], uuid))
 			v = fleet_vm_find(f, uuid);
-		if (v >= 0 && f->vms[v].host >= 0 && f->vms[v].host != host)
-			clear_stale_copy(f, host, f->vms[v].host, uuid, f->vms[v].name);
+		fn(f, host, doms[i], v, v >= 0 && f->vms[v].host >= 0 && f->vms[v].host != host);
 		virDomainFree(doms[i]);
 	}
 	virResetLastError();
 	free(doms);
+}
+
+static void clear_if_copy(struct fleet *f, int host, virDomainPtr d, int v, bool copy)
+{
+	(void)d;
+	if (copy)
+		clear_stale_copy(f, host, f->vms[v].host, f->vms[v].uuid, f->vms[v].name);
+}
+
+void fleet_clear_stale_copies(struct fleet *f, int host)
+{
+	each_paused(f, host, clear_if_copy);
 }
 
 static int start_one(struct fleet *f, struct mig *m)
@@ -820,33 +836,22 @@ int fleet_migrate(struct fleet *f, const int *vms, int n)
 	return failed;
 }
 
+/* (never a copy of a VM that runs on another host: fleet_clear_stale_copies()) */
+static void resume_if_migration(struct fleet *f, int host, virDomainPtr d, int v, bool copy)
+{
+	int state = 0, reason = 0;
+
+	(void)v;
+	if (!copy && virDomainGetState(d, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
+	    reason == VIR_DOMAIN_PAUSED_MIGRATION) {
+		int r = virDomainResume(d);
+
+		fleet_log(f, host, "resuming %s, left paused by the failed migration: %s",
+			  virDomainGetName(d), r ? fleet_virt_error() : "running");
+	}
+}
+
 void fleet_resume_paused(struct fleet *f, int host)
 {
-	virDomainPtr *doms = NULL;
-	int n;
-
-	if (fleet_connect(f, host))
-		return;
-	n = virConnectListAllDomains(f->hosts[host].conn, &doms, VIR_CONNECT_LIST_DOMAINS_PAUSED);
-	for (int i = 0; i < n; i++) {
-		char uuid[VIR_UUID_STRING_BUFLEN];
-		int state = 0, reason = 0, v = -1;
-
-		/* (not a copy of a VM that runs on another host: fleet_clear_stale_copies()) */
-		if (!virDomainGetUUIDString(doms[i], uuid))
-			v = fleet_vm_find(f, uuid);
-		if (v >= 0 && f->vms[v].host >= 0 && f->vms[v].host != host) {
-			virDomainFree(doms[i]);
-			continue;
-		}
-		if (virDomainGetState(doms[i], &state, &reason, 0) == 0 &&
-		    state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_MIGRATION) {
-			int r = virDomainResume(doms[i]);
-
-			fleet_log(f, host, "resuming %s, left paused by the failed migration: %s",
-				  virDomainGetName(doms[i]), r ? fleet_virt_error() : "running");
-		}
-		virDomainFree(doms[i]);
-	}
-	free(doms);
+	each_paused(f, host, resume_if_migration);
 }
