@@ -380,14 +380,12 @@ wait_heartbeat() {
 
 # fleet_uuids / fleet_running_uuids: the UUIDs of the active (running or paused) / running
 # guests of every host, sorted, one a line.
-fleet_uuids() {
+fleet_list_uuids() {
 	local h
-	for h in "${FLEET_HOSTS[@]}"; do virsh_on "$h" list --uuid; done | sed '/^$/d' | sort
+	for h in "${FLEET_HOSTS[@]}"; do virsh_on "$h" list --uuid "$@"; done | sed '/^$/d' | sort
 }
-fleet_running_uuids() {
-	local h
-	for h in "${FLEET_HOSTS[@]}"; do virsh_on "$h" list --uuid --state-running; done | sed '/^$/d' | sort
-}
+fleet_uuids() { fleet_list_uuids; }
+fleet_running_uuids() { fleet_list_uuids --state-running; }
 
 # where NAME: the host a guest runs on now.
 where() {
