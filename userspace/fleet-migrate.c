@@ -506,12 +506,12 @@ static void clear_stale_copy(struct fleet *f, int host, int runs_on, const char 
 				  f->moving, name, f->hosts[runs_on].name);
 		else
 			fleet_log(f, host,
-				  "%s: %s: a paused copy (%s), left by an interrupted migration, "
+				  "%s: %s: a paused copy%s, left by an interrupted migration, "
 				  "is here while %s runs it: not destroyed: %s; no migration of "
 				  "%s can come here until it is gone (docs/fleet.md: a copy "
 				  "libvirt cannot destroy)",
 				  f->moving, name,
-				  dr == VIR_DOMAIN_PAUSED_STARTING_UP ? "starting up" : "paused",
+				  dr == VIR_DOMAIN_PAUSED_STARTING_UP ? " (starting up)" : "",
 				  f->hosts[runs_on].name, fleet_virt_error(), name);
 	}
 	virResetLastError();
